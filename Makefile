@@ -1,0 +1,33 @@
+# Two entry points for a fresh machine: `make run` (the main job) and `make test`.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: install run test lint bench-parsing
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch first, pinned: it resolves to the local CPU build instead of GBs of CUDA wheels
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+
+run: install
+	@mkdir -p .logai
+	$(VENV)/bin/logai parse examples/logs/payments-api.log --out .logai/example-events.jsonl
+	@echo "--- first events (.logai/example-events.jsonl):"
+	@head -n 2 .logai/example-events.jsonl
+	@echo "--- templates by count:"
+	@$(PY) -c "import collections,json; c=collections.Counter(json.loads(l)['template'] for l in open('.logai/example-events.jsonl')); [print(f'{n:5d}  {t}') for t,n in c.most_common()]"
+
+test: install
+	$(PY) -m pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+bench-parsing: install
+	$(PY) pipelines/bench_parsing.py --out reports/parsing

@@ -1,0 +1,1 @@
+"""The `logai` command line."""

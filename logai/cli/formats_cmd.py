@@ -1,0 +1,21 @@
+"""`logai formats`: list the known log formats."""
+
+from __future__ import annotations
+
+import click
+
+from logai.config import ConfigError
+from logai.ingest.formats import FormatRegistry
+
+
+@click.command()
+@click.pass_obj
+def formats(app) -> None:
+    """List the log formats logai knows (shipped ones plus your formats_dir)."""
+    try:
+        extra = [app.settings.formats_dir] if app.settings.formats_dir else []
+        registry = FormatRegistry.load(extra)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for fmt in sorted(registry, key=lambda f: f.name.lower()):
+        click.echo(f"{fmt.name:16s} {fmt.description}")

@@ -1,0 +1,99 @@
+"""`logai parse`: files or stdin in, JSON Lines events out (one per input line, in input order)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import ExitStack
+from itertools import islice
+from pathlib import Path
+from typing import BinaryIO
+
+import click
+from tqdm import tqdm
+
+from logai.config import ConfigError
+from logai.ingest.formats import UnknownFormatError
+from logai.pipeline import ParsePipeline
+
+DETECT_SAMPLE_LINES = 200
+
+
+class _ProgressReader:
+    """Wraps a binary file so that a progress bar advances by the bytes read."""
+
+    def __init__(self, handle: BinaryIO, bar: tqdm):
+        self._handle, self._bar = handle, bar
+
+    def __iter__(self):
+        for raw in self._handle:
+            self._bar.update(len(raw))
+            yield raw
+
+
+def _sample(path: Path) -> list[bytes]:
+    with path.open("rb") as handle:
+        return [line.rstrip(b"\r\n") for line in islice(handle, DETECT_SAMPLE_LINES)]
+
+
+@click.command()
+@click.argument("inputs", nargs=-1, type=click.Path(allow_dash=True, path_type=Path))
+@click.option("--format", "format_name", default=None,
+              help="Log format name (see `logai formats`); default: detected from each input's first lines.")
+@click.option("--source", default=None, help="Source name for template ids (default: the file's name).")
+@click.option("--out", type=click.Path(allow_dash=True, path_type=Path), default=None,
+              help="Write JSON Lines here (default: stdout).")
+@click.option("--state", "state_file", type=click.Path(path_type=Path), default=None,
+              help="Miner state file: reloaded at start, saved periodically and at the end.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar on stderr (default: when stderr is a terminal).")
+@click.pass_obj
+def parse(app, inputs: tuple[Path, ...], format_name: str | None, source: str | None, out: Path | None,
+          state_file: Path | None, progress: bool | None) -> None:
+    """Parse log FILEs (or '-' for stdin) into JSON Lines events.
+
+    Each output object has at least: line (1-based), template_id, template (with <*>),
+    params (list of {value, type, concept}) and fields (the header fields).
+    """
+    settings = app.settings
+    if state_file is not None:
+        settings = settings.model_copy(update={"parsing": settings.parsing.model_copy(
+            update={"state_file": state_file})})
+    try:
+        pipeline = ParsePipeline(settings)
+        if format_name is not None:
+            pipeline.registry.get(format_name)
+    except (ConfigError, UnknownFormatError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+    inputs = inputs or (Path("-"),)
+    for path in inputs:
+        if str(path) != "-" and not path.is_file():
+            raise click.ClickException(f"no such file: {path}")
+    show_progress = sys.stderr.isatty() if progress is None else progress
+
+    with ExitStack() as stack:
+        sink = sys.stdout.buffer if out is None or str(out) == "-" else stack.enter_context(out.open("wb"))
+        write = sink.write
+        try:
+            for path in inputs:
+                is_stdin = str(path) == "-"
+                src = source or ("stdin" if is_stdin else path.name)
+                if is_stdin:
+                    fmt = format_name or "generic"
+                    stream: BinaryIO = sys.stdin.buffer
+                else:
+                    fmt = format_name or pipeline.detect(_sample(path))
+                    handle = stack.enter_context(path.open("rb"))
+                    stream = handle
+                    if show_progress:
+                        bar = stack.enter_context(tqdm(total=os.path.getsize(path), unit="B", unit_scale=True,
+                                                       desc=f"{path.name} [{fmt}]", file=sys.stderr))
+                        stream = _ProgressReader(handle, bar)  # type: ignore[assignment]
+                for event in pipeline.parse_stream(stream, source=src, format_name=fmt):
+                    write(event.to_json())
+                    write(b"\n")
+        except BrokenPipeError:
+            sys.stderr.close()  # reader went away (e.g. `| head`): stop quietly
+        finally:
+            pipeline.close()

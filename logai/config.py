@@ -1,0 +1,139 @@
+"""Configuration: YAML under `configs/`, validated by pydantic, overridable by environment variables.
+
+Precedence, lowest first: the defaults in these models (the "embedded defaults"), the YAML file
+(`configs/logai.yaml`, or `--config PATH`, or `$LOGAI_CONFIG`), then `LOGAI_<SECTION>__<KEY>` variables,
+e.g. `LOGAI_PARSING__SIM_TH=0.4`. Values in variables are read as YAML scalars, so numbers and booleans work.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from logai.paths import config_dir
+
+ENV_PREFIX = "LOGAI_"
+
+
+class ConfigError(ValueError):
+    """A configuration file or variable is unreadable or invalid; the message says where and why."""
+
+
+class MaskRule(BaseModel):
+    """A regex whose matches in a message's content are variables, replaced by `<*>` before mining."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    pattern: str
+
+
+class MaskingOverride(BaseModel):
+    """Per-format changes to the global masking list."""
+
+    model_config = ConfigDict(extra="forbid")
+    disable: list[str] = Field(default_factory=list)  # names of global rules to switch off
+    extend: list[MaskRule] = Field(default_factory=list)  # extra rules, applied before the global ones
+
+
+class ParsingConfig(BaseModel):
+    """Template mining (Drain) settings."""
+
+    model_config = ConfigDict(extra="forbid")
+    sim_th: float = Field(0.5, gt=0, le=1, description="Drain similarity threshold")
+    depth: int = Field(4, ge=3, description="Drain prefix-tree depth")
+    max_children: int = Field(100, ge=2)
+    max_templates: int = Field(50_000, ge=10, description="cap on templates kept per source (LRU)")
+    max_content_chars: int = Field(8192, ge=64, description="longer contents are mined on a prefix")
+    cache_size: int = Field(100_000, ge=0, description="fast-path cache: masked shape -> template")
+    state_file: Path | None = Field(None, description="where miner state is saved and reloaded")
+    save_interval_s: float = Field(60.0, gt=0)
+    masking: list[MaskRule] = Field(default_factory=list)
+
+
+class LoggingConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    level: str = "INFO"
+    json_format: bool = Field(False, alias="json")
+
+    @field_validator("level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError(f"unknown log level {value!r}")
+        return value
+
+
+class Settings(BaseModel):
+    """The whole configuration of a logai process."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    data_dir: Path = Path(".logai")
+    formats_dir: Path | None = Field(None, description="extra format YAML files, beside the shipped ones")
+    parsing: ParsingConfig = Field(default_factory=ParsingConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    """Turn `LOGAI_A__B=v` variables into a nested dict {"a": {"b": v}}."""
+    tree: dict[str, Any] = {}
+    for key, raw in environ.items():
+        if not key.startswith(ENV_PREFIX) or key == "LOGAI_CONFIG" or key == "LOGAI_CONFIG_DIR":
+            continue
+        path = key[len(ENV_PREFIX) :].lower().split("__")
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            value = raw
+        node = tree
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"environment variable {key} conflicts with another LOGAI_ variable")
+        node[path[-1]] = value
+    return tree
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def default_config_path() -> Path:
+    return config_dir() / "logai.yaml"
+
+
+def load_settings(path: str | Path | None = None, environ: dict[str, str] | None = None) -> Settings:
+    """Load settings from YAML plus environment; raise `ConfigError` with a readable message."""
+    environ = dict(os.environ if environ is None else environ)
+    if path is None:
+        path = environ.get("LOGAI_CONFIG") or default_config_path()
+    path = Path(path)
+    data: dict[str, Any] = {}
+    if path.exists():
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: expected a mapping at the top level, got {type(loaded).__name__}")
+        data = loaded or {}
+    elif "LOGAI_CONFIG" in environ or path != default_config_path():
+        raise ConfigError(f"config file not found: {path}")
+    data = _merge(data, _env_overrides(environ))
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"{path}: invalid configuration: {problems}") from exc

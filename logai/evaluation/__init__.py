@@ -1,0 +1,1 @@
+"""Evaluation: benchmark loaders and metrics shared by the benchmarks and `logai eval`."""

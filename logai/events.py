@@ -1,0 +1,97 @@
+"""The structured event: what every stage of logai produces and consumes.
+
+One raw line becomes one `Event`, whatever happens to it: a line that fails header parsing, carries
+invalid UTF-8 or is empty still yields an event, with `flags` saying what went wrong. The JSON form is
+stable (fixed key order, schema version in `v`) because the CLI, the store and the Kafka sink all emit it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+SCHEMA_VERSION = 1
+
+# Flags an event may carry. Kept as plain strings so they survive JSON untouched.
+FLAG_NO_HEADER = "no_header"  # no format matched: the whole line is the content
+FLAG_INVALID_UTF8 = "invalid_utf8"  # undecodable bytes, kept as \\xNN escapes in `raw`
+FLAG_NUL_BYTES = "nul_bytes"
+FLAG_EMPTY = "empty"
+FLAG_TRUNCATED = "truncated"  # content longer than the miner's limit: template mined on a prefix
+FLAG_PARAMS_UNALIGNED = "params_unaligned"  # template did not align with the content; params are masks
+
+
+@dataclass(slots=True)
+class Param:
+    """One variable part of a message: its text, and (once semantics run) its type and concept."""
+
+    value: str
+    type: str | None = None
+    concept: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "type": self.type, "concept": self.concept}
+
+
+@dataclass(slots=True)
+class Event:
+    """A parsed log line."""
+
+    raw: str
+    source: str
+    line: int  # 1-based line number within the source
+    offset: int | None = None  # byte offset of the line within the source, when known
+    timestamp: str | None = None  # ISO 8601, normalised from the header when possible
+    level: str | None = None
+    fields: dict[str, str] = field(default_factory=dict)  # header fields, as written
+    content: str = ""
+    template_id: str | None = None
+    template: str | None = None
+    params: list[Param] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "v": SCHEMA_VERSION,
+            "source": self.source,
+            "line": self.line,
+            "offset": self.offset,
+            "timestamp": self.timestamp,
+            "level": self.level,
+            "template_id": self.template_id,
+            "template": self.template,
+            "params": [p.to_dict() for p in self.params],
+            "fields": self.fields,
+            "content": self.content,
+            "raw": self.raw,
+            "flags": self.flags,
+        }
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Event:
+        version = data.get("v", SCHEMA_VERSION)
+        if version != SCHEMA_VERSION:
+            raise ValueError(f"unsupported event schema version {version!r} (expected {SCHEMA_VERSION})")
+        return cls(
+            raw=data["raw"],
+            source=data["source"],
+            line=data["line"],
+            offset=data.get("offset"),
+            timestamp=data.get("timestamp"),
+            level=data.get("level"),
+            fields=dict(data.get("fields") or {}),
+            content=data.get("content", ""),
+            template_id=data.get("template_id"),
+            template=data.get("template"),
+            params=[Param(**p) for p in data.get("params") or []],
+            flags=list(data.get("flags") or []),
+        )
+
+    @classmethod
+    def from_json(cls, blob: bytes | str) -> Event:
+        return cls.from_dict(orjson.loads(blob))

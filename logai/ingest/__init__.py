@@ -1,0 +1,1 @@
+"""Ingestion: decoding raw bytes into lines and splitting headers from message content."""

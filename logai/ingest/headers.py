@@ -1,0 +1,260 @@
+"""Header parsers: split one decoded line into (fields, content, timestamp, level).
+
+Each parser returns `None` when the line does not fit its format, so the caller can keep the line
+whole and flag it. They are on the hot path: no per-line allocation beyond the match itself.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Protocol
+
+import orjson
+
+from logai.ingest.formats import LogFormat, TimestampSpec
+
+# (fields, content, timestamp, level)
+Header = tuple[dict[str, str], str, str | None, str | None]
+
+_LEVELS = {
+    "TRACE": "TRACE", "T": "TRACE", "V": "TRACE", "VERBOSE": "TRACE", "FINEST": "TRACE", "FINER": "TRACE",
+    "DEBUG": "DEBUG", "D": "DEBUG", "DBG": "DEBUG", "FINE": "DEBUG",
+    "INFO": "INFO", "I": "INFO", "INFORMATION": "INFO", "INF": "INFO",
+    "NOTICE": "NOTICE", "N": "NOTICE",
+    "WARN": "WARNING", "WARNING": "WARNING", "W": "WARNING", "WRN": "WARNING",
+    "ERROR": "ERROR", "E": "ERROR", "ERR": "ERROR", "SEVERE": "ERROR",
+    "CRITICAL": "CRITICAL", "CRIT": "CRITICAL", "FATAL": "CRITICAL", "F": "CRITICAL", "ALERT": "CRITICAL",
+    "EMERG": "CRITICAL", "EMERGENCY": "CRITICAL", "PANIC": "CRITICAL", "FAILURE": "ERROR",
+}
+_SYSLOG_SEVERITY = ["CRITICAL", "CRITICAL", "CRITICAL", "ERROR", "WARNING", "NOTICE", "INFO", "DEBUG"]
+
+
+def normalize_level(value: str | None) -> str | None:
+    """Map the many spellings of a level to TRACE/DEBUG/INFO/NOTICE/WARNING/ERROR/CRITICAL, else None."""
+    if not value:
+        return None
+    return _LEVELS.get(value.strip().strip("[]<>").upper())
+
+
+def level_from_syslog_pri(pri: str) -> str | None:
+    try:
+        return _SYSLOG_SEVERITY[int(pri.strip("<>")) % 8]
+    except (ValueError, IndexError):
+        return None
+
+
+_FRACTION_TOO_LONG = re.compile(r"(\.\d{6})\d+")  # nanoseconds: datetime keeps microseconds
+
+
+@lru_cache(maxsize=8192)
+def parse_timestamp(text: str, formats: tuple[str, ...]) -> str | None:
+    """Normalise a header timestamp to ISO 8601 (cached: neighbouring lines share timestamps).
+
+    Formats without a year take the current UTC year; `epoch` reads Unix seconds (or ms).
+    """
+    text = text.strip()
+    for fmt in formats:
+        try:
+            if fmt == "epoch":
+                value = float(text)
+                if value > 1e11:  # milliseconds
+                    value /= 1000.0
+                return datetime.fromtimestamp(value, tz=UTC).isoformat()
+            if fmt == "iso":
+                text = _FRACTION_TOO_LONG.sub(r"\1", text.replace("Z", "+00:00"))
+                return datetime.fromisoformat(text).isoformat()
+            stamp = datetime.strptime(text, fmt)
+            if "%Y" not in fmt and "%y" not in fmt:
+                stamp = stamp.replace(year=datetime.now(UTC).year)
+            return stamp.isoformat()
+        except (ValueError, OverflowError, OSError):
+            continue
+    return None
+
+
+class HeaderParser(Protocol):
+    fmt: LogFormat
+
+    def split(self, line: str) -> Header | None: ...
+
+
+def format_string_to_regex(
+    log_format: str, field_patterns: dict[str, str] | None = None
+) -> re.Pattern[str]:
+    """Compile a Loghub format string: `<Field>` becomes a named group, runs of spaces become `\\s+`."""
+    field_patterns = field_patterns or {}
+    parts = re.split(r"(<\w+>)", log_format)
+    pattern = ""
+    for index, part in enumerate(parts):
+        if part.startswith("<") and part.endswith(">") and len(part) > 2:
+            name = part[1:-1]
+            following = parts[index + 1] if index + 1 < len(parts) else ""
+            # A field followed only by spaces (then another field) is one token: `\S+` cannot
+            # backtrack into the spaces, where `.*?` would try every split of a long line and take
+            # exponential time on a miss.
+            default = r"\S+" if following and not following.strip() else ".*?"
+            pattern += f"(?P<{name}>{field_patterns.get(name, default)})"
+        else:
+            pattern += re.sub(" +", r"\\s+", part)
+    # A trailing lazy Content group followed by `$` matches the same text greedily, much faster.
+    if pattern.endswith("(?P<Content>.*?)"):
+        pattern = pattern[: -len("(?P<Content>.*?)")] + "(?P<Content>.*)"
+    return re.compile("^" + pattern + "$", re.DOTALL)
+
+
+class _HeaderBase:
+    """Shared timestamp and level extraction from named fields."""
+
+    def __init__(self, fmt: LogFormat):
+        self.fmt = fmt
+        spec: TimestampSpec | None = fmt.timestamp
+        self._ts_fields = tuple(spec.fields) if spec else ()
+        self._ts_formats = tuple(spec.formats) if spec else ()
+
+    def _timestamp(self, fields: dict[str, str]) -> str | None:
+        if not self._ts_fields:
+            return None
+        try:
+            text = " ".join(fields[name] for name in self._ts_fields)
+        except KeyError:
+            return None
+        return parse_timestamp(text, self._ts_formats)
+
+    def _level(self, fields: dict[str, str]) -> str | None:
+        if self.fmt.syslog_pri_field and fields.get(self.fmt.syslog_pri_field):
+            return level_from_syslog_pri(fields[self.fmt.syslog_pri_field])
+        if self.fmt.level_field:
+            return normalize_level(fields.get(self.fmt.level_field))
+        return None
+
+
+class RegexHeaderParser(_HeaderBase):
+    """Loghub-style format strings (`<Date> <Time> <Level> <Component>: <Content>`)."""
+
+    def __init__(self, fmt: LogFormat):
+        super().__init__(fmt)
+        assert fmt.log_format is not None
+        self.regex = format_string_to_regex(fmt.log_format, fmt.field_patterns)
+
+    def split(self, line: str) -> Header | None:
+        match = self.regex.match(line.strip())
+        if match is None:
+            return None
+        fields = {k: v for k, v in match.groupdict().items() if v is not None}
+        content = fields.pop("Content", "")
+        return fields, content, self._timestamp(fields), self._level(fields)
+
+
+def _scalar(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    return orjson.dumps(value).decode()
+
+
+def _first_key(obj: dict, keys: list[str]) -> str | None:
+    for key in keys:
+        if key in obj and obj[key] is not None:
+            return key
+    return None
+
+
+class _KeyValueHeader(_HeaderBase):
+    """JSON and logfmt lines: the message, level and time come from configurable keys."""
+
+    def _from_mapping(self, obj: dict[str, object], line: str) -> Header:
+        msg_key = _first_key(obj, self.fmt.message_keys)
+        content = _scalar(obj[msg_key]) if msg_key else line.strip()
+        fields = {k: _scalar(v) for k, v in obj.items() if k != msg_key}
+        level_key = _first_key(obj, self.fmt.level_keys)
+        level = normalize_level(fields.get(level_key)) if level_key else None
+        time_key = _first_key(obj, self.fmt.time_keys)
+        timestamp = None
+        if time_key:
+            raw_time = obj[time_key]
+            fmts = ("epoch",) if isinstance(raw_time, int | float) else ("iso", *self._ts_formats)
+            timestamp = parse_timestamp(str(raw_time), fmts)
+        return fields, content, timestamp, level
+
+
+class JsonHeaderParser(_KeyValueHeader):
+    """One JSON object per line (message key configurable, e.g. `message`, `msg`, `log`)."""
+
+    def split(self, line: str) -> Header | None:
+        stripped = line.strip()
+        if not stripped.startswith("{"):
+            return None
+        try:
+            obj = orjson.loads(stripped)
+        except orjson.JSONDecodeError:
+            return None
+        if not isinstance(obj, dict):
+            return None
+        return self._from_mapping(obj, stripped)
+
+
+_LOGFMT_PAIR = re.compile(r'([\w.\-/@]+)=("(?:[^"\\]|\\.)*"|[^\s"]*)')
+_LOGFMT_LINE = re.compile(r'^\s*(?:[\w.\-/@]+=(?:"(?:[^"\\]|\\.)*"|[^\s"]*)\s*)+$')
+
+
+class LogfmtHeaderParser(_KeyValueHeader):
+    """`key=value key2="quoted value"` lines (Heroku / Go logfmt)."""
+
+    def split(self, line: str) -> Header | None:
+        stripped = line.strip()
+        if not _LOGFMT_LINE.match(stripped):
+            return None
+        obj: dict[str, object] = {}
+        for key, value in _LOGFMT_PAIR.findall(stripped):
+            if value.startswith('"'):
+                value = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+            obj[key] = value
+        if len(obj) < 2:
+            return None
+        return self._from_mapping(obj, stripped)
+
+
+_GENERIC = re.compile(
+    r"""^\s*
+    (?P<Time>
+        \d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?   # ISO 8601
+      | \d{4}/\d{2}/\d{2}\ \d{2}:\d{2}:\d{2}(?:[.,]\d+)?                            # 2024/01/15 10:00:00
+      | [A-Z][a-z]{2}\ +\d{1,2}\ \d{2}:\d{2}:\d{2}                                  # Jan  5 10:00:00
+      | \[[^\]]{8,40}\]                                                             # [anything time-like]
+    )?
+    \s*
+    (?:[\[<(]?(?P<Level>TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|CRIT|CRITICAL|FATAL|SEVERE|ALERT|EMERG)
+       [\]>)]?:?(?=\s|$))?
+    \s*
+    (?P<Content>.*)$""",
+    re.VERBOSE | re.IGNORECASE | re.DOTALL,
+)
+_GENERIC_TIME_FORMATS = (
+    "iso", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S,%f", "%b %d %H:%M:%S",
+    "[%a %b %d %H:%M:%S %Y]", "[%d/%b/%Y:%H:%M:%S %z]", "[%Y-%m-%d %H:%M:%S]",
+)
+
+
+class GenericHeaderParser(_HeaderBase):
+    """Fallback: sniff a leading timestamp and a level word; whatever follows is the content."""
+
+    def split(self, line: str) -> Header | None:
+        match = _GENERIC.match(line)
+        if match is None or (match.group("Time") is None and match.group("Level") is None):
+            return None
+        fields = {k: v for k, v in match.groupdict().items() if v is not None}
+        content = fields.pop("Content", "")
+        time_text = fields.get("Time")
+        timestamp = parse_timestamp(time_text, _GENERIC_TIME_FORMATS) if time_text else None
+        return fields, content, timestamp, normalize_level(fields.get("Level"))
+
+
+def header_parser_for(fmt: LogFormat) -> HeaderParser:
+    if fmt.kind == "regex":
+        return RegexHeaderParser(fmt)
+    if fmt.kind == "json":
+        return JsonHeaderParser(fmt)
+    if fmt.kind == "logfmt":
+        return LogfmtHeaderParser(fmt)
+    return GenericHeaderParser(fmt)

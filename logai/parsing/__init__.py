@@ -1,0 +1,1 @@
+"""Parsing: masking, template mining (Drain) and canonical template rendering."""

@@ -1,0 +1,227 @@
+"""Streaming template miner for one source: masking, a shape cache, Drain, canonical rendering, lineage.
+
+Per message:
+1. mask obvious variables (`Masker`);
+2. fast path: a message whose masked shape was seen before maps straight to its template;
+3. otherwise Drain (drain3) finds or creates the cluster, and may generalise its template;
+4. the cluster's template is rendered canonically and identified by a hash of (source, text), so ids are
+   stable across processes; when a template generalises, its old id is recorded as merged into the new.
+
+Parameters are read from the original content with a regex built from the template, so they are the
+exact substrings the `<*>` stand for.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from drain3.drain import LogCluster, Node
+
+from logai.parsing.canonical import DEFAULT_VARIABLE_WORDS, WILDCARD, canonicalize, template_regex
+from logai.parsing.masking import Masker
+from logai.parsing.subtoken_drain import SubtokenDrain
+from logai.parsing.template_ids import template_id
+
+STATE_VERSION = 1
+
+
+@dataclass(slots=True)
+class Template:
+    """A mined template and its running statistics."""
+
+    id: str
+    text: str
+    count: int = 0
+    last_seq: int = 0  # message sequence number of the last hit (for least-recently-used pruning)
+    regex: re.Pattern[str] | None = field(default=None, repr=False)
+
+    def extract(self, content: str) -> list[str] | None:
+        """The substrings of `content` that the wildcards stand for, or None if it does not align."""
+        if self.regex is None:
+            self.regex = template_regex(self.text)
+        match = self.regex.match(content)
+        return list(match.groups()) if match else None
+
+
+@dataclass(slots=True)
+class MinerResult:
+    template: Template
+    params: list[str]
+    aligned: bool
+    truncated: bool
+
+
+class TemplateMiner:
+    """Mines templates from the messages of one source. Not thread-safe; one per source."""
+
+    def __init__(
+        self,
+        source: str,
+        masker: Masker,
+        *,
+        sim_th: float = 0.5,
+        depth: int = 4,
+        max_children: int = 100,
+        max_templates: int = 50_000,
+        max_content_chars: int = 8192,
+        cache_size: int = 100_000,
+        variable_words: frozenset[str] = DEFAULT_VARIABLE_WORDS,
+    ):
+        self.source = source
+        self.masker = masker
+        self.sim_th = sim_th
+        self.depth = depth
+        self.max_children = max_children
+        self.max_templates = max_templates
+        self.max_content_chars = max_content_chars
+        self.cache_size = cache_size
+        self.variable_words = variable_words
+        self.drain = SubtokenDrain(
+            depth=depth,
+            sim_th=sim_th,
+            max_children=max_children,
+            max_clusters=max_templates,
+            param_str=WILDCARD,
+        )
+        self.templates: dict[str, Template] = {}
+        self.merged_into: dict[str, str] = {}  # old template id -> the id it generalised into
+        self._cluster_tid: dict[int, str] = {}  # drain cluster id -> template id of its current text
+        self._shape_cache: dict[str, str] = {}  # masked message -> template id
+        self._seq = 0
+
+    # -- mining --------------------------------------------------------------------------------------
+    def add(self, content: str) -> MinerResult:
+        """Mine one message (the content part of a line, header already removed)."""
+        self._seq += 1
+        truncated = len(content) > self.max_content_chars
+        if truncated:
+            content = content[: self.max_content_chars]
+        content = content.strip()
+        masked = self.masker.mask(content)
+
+        tid = self._shape_cache.get(masked)
+        template = self.templates.get(self.resolve(tid)) if tid is not None else None
+        if template is None:
+            cluster, change = self.drain.add_log_message(masked)
+            template = self._template_for(cluster, change)
+            if self.cache_size:
+                if len(self._shape_cache) >= self.cache_size:
+                    self._shape_cache.clear()
+                self._shape_cache[masked] = template.id
+
+        template.count += 1
+        template.last_seq = self._seq
+        params = template.extract(content)
+        aligned = params is not None
+        if params is None:
+            params = self.masker.masked_values(content)
+        return MinerResult(template, params, aligned, truncated)
+
+    def _template_for(self, cluster: LogCluster, change: str) -> Template:
+        cid = cluster.cluster_id
+        known = self._cluster_tid.get(cid)
+        if known is not None and change == "none":
+            template = self.templates.get(self.resolve(known))
+            if template is not None:
+                return template
+        text = canonicalize(" ".join(cluster.log_template_tokens), self.variable_words)
+        tid = template_id(self.source, text)
+        self._cluster_tid[cid] = tid
+        if known is not None and known != tid:
+            self._merge(known, tid, text)
+        tid = self.resolve(tid)
+        template = self.templates.get(tid)
+        if template is None:
+            template = self.templates[tid] = Template(tid, text)
+            if len(self.templates) > self.max_templates:
+                self._prune()
+        return template
+
+    def _merge(self, old: str, new: str, new_text: str) -> None:
+        """Record that template `old` generalised into `new` and fold its count in."""
+        old = self.resolve(old)
+        if old == new or old in self.merged_into or self.resolve(new) == old:
+            return
+        self.merged_into[old] = new
+        previous = self.templates.pop(old, None)
+        target = self.templates.setdefault(new, Template(new, new_text))
+        if previous is not None:
+            target.count += previous.count
+            target.last_seq = max(target.last_seq, previous.last_seq)
+
+    def resolve(self, tid: str | None) -> str | None:
+        """Follow merge lineage to the id that stands for `tid` now."""
+        seen = 0
+        while tid in self.merged_into and seen < 64:
+            tid = self.merged_into[tid]
+            seen += 1
+        return tid
+
+    def _prune(self) -> None:
+        """Drop the least recently used templates down to 90% of the cap (bounded memory)."""
+        keep = int(self.max_templates * 0.9)
+        by_age = sorted(self.templates.values(), key=lambda t: t.last_seq, reverse=True)
+        self.templates = {t.id: t for t in by_age[:keep]}
+        live = set(self.templates)
+        self._cluster_tid = {c: t for c, t in self._cluster_tid.items() if self.resolve(t) in live}
+        self.merged_into = {o: n for o, n in self.merged_into.items() if self.resolve(n) in live}
+        self._shape_cache.clear()
+
+    # -- persistence -----------------------------------------------------------------------------------
+    def to_state(self) -> dict[str, Any]:
+        """A JSON-able snapshot of everything needed to continue mining exactly where we are."""
+        return {
+            "version": STATE_VERSION,
+            "source": self.source,
+            "settings": {"sim_th": self.sim_th, "depth": self.depth, "max_children": self.max_children},
+            "seq": self._seq,
+            "drain": {
+                "clusters_counter": self.drain.clusters_counter,
+                "clusters": [
+                    [c.cluster_id, list(c.log_template_tokens), c.size] for c in self.drain.clusters
+                ],
+                "tree": _node_to_json(self.drain.root_node),
+            },
+            "templates": [[t.id, t.text, t.count, t.last_seq] for t in self.templates.values()],
+            "cluster_tid": {str(k): v for k, v in self._cluster_tid.items()},
+            "merged_into": self.merged_into,
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Restore a snapshot made by `to_state` (raises ValueError/KeyError/TypeError on a bad one)."""
+        if state.get("version") != STATE_VERSION:
+            raise ValueError(f"miner state version {state.get('version')!r}, expected {STATE_VERSION}")
+        drain_state = state["drain"]
+        self.drain.root_node = _node_from_json(drain_state["tree"])
+        self.drain.id_to_cluster.clear()
+        for cid, tokens, size in drain_state["clusters"]:
+            cluster = LogCluster(tokens, int(cid))
+            cluster.size = int(size)
+            self.drain.id_to_cluster[int(cid)] = cluster
+        self.drain.clusters_counter = int(drain_state["clusters_counter"])
+        self.templates = {
+            tid: Template(str(tid), str(text), int(count), int(last))
+            for tid, text, count, last in state["templates"]
+        }
+        self._cluster_tid = {int(k): str(v) for k, v in state["cluster_tid"].items()}
+        self.merged_into = {str(k): str(v) for k, v in state["merged_into"].items()}
+        self._seq = int(state["seq"])
+        self._shape_cache.clear()
+
+
+def _node_to_json(node: Node) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if node.key_to_child_node:
+        out["c"] = {key: _node_to_json(child) for key, child in node.key_to_child_node.items()}
+    if node.cluster_ids:
+        out["ids"] = list(node.cluster_ids)
+    return out
+
+
+def _node_from_json(data: dict[str, Any]) -> Node:
+    node = Node()
+    node.key_to_child_node = {key: _node_from_json(child) for key, child in data.get("c", {}).items()}
+    node.cluster_ids = [int(i) for i in data.get("ids", [])]
+    return node

@@ -1,0 +1,89 @@
+"""The parsing stage: raw line -> `Event` (header fields, timestamp, level, template, parameters).
+
+This is the object the CLI, the daemon and the API all call. It owns one header parser for its format
+and one `TemplateMiner` per source, so each source's templates evolve independently and get ids
+derived from that source.
+"""
+
+from __future__ import annotations
+
+from logai.config import MaskRule, ParsingConfig
+from logai.events import (
+    FLAG_EMPTY,
+    FLAG_NO_HEADER,
+    FLAG_PARAMS_UNALIGNED,
+    FLAG_TRUNCATED,
+    Event,
+    Param,
+)
+from logai.ingest.formats import LogFormat
+from logai.ingest.headers import header_parser_for
+from logai.parsing.masking import Masker, effective_rules
+from logai.parsing.miner import TemplateMiner
+
+
+class LogParser:
+    """Parses lines of one log format into events; one template miner per source."""
+
+    def __init__(self, fmt: LogFormat, config: ParsingConfig, mask_rules: list[MaskRule]):
+        self.format = fmt
+        self.config = config
+        self.header = header_parser_for(fmt)
+        self.masker = Masker(effective_rules(mask_rules, fmt.masking))
+        self.miners: dict[str, TemplateMiner] = {}
+
+    def miner(self, source: str) -> TemplateMiner:
+        miner = self.miners.get(source)
+        if miner is None:
+            cfg = self.config
+            miner = self.miners[source] = TemplateMiner(
+                source,
+                self.masker,
+                sim_th=self.format.drain.sim_th or cfg.sim_th,
+                depth=self.format.drain.depth or cfg.depth,
+                max_children=cfg.max_children,
+                max_templates=cfg.max_templates,
+                max_content_chars=cfg.max_content_chars,
+                cache_size=cfg.cache_size,
+            )
+        return miner
+
+    def parse(
+        self,
+        text: str,
+        source: str,
+        line: int,
+        offset: int | None = None,
+        flags: list[str] | None = None,
+    ) -> Event:
+        """Parse one decoded line (no trailing newline). Never raises on bad content."""
+        flags = flags if flags is not None else []
+        if not text.strip():
+            flags.append(FLAG_EMPTY)
+            return Event(raw=text, source=source, line=line, offset=offset, content=text, flags=flags)
+        header = self.header.split(text)
+        if header is None:
+            flags.append(FLAG_NO_HEADER)
+            fields: dict[str, str] = {}
+            content, timestamp, level = text, None, None
+        else:
+            fields, content, timestamp, level = header
+        result = self.miner(source).add(content)
+        if result.truncated:
+            flags.append(FLAG_TRUNCATED)
+        if not result.aligned:
+            flags.append(FLAG_PARAMS_UNALIGNED)
+        return Event(
+            raw=text,
+            source=source,
+            line=line,
+            offset=offset,
+            timestamp=timestamp,
+            level=level,
+            fields=fields,
+            content=content,
+            template_id=result.template.id,
+            template=result.template.text,
+            params=[Param(value) for value in result.params],
+            flags=flags,
+        )

@@ -1,0 +1,64 @@
+"""Drain with sub-token templates.
+
+Plain Drain replaces a whole whitespace token by `<*>` as soon as two messages differ in it, so
+`rhost=10.0.0.1` and `rhost=example.org` become `<*>` and the key `rhost=` is lost, as are brackets in
+`(uid=0)`. Here two differing tokens with the same punctuation skeleton merge part by part
+(`rhost=<*>`, `(uid=<*>)`); tokens with different skeletons still become `<*>`. A token that holds a
+wildcard counts as a parameter when matching, exactly as Drain's bare `<*>` does.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+
+from drain3.drain import Drain
+
+WILDCARD = "<*>"
+_SKELETON_SPLIT = re.compile(r"([^\w<>*]+)")
+_ADJACENT = re.compile(r"(?:<\*>){2,}")
+
+
+@lru_cache(maxsize=65536)
+def _token_pattern(template_token: str) -> re.Pattern[str]:
+    return re.compile("^" + "(.*?)".join(re.escape(p) for p in template_token.split(WILDCARD)) + "$")
+
+
+def merge_tokens(message_token: str, template_token: str) -> str:
+    """The most specific token that covers both, keeping shared punctuation and words."""
+    if message_token == template_token:
+        return template_token
+    if template_token == WILDCARD:
+        return WILDCARD
+    if WILDCARD in template_token and _token_pattern(template_token).match(message_token):
+        return template_token  # already covered, e.g. `rhost=<*>` covers `rhost=`
+    left = _SKELETON_SPLIT.split(message_token)
+    right = _SKELETON_SPLIT.split(template_token)
+    if len(left) != len(right) or left[1::2] != right[1::2]:
+        return WILDCARD
+    merged = [a if a == b else WILDCARD for a, b in zip(left, right, strict=True)]
+    merged[1::2] = right[1::2]
+    out = _ADJACENT.sub(WILDCARD, "".join(merged))
+    # A token that is nothing but wildcards and punctuation says no more than a bare wildcard.
+    return out if re.search(r"[A-Za-z0-9_]", out.replace(WILDCARD, "")) else WILDCARD
+
+
+class SubtokenDrain(Drain):
+    """drain3's Drain, with sub-token template merging."""
+
+    def create_template(self, seq1: Sequence[str], seq2: Sequence[str]) -> list[str]:
+        return [merge_tokens(msg, tpl) for msg, tpl in zip(seq1, seq2, strict=True)]
+
+    def get_seq_distance(self, seq1: Sequence[str], seq2: Sequence[str], include_params: bool):
+        if not seq1:
+            return 1.0, 0
+        sim_tokens = param_count = 0
+        for template_token, token in zip(seq1, seq2, strict=True):
+            if WILDCARD in template_token:
+                param_count += 1
+            elif template_token == token:
+                sim_tokens += 1
+        if include_params:
+            sim_tokens += param_count
+        return sim_tokens / len(seq1), param_count

@@ -1,0 +1,110 @@
+"""The parse pipeline: the one object the CLI, the daemon and the API call to turn lines into events.
+
+It knows the formats, keeps one `LogParser` per format (each with a miner per source), and owns the
+persistence of miner state: reloaded at start, saved on a timer and at `close()`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from logai.config import Settings
+from logai.events import Event
+from logai.ingest.detect import detect_format
+from logai.ingest.formats import FormatRegistry
+from logai.ingest.lines import decode_line, iter_lines
+from logai.parsing.masking import load_default_rules
+from logai.parsing.parser import LogParser
+from logai.parsing.state import load_state, save_state
+
+log = logging.getLogger(__name__)
+
+
+class ParsePipeline:
+    """Lines in, `Event`s out, for any number of sources and formats."""
+
+    def __init__(self, settings: Settings | None = None, registry: FormatRegistry | None = None):
+        self.settings = settings or Settings()
+        extra = [self.settings.formats_dir] if self.settings.formats_dir else []
+        self.registry = registry or FormatRegistry.load(extra)
+        self.mask_rules = self.settings.parsing.masking or load_default_rules()
+        self.parsers: dict[str, LogParser] = {}
+        self._source_format: dict[str, str] = {}
+        self.state_file: Path | None = self.settings.parsing.state_file
+        self._saved = load_state(self.state_file) if self.state_file else {}
+        self._last_save = time.monotonic()
+
+    # -- parsing -------------------------------------------------------------------------------------
+    def parser(self, format_name: str) -> LogParser:
+        fmt = self.registry.get(format_name)  # raises UnknownFormatError listing the known ones
+        parser = self.parsers.get(fmt.name)
+        if parser is None:
+            parser = self.parsers[fmt.name] = LogParser(fmt, self.settings.parsing, self.mask_rules)
+        return parser
+
+    def _parser_for_source(self, source: str, format_name: str) -> LogParser:
+        parser = self.parser(format_name)
+        if source not in parser.miners:
+            self._source_format[source] = parser.format.name
+            saved = self._saved.pop(source, None)
+            miner = parser.miner(source)
+            if saved is not None:
+                if saved.get("format") != parser.format.name:
+                    log.warning(
+                        "saved templates of source %r were mined with format %r, not %r; starting fresh",
+                        source, saved.get("format"), parser.format.name,
+                    )
+                else:
+                    try:
+                        miner.load_state(saved["miner"])
+                    except (KeyError, TypeError, ValueError) as exc:
+                        log.warning("saved templates of source %r are invalid (%s); starting fresh",
+                                    source, exc)
+                        parser.miners.pop(source)
+                        parser.miner(source)
+        return parser
+
+    def parse_text(self, text: str, *, source: str, format_name: str, line: int,
+                   offset: int | None = None, flags: list[str] | None = None) -> Event:
+        return self._parser_for_source(source, format_name).parse(text, source, line, offset, flags)
+
+    def parse_bytes(self, raw: bytes, *, source: str, format_name: str, line: int,
+                    offset: int | None = None) -> Event:
+        text, flags = decode_line(raw)
+        return self.parse_text(text, source=source, format_name=format_name, line=line,
+                               offset=offset, flags=flags)
+
+    def parse_stream(self, stream: BinaryIO, *, source: str, format_name: str) -> Iterator[Event]:
+        """Every line of a binary stream, in order; the state is saved on the configured timer."""
+        parser = self._parser_for_source(source, format_name)
+        parse = parser.parse
+        for number, offset, raw in iter_lines(stream):
+            text, flags = decode_line(raw)
+            yield parse(text, source, number, offset, flags)
+            if number % 4096 == 0:
+                self.maybe_save()
+
+    def detect(self, sample: Iterable[bytes]) -> str:
+        return detect_format([decode_line(raw)[0] for raw in sample], self.registry)
+
+    # -- persistence -----------------------------------------------------------------------------------
+    def save(self) -> None:
+        if self.state_file is None:
+            return
+        sources = dict(self._saved)  # sources loaded but not seen in this run are kept as they were
+        for parser in self.parsers.values():
+            for source, miner in parser.miners.items():
+                sources[source] = {"format": parser.format.name, "miner": miner.to_state()}
+        save_state(self.state_file, sources)
+        self._last_save = time.monotonic()
+
+    def maybe_save(self) -> None:
+        if self.state_file and time.monotonic() - self._last_save >= self.settings.parsing.save_interval_s:
+            self.save()
+
+    def close(self) -> None:
+        self.save()
