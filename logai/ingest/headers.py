@@ -35,6 +35,9 @@ def normalize_level(value: str | None) -> str | None:
     """Map the many spellings of a level to TRACE/DEBUG/INFO/NOTICE/WARNING/ERROR/CRITICAL, else None."""
     if not value:
         return None
+    known = _LEVELS.get(value)  # fast path: the spelling is already a key
+    if known is not None:
+        return known
     return _LEVELS.get(value.strip().strip("[]<>").upper())
 
 
@@ -112,15 +115,24 @@ class _HeaderBase:
         spec: TimestampSpec | None = fmt.timestamp
         self._ts_fields = tuple(spec.fields) if spec else ()
         self._ts_formats = tuple(spec.formats) if spec else ()
+        self._ts_cache: dict[str, str | None] = {}  # neighbouring lines share their timestamp text
 
     def _timestamp(self, fields: dict[str, str]) -> str | None:
         if not self._ts_fields:
             return None
         try:
-            text = " ".join(fields[name] for name in self._ts_fields)
+            if len(self._ts_fields) == 1:
+                text = fields[self._ts_fields[0]]
+            else:
+                text = " ".join([fields[name] for name in self._ts_fields])
         except KeyError:
             return None
-        return parse_timestamp(text, self._ts_formats)
+        cached = self._ts_cache.get(text)
+        if cached is None and text not in self._ts_cache:
+            if len(self._ts_cache) >= 4096:
+                self._ts_cache.clear()
+            cached = self._ts_cache[text] = parse_timestamp(text, self._ts_formats)
+        return cached
 
     def _level(self, fields: dict[str, str]) -> str | None:
         if self.fmt.syslog_pri_field and fields.get(self.fmt.syslog_pri_field):
@@ -137,12 +149,15 @@ class RegexHeaderParser(_HeaderBase):
         super().__init__(fmt)
         assert fmt.log_format is not None
         self.regex = format_string_to_regex(fmt.log_format, fmt.field_patterns)
+        self._has_optional_groups = ")?" in self.regex.pattern or "|" in self.regex.pattern
 
     def split(self, line: str) -> Header | None:
         match = self.regex.match(line.strip())
         if match is None:
             return None
-        fields = {k: v for k, v in match.groupdict().items() if v is not None}
+        fields = match.groupdict()
+        if self._has_optional_groups:
+            fields = {k: v for k, v in fields.items() if v is not None}
         content = fields.pop("Content", "")
         return fields, content, self._timestamp(fields), self._level(fields)
 

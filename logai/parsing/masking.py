@@ -47,8 +47,10 @@ class Masker:
             except re.error as exc:
                 raise ConfigError(f"masking rule {rule.name!r}: invalid regex {rule.pattern!r}: {exc}") from exc
         if self.rules:
+            # Variables start at a token boundary, so positions inside a word are rejected by the
+            # leading guard before any rule is tried: several times faster on typical lines.
             self._regex: re.Pattern[str] | None = re.compile(
-                "|".join(f"(?:{rule.pattern})" for rule in self.rules)
+                r"(?<!\w)(?:" + "|".join(f"(?:{rule.pattern})" for rule in self.rules) + ")"
             )
         else:
             self._regex = None

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from drain3.drain import LogCluster, Node
 
@@ -45,8 +45,7 @@ class Template:
         return list(match.groups()) if match else None
 
 
-@dataclass(slots=True)
-class MinerResult:
+class MinerResult(NamedTuple):
     template: Template
     params: list[str]
     aligned: bool
@@ -102,7 +101,11 @@ class TemplateMiner:
         masked = self.masker.mask(content)
 
         tid = self._shape_cache.get(masked)
-        template = self.templates.get(self.resolve(tid)) if tid is not None else None
+        template = None
+        if tid is not None:
+            template = self.templates.get(self.merged_into.get(tid, tid))
+            if template is None:
+                template = self.templates.get(self.resolve(tid))
         if template is None:
             cluster, change = self.drain.add_log_message(masked)
             template = self._template_for(cluster, change)
@@ -114,10 +117,9 @@ class TemplateMiner:
         template.count += 1
         template.last_seq = self._seq
         params = template.extract(content)
-        aligned = params is not None
         if params is None:
-            params = self.masker.masked_values(content)
-        return MinerResult(template, params, aligned, truncated)
+            return MinerResult(template, self.masker.masked_values(content), False, truncated)
+        return MinerResult(template, params, True, truncated)
 
     def _template_for(self, cluster: LogCluster, change: str) -> Template:
         cid = cluster.cluster_id

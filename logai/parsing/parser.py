@@ -58,7 +58,7 @@ class LogParser:
     ) -> Event:
         """Parse one decoded line (no trailing newline). Never raises on bad content."""
         flags = flags if flags is not None else []
-        if not text.strip():
+        if not text or text.isspace():
             flags.append(FLAG_EMPTY)
             return Event(raw=text, source=source, line=line, offset=offset, content=text, flags=flags)
         header = self.header.split(text)
@@ -68,22 +68,11 @@ class LogParser:
             content, timestamp, level = text, None, None
         else:
             fields, content, timestamp, level = header
-        result = self.miner(source).add(content)
-        if result.truncated:
+        template, values, aligned, truncated = (self.miners.get(source) or self.miner(source)).add(content)
+        if truncated:
             flags.append(FLAG_TRUNCATED)
-        if not result.aligned:
+        if not aligned:
             flags.append(FLAG_PARAMS_UNALIGNED)
-        return Event(
-            raw=text,
-            source=source,
-            line=line,
-            offset=offset,
-            timestamp=timestamp,
-            level=level,
-            fields=fields,
-            content=content,
-            template_id=result.template.id,
-            template=result.template.text,
-            params=[Param(value) for value in result.params],
-            flags=flags,
-        )
+        # positional: this runs once per line and keyword passing costs measurably
+        return Event(text, source, line, offset, timestamp, level, fields, content,
+                     template.id, template.text, list(map(Param, values)), flags)
