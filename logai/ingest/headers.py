@@ -7,13 +7,12 @@ whole and flag it. They are on the hot path: no per-line allocation beyond the m
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Protocol
 
 import orjson
 
 from logai.ingest.formats import LogFormat, TimestampSpec
+from logai.ingest.timestamps import parse_timestamp
 
 # (fields, content, timestamp, level)
 Header = tuple[dict[str, str], str, str | None, str | None]
@@ -46,35 +45,6 @@ def level_from_syslog_pri(pri: str) -> str | None:
         return _SYSLOG_SEVERITY[int(pri.strip("<>")) % 8]
     except (ValueError, IndexError):
         return None
-
-
-_FRACTION_TOO_LONG = re.compile(r"(\.\d{6})\d+")  # nanoseconds: datetime keeps microseconds
-
-
-@lru_cache(maxsize=8192)
-def parse_timestamp(text: str, formats: tuple[str, ...]) -> str | None:
-    """Normalise a header timestamp to ISO 8601 (cached: neighbouring lines share timestamps).
-
-    Formats without a year take the current UTC year; `epoch` reads Unix seconds (or ms).
-    """
-    text = text.strip()
-    for fmt in formats:
-        try:
-            if fmt == "epoch":
-                value = float(text)
-                if value > 1e11:  # milliseconds
-                    value /= 1000.0
-                return datetime.fromtimestamp(value, tz=UTC).isoformat()
-            if fmt == "iso":
-                text = _FRACTION_TOO_LONG.sub(r"\1", text.replace("Z", "+00:00"))
-                return datetime.fromisoformat(text).isoformat()
-            stamp = datetime.strptime(text, fmt)
-            if "%Y" not in fmt and "%y" not in fmt:
-                stamp = stamp.replace(year=datetime.now(UTC).year)
-            return stamp.isoformat()
-        except (ValueError, OverflowError, OSError):
-            continue
-    return None
 
 
 class HeaderParser(Protocol):

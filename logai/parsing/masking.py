@@ -41,19 +41,23 @@ class Masker:
 
     def __init__(self, rules: Iterable[MaskRule]):
         self.rules = list(rules)
+        self._regex: re.Pattern[str] | None = None
+        if self.rules:
+            # Variables start at a token boundary, so positions inside a word are rejected by the
+            # leading guard before any rule is tried: several times faster on typical lines.
+            combined = r"(?<!\w)(?:" + "|".join(f"(?:{rule.pattern})" for rule in self.rules) + ")"
+            try:
+                self._regex = re.compile(combined)
+            except re.error:
+                self._raise_for_bad_rule()
+                raise
+
+    def _raise_for_bad_rule(self) -> None:
         for rule in self.rules:
             try:
                 re.compile(rule.pattern)
             except re.error as exc:
                 raise ConfigError(f"masking rule {rule.name!r}: invalid regex {rule.pattern!r}: {exc}") from exc
-        if self.rules:
-            # Variables start at a token boundary, so positions inside a word are rejected by the
-            # leading guard before any rule is tried: several times faster on typical lines.
-            self._regex: re.Pattern[str] | None = re.compile(
-                r"(?<!\w)(?:" + "|".join(f"(?:{rule.pattern})" for rule in self.rules) + ")"
-            )
-        else:
-            self._regex = None
 
     def mask(self, content: str) -> str:
         if self._regex is None:

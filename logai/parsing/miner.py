@@ -22,6 +22,8 @@ from drain3.drain import LogCluster, Node
 from logai.parsing.canonical import DEFAULT_VARIABLE_WORDS, WILDCARD, canonicalize, template_regex
 from logai.parsing.masking import Masker
 from logai.parsing.subtoken_drain import SubtokenDrain
+from logai.parsing.template_index import TemplateIndex
+from logai.parsing.template_match import COMPILE_AFTER, find_params, token_regex
 from logai.parsing.template_ids import template_id
 
 STATE_VERSION = 1
@@ -35,14 +37,36 @@ class Template:
     text: str
     count: int = 0
     last_seq: int = 0  # message sequence number of the last hit (for least-recently-used pruning)
-    regex: re.Pattern[str] | None = field(default=None, repr=False)
+    _pieces: list[str] | None = field(default=None, repr=False)
+    _token_regex: re.Pattern[str] | None = field(default=None, repr=False)
+    _span_regex: re.Pattern[str] | None = field(default=None, repr=False)
+    _uses: int = field(default=0, repr=False)
+
+    def match_tokens(self, content: str) -> list[str] | None:
+        """Parameters if `content` fits with every `<*>` inside one token, else None."""
+        if self._token_regex is not None:
+            found = self._token_regex.match(content)
+            return list(found.groups()) if found is not None else None
+        self._uses += 1
+        if self._uses >= COMPILE_AFTER:  # hot: a compiled regex pays for itself from here on
+            self._token_regex = token_regex(self.text)
+        if self._pieces is None:
+            self._pieces = self.text.split(WILDCARD)
+        if "  " in content or "\t" in content:  # literal spaces in the text stand for runs of blanks
+            self._token_regex = token_regex(self.text)
+            found = self._token_regex.match(content)
+            return list(found.groups()) if found is not None else None
+        return find_params(self._pieces, content, within_tokens=True)
 
     def extract(self, content: str) -> list[str] | None:
         """The substrings of `content` that the wildcards stand for, or None if it does not align."""
-        if self.regex is None:
-            self.regex = template_regex(self.text)
-        match = self.regex.match(content)
-        return list(match.groups()) if match else None
+        params = self.match_tokens(content)
+        if params is None:  # a wildcard that spans tokens (a masked date, a size with its unit)
+            if self._span_regex is None:
+                self._span_regex = template_regex(self.text)
+            found = self._span_regex.match(content)
+            params = list(found.groups()) if found else None
+        return params
 
 
 class MinerResult(NamedTuple):
@@ -88,6 +112,7 @@ class TemplateMiner:
         self.merged_into: dict[str, str] = {}  # old template id -> the id it generalised into
         self._cluster_tid: dict[int, str] = {}  # drain cluster id -> template id of its current text
         self._shape_cache: dict[str, str] = {}  # masked message -> template id
+        self.index = TemplateIndex(sim_th)  # templates matched before masking (fast path)
         self._seq = 0
 
     # -- mining --------------------------------------------------------------------------------------
@@ -98,8 +123,15 @@ class TemplateMiner:
         if truncated:
             content = content[: self.max_content_chars]
         content = content.strip()
-        masked = self.masker.mask(content)
 
+        hit = self.index.match(content)
+        if hit is not None:
+            template, params = hit
+            template.count += 1
+            template.last_seq = self._seq
+            return MinerResult(template, params, True, truncated)
+
+        masked = self.masker.mask(content)
         tid = self._shape_cache.get(masked)
         template = None
         if tid is not None:
@@ -137,6 +169,7 @@ class TemplateMiner:
         template = self.templates.get(tid)
         if template is None:
             template = self.templates[tid] = Template(tid, text)
+            self.index.add(template)
             if len(self.templates) > self.max_templates:
                 self._prune()
         return template
@@ -148,7 +181,11 @@ class TemplateMiner:
             return
         self.merged_into[old] = new
         previous = self.templates.pop(old, None)
-        target = self.templates.setdefault(new, Template(new, new_text))
+        self.index.remove(old)
+        target = self.templates.get(new)
+        if target is None:
+            target = self.templates[new] = Template(new, new_text)
+            self.index.add(target)
         if previous is not None:
             target.count += previous.count
             target.last_seq = max(target.last_seq, previous.last_seq)
@@ -170,6 +207,12 @@ class TemplateMiner:
         self._cluster_tid = {c: t for c, t in self._cluster_tid.items() if self.resolve(t) in live}
         self.merged_into = {o: n for o, n in self.merged_into.items() if self.resolve(n) in live}
         self._shape_cache.clear()
+        self._rebuild_index()
+
+    def _rebuild_index(self) -> None:
+        self.index.clear()
+        for template in self.templates.values():
+            self.index.add(template)
 
     # -- persistence -----------------------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:
@@ -211,6 +254,7 @@ class TemplateMiner:
         self.merged_into = {str(k): str(v) for k, v in state["merged_into"].items()}
         self._seq = int(state["seq"])
         self._shape_cache.clear()
+        self._rebuild_index()
 
 
 def _node_to_json(node: Node) -> dict[str, Any]:

@@ -1,0 +1,265 @@
+"""Parsing benchmark: accuracy on Loghub-2k and speed/memory on a 1M-line HDFS-like stream, each against
+vanilla drain3 (logparser's Drain settings) in the same run.
+
+    python pipelines/bench_parsing.py --data ../shared/data --out reports/parsing
+
+Accuracy: GA, PA, FGA, FTA (Loghub-2.0 definitions, `logai.evaluation.parsing_metrics`) per system on
+(a) the Loghub-2.0 annotation of the 2k samples and (b) the ICSE'22 corrected Loghub-2k templates. Each
+line is scored with the template its cluster has at the end of the pass (the usual protocol for
+online parsers; for logai, a line's template id followed through merge lineage).
+
+Speed: every timing runs in a fresh process pinned to one core; medians over `--repeats` runs.
+- in-process "header + template": lines/s of `ParsePipeline.parse_stream` vs drain3 with header regex
+  and masking, events built but not written;
+- end to end: `logai parse --out /dev/null` vs `pipelines/drain3_baseline.py` (same JSON-lines job),
+  with peak RSS from the kernel (wait4).
+Writes `report.json` and `report.md` in `--out`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from logai.evaluation.loghub import LOGHUB_SYSTEMS, load_labelled  # noqa: E402
+from logai.evaluation.parsing_metrics import score_parsing  # noqa: E402
+from logai.ingest.lines import decode_line  # noqa: E402
+from logai.pipeline import ParsePipeline  # noqa: E402
+from pipelines import hdfs_like  # noqa: E402
+from pipelines.drain3_baseline import HDFS_SETTINGS, VanillaDrain  # noqa: E402
+
+HELD_BACK = {"BGL", "Thunderbird"}  # not in ../shared (kept for the final evaluation)
+METRICS = ("GA", "PA", "FGA", "FTA")
+
+
+# -- accuracy ------------------------------------------------------------------------------------------
+def logai_templates(system: str, lines: list[bytes]) -> list[str]:
+    pipeline = ParsePipeline()
+    ids = [pipeline.parse_bytes(raw, source=system, format_name=system, line=i).template_id
+           for i, raw in enumerate(lines, start=1)]
+    miner = pipeline.parser(system).miners[system]
+    return [miner.templates[miner.resolve(tid)].text for tid in ids]
+
+
+def drain3_templates(system: str, lines: list[bytes], settings: dict[str, Any]) -> list[str]:
+    spec = settings["systems"][system]
+    drain = VanillaDrain(spec["log_format"], spec["regex"], spec["drain"]["st"], spec["drain"]["depth"])
+    cluster_ids = [drain.add(decode_line(raw)[0])[0] for raw in lines]
+    final = {c.cluster_id: c.get_template() for c in drain.miner.drain.clusters}
+    return [final[c] for c in cluster_ids]
+
+
+def accuracy(data: Path, annotation: str) -> dict[str, Any]:
+    settings = json.loads((data / "loghub_2k" / "settings.json").read_text())
+    systems = [s for s in LOGHUB_SYSTEMS if s not in HELD_BACK]
+    if annotation == "loghub2":
+        systems = [s for s in systems if (data / "loghub2_2k" / s).is_dir()]
+    rows: dict[str, dict[str, dict[str, float]]] = {}
+    for system in sorted(systems):
+        log = load_labelled(data, system, annotation)
+        ours = score_parsing(log.templates, logai_templates(system, log.lines))
+        base = score_parsing(log.templates, drain3_templates(system, log.lines, settings))
+        rows[system] = {"logai": ours.as_dict(), "drain3": base.as_dict()}
+        print(f"  [{annotation}] {system:10s} logai GA {ours.GA:.3f} PA {ours.PA:.3f} | "
+              f"drain3 GA {base.GA:.3f} PA {base.PA:.3f}", flush=True)
+    average = {impl: {m: statistics.mean(r[impl][m] for r in rows.values()) for m in METRICS}
+               for impl in ("logai", "drain3")}
+    return {"systems": rows, "average": average, "n_systems": len(rows)}
+
+
+# -- speed (worker side) -------------------------------------------------------------------------------
+def _pin_one_core() -> None:
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+
+def _maxrss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def worker(impl: str, corpus: list[tuple[Path, str]], settings_path: Path | None) -> dict[str, Any]:
+    """Parse every (file, format) of `corpus` in this process; report lines/s and peak RSS."""
+    _pin_one_core()
+    settings = json.loads(settings_path.read_text()) if settings_path else None
+    lines = 0
+    start = time.perf_counter()
+    if impl == "logai":
+        pipeline = ParsePipeline()
+        for path, fmt in corpus:
+            with path.open("rb") as handle:
+                for _event in pipeline.parse_stream(handle, source=path.name, format_name=fmt):
+                    lines += 1
+    else:
+        for path, fmt in corpus:
+            if fmt == "HDFS" and settings is None:
+                spec = HDFS_SETTINGS
+                drain = VanillaDrain(spec["log_format"], spec["regex"], spec["st"], spec["depth"])
+            else:
+                spec = settings["systems"][fmt]
+                drain = VanillaDrain(spec["log_format"], spec["regex"], spec["drain"]["st"],
+                                     spec["drain"]["depth"])
+            with path.open("rb") as handle:
+                for raw in handle:
+                    drain.add(raw.rstrip(b"\r\n").decode("utf-8", "backslashreplace"))
+                    lines += 1
+    seconds = time.perf_counter() - start
+    return {"lines": lines, "seconds": seconds, "lines_per_s": lines / seconds, "peak_rss_mb": _maxrss_mb()}
+
+
+# -- speed (driver side) -------------------------------------------------------------------------------
+def run_worker(impl: str, corpus: list[tuple[Path, str]], settings_path: Path | None) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "_worker", "--impl", impl]
+    cmd += ["--corpus", json.dumps([[str(p), f] for p, f in corpus])]
+    if settings_path:
+        cmd += ["--settings", str(settings_path)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def run_cli(cmd: list[str], lines: int) -> dict[str, Any]:
+    """Run a command pinned to one core; wall time and the kernel's peak RSS for that process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, preexec_fn=_pin_one_core, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{cmd} exited with {os.waitstatus_to_exitcode(status)}")
+    return {"lines": lines, "seconds": seconds, "lines_per_s": lines / seconds,
+            "peak_rss_mb": usage.ru_maxrss / 1024}
+
+
+def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "lines": runs[0]["lines"],
+        "lines_per_s": statistics.median(r["lines_per_s"] for r in runs),
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+        "runs_lines_per_s": [round(r["lines_per_s"]) for r in runs],
+    }
+
+
+def speed(data: Path | None, n_lines: int, repeats: int, workdir: Path) -> dict[str, Any]:
+    stream = hdfs_like.write(workdir / "hdfs_like.log", n_lines)
+    results: dict[str, Any] = {}
+    jobs: dict[str, tuple[list[tuple[Path, str]], Path | None]] = {
+        "hdfs_like_1M": ([(stream, "HDFS")], None),
+    }
+    if data is not None:
+        corpus = [(data / "loghub_2k" / s / f"{s}_2k.log", s) for s in LOGHUB_SYSTEMS if s not in HELD_BACK]
+        jobs["loghub_2k_concat"] = (corpus, data / "loghub_2k" / "settings.json")
+    for name, (corpus, settings_path) in jobs.items():
+        entry: dict[str, Any] = {}
+        for impl in ("logai", "drain3"):
+            runs = []
+            for i in range(repeats):
+                runs.append(run_worker(impl, corpus, settings_path))
+                print(f"  [speed] {name} {impl} run {i + 1}: {runs[-1]['lines_per_s']:,.0f} lines/s", flush=True)
+            entry[impl] = median_of(runs)
+        entry["ratio_logai_over_drain3"] = entry["logai"]["lines_per_s"] / entry["drain3"]["lines_per_s"]
+        results[f"{name}_header_plus_template"] = entry
+
+    logai_bin = str(Path(sys.executable).with_name("logai"))
+    cli = {
+        "logai": [logai_bin, "parse", "--format", "HDFS", "--no-progress", str(stream), "--out", os.devnull],
+        "drain3": [sys.executable, str(ROOT / "pipelines" / "drain3_baseline.py"), str(stream),
+                   "--out", os.devnull],
+    }
+    entry = {}
+    for impl, cmd in cli.items():
+        runs = []
+        for i in range(repeats):
+            runs.append(run_cli(cmd, n_lines))
+            print(f"  [speed] cli {impl} run {i + 1}: {runs[-1]['lines_per_s']:,.0f} lines/s, "
+                  f"{runs[-1]['peak_rss_mb']:.0f} MB", flush=True)
+        entry[impl] = median_of(runs)
+    entry["ratio_logai_over_drain3"] = entry["logai"]["lines_per_s"] / entry["drain3"]["lines_per_s"]
+    results["hdfs_like_1M_cli_end_to_end"] = entry
+    return results
+
+
+# -- report --------------------------------------------------------------------------------------------
+def markdown(report: dict[str, Any]) -> str:
+    out = ["# Parsing benchmark", "", f"Machine: {report['machine']}", ""]
+    for name, acc in report.get("accuracy", {}).items():
+        out += [f"## Accuracy: {name} ({acc['n_systems']} systems)", "",
+                "| system | logai GA | logai PA | logai FGA | logai FTA | drain3 GA | drain3 PA | drain3 FGA | drain3 FTA |",
+                "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for system, row in acc["systems"].items():
+            cells = [f"{row[i][m]:.3f}" for i in ("logai", "drain3") for m in METRICS]
+            out.append(f"| {system} | " + " | ".join(cells) + " |")
+        avg = acc["average"]
+        out.append("| **average** | " + " | ".join(f"**{avg[i][m]:.3f}**" for i in ("logai", "drain3")
+                                                   for m in METRICS) + " |")
+        out.append("")
+    if "speed" in report:
+        out += ["## Speed (one core, median of runs)", "",
+                "| job | logai lines/s | drain3 lines/s | ratio | logai peak RSS MB | drain3 peak RSS MB |",
+                "| --- | --- | --- | --- | --- | --- |"]
+        for name, entry in report["speed"].items():
+            out.append(f"| {name} | {entry['logai']['lines_per_s']:,.0f} | {entry['drain3']['lines_per_s']:,.0f} "
+                       f"| {entry['ratio_logai_over_drain3']:.2f}x | {entry['logai']['peak_rss_mb']:.0f} "
+                       f"| {entry['drain3']['peak_rss_mb']:.0f} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "_worker":
+        ap = argparse.ArgumentParser()
+        ap.add_argument("_worker")
+        ap.add_argument("--impl", choices=["logai", "drain3"], required=True)
+        ap.add_argument("--corpus", required=True)
+        ap.add_argument("--settings", type=Path, default=None)
+        args = ap.parse_args()
+        corpus = [(Path(p), f) for p, f in json.loads(args.corpus)]
+        print(json.dumps(worker(args.impl, corpus, args.settings)))
+        return
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument("--out", type=Path, default=ROOT / "reports" / "parsing")
+    ap.add_argument("--lines", type=int, default=1_000_000, help="lines of the HDFS-like stream")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--skip-speed", action="store_true")
+    ap.add_argument("--skip-accuracy", action="store_true")
+    args = ap.parse_args()
+
+    data = args.data if (args.data / "loghub_2k").is_dir() else None
+    if data is None:
+        print(f"benchmark data not found under {args.data}: accuracy is skipped", file=sys.stderr)
+    report: dict[str, Any] = {
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+                   f"Python {platform.python_version()}",
+        "protocol": __doc__,
+    }
+    if data is not None and not args.skip_accuracy:
+        report["accuracy"] = {
+            "loghub2 (Loghub-2.0 annotation)": accuracy(data, "loghub2"),
+            "corrected (ICSE'22 Loghub-2k)": accuracy(data, "corrected"),
+        }
+    if not args.skip_speed:
+        with tempfile.TemporaryDirectory() as tmp:
+            report["speed"] = speed(data, args.lines, args.repeats, Path(tmp))
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "report.json").write_text(json.dumps(report, indent=2))
+    (args.out / "report.md").write_text(markdown(report))
+    print(markdown(report))
+
+
+if __name__ == "__main__":
+    main()
+
+

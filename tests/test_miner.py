@@ -1,0 +1,93 @@
+from logai.parsing.masking import Masker, load_default_rules
+from logai.parsing.miner import TemplateMiner
+from logai.parsing.template_ids import template_id
+
+LINES = [
+    "user alice logged in from 10.0.0.1",
+    "user bob logged in from 10.0.0.2",
+    "Receiving block blk_-1 src: /10.0.0.1:5000 dest: /10.0.0.2:50010",
+    "Receiving block blk_2 src: /10.0.0.3:5001 dest: /10.0.0.4:50010",
+    "disk sda1 is 93% full",
+    "user carol logged in from 10.0.0.9",
+]
+
+
+def make_miner(source: str = "app", **kwargs) -> TemplateMiner:
+    return TemplateMiner(source, Masker(load_default_rules()), **kwargs)
+
+
+def mine_all(miner: TemplateMiner, lines: list[str]) -> list[str]:
+    return [miner.add(line).template.id for line in lines]
+
+
+def test_ids_are_hashes_of_source_and_text():
+    miner = make_miner()
+    result = miner.add("Receiving block blk_-1 src: /10.0.0.1:5000 dest: /10.0.0.2:50010")
+    assert result.template.text == "Receiving block <*> src: <*>:<*> dest: <*>:<*>"
+    assert result.template.id == template_id("app", result.template.text)
+    assert make_miner("other").add("Receiving block blk_3 src: /1.2.3.4:1 dest: /1.2.3.5:2").template.id != \
+        result.template.id
+
+
+def test_same_input_same_ids_in_independent_miners():
+    assert mine_all(make_miner(), LINES) == mine_all(make_miner(), LINES)
+
+
+def test_ids_do_not_depend_on_arrival_order():
+    first = make_miner()
+    mine_all(first, LINES)
+    second = make_miner()
+    mine_all(second, list(reversed(LINES)))
+    assert {t.text: t.id for t in first.templates.values()} == {t.text: t.id for t in second.templates.values()}
+
+
+def test_generalisation_records_lineage():
+    miner = make_miner()
+    old = miner.add("user alice logged in").template
+    assert old.text == "user alice logged in"
+    new = miner.add("user bob logged in").template
+    assert new.text == "user <*> logged in"
+    assert miner.merged_into[old.id] == new.id
+    assert miner.resolve(old.id) == new.id
+    assert old.id not in miner.templates and miner.templates[new.id].count == 2
+
+
+def test_params_are_exact_substrings():
+    miner = make_miner()
+    result = miner.add("Receiving block blk_-1 src: /10.0.0.1:5000 dest: /10.0.0.2:50010")
+    assert result.params == ["blk_-1", "/10.0.0.1", "5000", "/10.0.0.2", "50010"]
+    assert result.aligned
+
+
+def test_fast_paths_agree_with_the_tree():
+    """The template index and the shape cache must give what Drain alone gives."""
+    lines = [f"job {i} finished in {i * 3} ms on node-{i % 4}" for i in range(50)] + LINES * 3
+    fast = make_miner()
+    slow = make_miner(cache_size=0)
+    slow.index.sim_th = 2.0  # nothing qualifies for the index: every line walks the tree
+    assert [r.template.text for r in map(fast.add, lines)] == [r.template.text for r in map(slow.add, lines)]
+    assert len(fast.index) > 0
+
+
+def test_state_round_trip_continues_identically():
+    miner = make_miner()
+    mine_all(miner, LINES[:4])
+    restored = make_miner()
+    restored.load_state(miner.to_state())
+    assert mine_all(restored, LINES[4:]) == mine_all(miner, LINES[4:])
+    assert restored.merged_into == miner.merged_into
+    assert restored.drain.clusters_counter == miner.drain.clusters_counter
+
+
+def test_template_count_is_bounded():
+    miner = make_miner(max_templates=10)
+    for i in range(200):
+        miner.add(f"distinct{chr(65 + i % 26)}{chr(65 + i // 26)} message kind")
+    assert len(miner.templates) <= 10
+
+
+def test_long_content_is_truncated_for_mining():
+    miner = make_miner(max_content_chars=100)
+    result = miner.add("x " * 500_000)
+    assert result.truncated
+    assert len(result.template.text) <= 100
