@@ -15,7 +15,8 @@ SAMPLES = [
      "Task done for attempt_1_2", "INFO"),
     ("Spark", "17/06/10 08:01:02 ERROR storage.BlockManager: Failed to fetch block rdd_4_1",
      "Failed to fetch block rdd_4_1", "ERROR"),
-    ("Zookeeper", "2015-07-30 11:00:01,002 - WARN  [SendWorker:3:QuorumCnxManager$SendWorker@688] - Send worker leaving",
+    ("Zookeeper",
+     "2015-07-30 11:00:01,002 - WARN  [SendWorker:3:QuorumCnxManager$SendWorker@688] - Send worker leaving",
      "Send worker leaving", "WARNING"),
     ("BGL", "- 1118000001 2005.06.05 R11-M0-N3-C:J02-U01 2005-06-05-11.22.33.123456 R11-M0-N3-C:J02-U01 RAS "
      "KERNEL FATAL data storage interrupt", "data storage interrupt", "CRITICAL"),

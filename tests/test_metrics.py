@@ -8,12 +8,12 @@ def test_scores_against_hand_computed_values():
     # group {0,1} exact and correct text; {2} exact but text wrong; {3} and {4} split C
     predicted = ["A <*>", "A <*>", "B x", "C 1", "C 2"]
     s = score_parsing(truth, predicted)
-    assert s.GA == pytest.approx(3 / 5)  # lines 0,1,2 are in exact groups
-    assert s.PA == pytest.approx(2 / 5)
+    assert pytest.approx(3 / 5) == s.GA  # lines 0,1,2 are in exact groups
+    assert pytest.approx(2 / 5) == s.PA
     # predicted groups: 4; truth groups: 3; exact groups: 2 -> P=2/4 R=2/3
-    assert s.FGA == pytest.approx(2 * (0.5 * 2 / 3) / (0.5 + 2 / 3))
+    assert pytest.approx(2 * (0.5 * 2 / 3) / (0.5 + 2 / 3)) == s.FGA
     # template-correct groups: only "A <*>" -> P=1/4, R=1/3
-    assert s.FTA == pytest.approx(2 * (0.25 / 3) / (0.25 + 1 / 3))
+    assert pytest.approx(2 * (0.25 / 3) / (0.25 + 1 / 3)) == s.FTA
 
 
 def test_merged_groups_are_not_grouping_correct():

@@ -51,9 +51,8 @@ class LogFormat(BaseModel):
 
     @model_validator(mode="after")
     def _regex_needs_content(self) -> LogFormat:
-        if self.kind == "regex":
-            if not self.log_format or "<Content>" not in self.log_format:
-                raise ValueError("a regex format needs a log_format string with a <Content> field")
+        if self.kind == "regex" and (not self.log_format or "<Content>" not in self.log_format):
+            raise ValueError("a regex format needs a log_format string with a <Content> field")
         return self
 
 

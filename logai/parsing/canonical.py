@@ -46,9 +46,9 @@ def canonicalize(template: str, variable_words: Iterable[str] = DEFAULT_VARIABLE
     # BL/US, DG, WV on fine tokens (delimiters kept)
     out = []
     for tok in _TOKEN_SPLIT.split(text):
-        if tok and (tok.lower() in words or _DIGITS.match(tok)):
-            tok = WILDCARD
-        elif WILDCARD in tok and tok != WILDCARD and _GLUED.match(tok) and tok != "<*>/<*>":
+        is_variable_word = bool(tok) and (tok.lower() in words or _DIGITS.match(tok) is not None)
+        is_glued = WILDCARD in tok and tok not in (WILDCARD, "<*>/<*>") and _GLUED.match(tok) is not None
+        if is_variable_word or is_glued:
             tok = WILDCARD
         out.append(tok)
     text = "".join(out)

@@ -22,9 +22,9 @@ from drain3.drain import LogCluster, Node
 from logai.parsing.canonical import DEFAULT_VARIABLE_WORDS, WILDCARD, canonicalize, template_regex
 from logai.parsing.masking import Masker
 from logai.parsing.subtoken_drain import SubtokenDrain
+from logai.parsing.template_ids import template_id
 from logai.parsing.template_index import TemplateIndex
 from logai.parsing.template_match import COMPILE_AFTER, find_params, token_regex
-from logai.parsing.template_ids import template_id
 
 STATE_VERSION = 1
 

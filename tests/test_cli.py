@@ -1,0 +1,98 @@
+"""`logai parse` through the real console script, as users and other tools call it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+LOGAI = str(Path(sys.executable).with_name("logai"))
+EXAMPLE = ROOT / "examples" / "logs" / "payments-api.log"
+
+HDFS_LINES = [
+    "081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 for block blk_38865 terminating",
+    "081109 203807 222 INFO dfs.DataNode$PacketResponder: PacketResponder 0 for block blk_-69522 terminating",
+    "081109 204005 35 INFO dfs.FSNamesystem: BLOCK* NameSystem.addStoredBlock: blockMap updated: "
+    "10.251.73.220:50010 is added to blk_71283 size 67108864",
+]
+
+
+def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([LOGAI, *args], input=stdin, capture_output=True, timeout=120)
+
+
+def events(stdout: bytes) -> list[dict]:
+    return [orjson.loads(line) for line in stdout.splitlines()]
+
+
+@pytest.mark.parametrize("command", [[], ["parse"], ["formats"]])
+def test_help_on_every_command(command):
+    result = run(*command, "--help")
+    assert result.returncode == 0 and b"Usage:" in result.stdout
+
+
+def test_output_contract(tmp_path):
+    log = tmp_path / "hdfs.log"
+    log.write_text("\n".join(HDFS_LINES) + "\n")
+    result = run("parse", "--format", "HDFS", str(log))
+    assert result.returncode == 0, result.stderr
+    out = events(result.stdout)
+    assert [e["line"] for e in out] == [1, 2, 3]
+    for event in out:
+        assert {"line", "template_id", "template", "params", "fields"} <= set(event)
+        assert all(set(p) == {"value", "type", "concept"} for p in event["params"])
+        assert event["fields"]["Level"] == "INFO"
+    assert out[1]["template"] == "PacketResponder <*> for block <*> terminating"
+    assert out[2]["params"][0]["value"] == "10.251.73.220"
+
+
+def test_stdin_and_out_file(tmp_path):
+    target = tmp_path / "events.jsonl"
+    result = run("parse", "--format", "HDFS", "-", "--out", str(target), stdin="\n".join(HDFS_LINES).encode())
+    assert result.returncode == 0, result.stderr
+    assert [e["source"] for e in events(target.read_bytes())] == ["stdin"] * 3
+
+
+def test_two_processes_give_the_same_ids():
+    first = events(run("parse", "--no-progress", str(EXAMPLE)).stdout)
+    second = events(run("parse", "--no-progress", str(EXAMPLE)).stdout)
+    assert len(first) == sum(1 for _ in EXAMPLE.open())
+    assert [e["template_id"] for e in first] == [e["template_id"] for e in second]
+
+
+def test_state_file_keeps_ids_across_runs(tmp_path):
+    state = tmp_path / "state.json"
+    first = events(run("parse", "--state", str(state), str(EXAMPLE)).stdout)
+    again = events(run("parse", "--state", str(state), str(EXAMPLE)).stdout)
+    # after a reload the templates are already general: every line maps to a final template id
+    final_ids = {e["template_id"] for e in again}
+    assert final_ids <= {e["template_id"] for e in first} | final_ids
+    assert len(final_ids) <= len({e["template_id"] for e in first})
+    assert orjson.loads(state.read_bytes())["kind"] == "logai-parser-state"
+
+
+def test_unknown_format_is_a_clear_error(tmp_path):
+    result = run("parse", "--format", "nope", str(EXAMPLE))
+    assert result.returncode != 0
+    assert b"unknown log format 'nope'" in result.stderr and b"HDFS" in result.stderr
+
+
+def test_missing_file_is_a_clear_error():
+    result = run("parse", "/no/such/file.log")
+    assert result.returncode != 0 and b"no such file" in result.stderr
+
+
+def test_broken_config_is_a_clear_error(tmp_path):
+    config = tmp_path / "bad.yaml"
+    config.write_text("parsing:\n  sim_th: 7\n")
+    result = run("--config", str(config), "parse", str(EXAMPLE))
+    assert result.returncode != 0 and b"parsing.sim_th" in result.stderr
+
+
+def test_progress_bar_goes_to_stderr(tmp_path):
+    result = run("parse", "--progress", str(EXAMPLE), "--out", str(tmp_path / "o.jsonl"))
+    assert result.returncode == 0 and b"payments-api.log" in result.stderr
