@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 
 def config_dir() -> Path:
-    """The `configs/` folder: `$LOGAI_CONFIG_DIR`, the checkout's `configs/`, or the copy inside the wheel."""
+    """The `configs/` folder: `$LOGAI_CONFIG_DIR`, the checkout's `configs/`, or the installed copy."""
     override = os.environ.get("LOGAI_CONFIG_DIR")
     if override:
         return Path(override)
-    here = Path(__file__).resolve().parent
-    checkout = here.parent / "configs"
+    checkout = Path(__file__).resolve().parent.parent / "configs"
     if (checkout / "formats").is_dir():
         return checkout
-    return here / "_configs"
+    return Path(sys.prefix) / "share" / "logai" / "configs"

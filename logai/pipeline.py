@@ -46,7 +46,8 @@ class ParsePipeline:
             parser = self.parsers[fmt.name] = LogParser(fmt, self.settings.parsing, self.mask_rules)
         return parser
 
-    def _parser_for_source(self, source: str, format_name: str) -> LogParser:
+    def open_source(self, source: str, format_name: str) -> LogParser:
+        """Prepare `source` (its miner, restored from the state file if saved there) and return its parser."""
         parser = self.parser(format_name)
         if source not in parser.miners:
             self._source_format[source] = parser.format.name
@@ -70,7 +71,7 @@ class ParsePipeline:
 
     def parse_text(self, text: str, *, source: str, format_name: str, line: int,
                    offset: int | None = None, flags: list[str] | None = None) -> Event:
-        return self._parser_for_source(source, format_name).parse(text, source, line, offset, flags)
+        return self.open_source(source, format_name).parse(text, source, line, offset, flags)
 
     def parse_bytes(self, raw: bytes, *, source: str, format_name: str, line: int,
                     offset: int | None = None) -> Event:
@@ -80,7 +81,7 @@ class ParsePipeline:
 
     def parse_stream(self, stream: BinaryIO, *, source: str, format_name: str) -> Iterator[Event]:
         """Every line of a binary stream, in order; the state is saved on the configured timer."""
-        parser = self._parser_for_source(source, format_name)
+        parser = self.open_source(source, format_name)
         parse = parser.parse
         for number, offset, raw in iter_lines(stream):
             text, flags = decode_line(raw)

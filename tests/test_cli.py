@@ -96,3 +96,22 @@ def test_broken_config_is_a_clear_error(tmp_path):
 def test_progress_bar_goes_to_stderr(tmp_path):
     result = run("parse", "--progress", str(EXAMPLE), "--out", str(tmp_path / "o.jsonl"))
     assert result.returncode == 0 and b"payments-api.log" in result.stderr
+
+
+def test_sigterm_still_saves_state(tmp_path):
+    import signal
+    import time
+
+    state = tmp_path / "state.json"
+    proc = subprocess.Popen([LOGAI, "parse", "--format", "HDFS", "--state", str(state), "-"],
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stderr is not None
+    started = time.monotonic()
+    while b"parsing -" not in proc.stderr.readline():  # logged once the SIGTERM handler is in place
+        assert time.monotonic() - started < 60, "logai parse did not start"
+    proc.stdin.write(("\n".join(HDFS_LINES) + "\n").encode())
+    proc.stdin.flush()
+    proc.send_signal(signal.SIGTERM)  # stop it mid-stream, as a service manager would
+    proc.wait(timeout=30)
+    assert state.exists(), proc.stderr.read()
+    assert "stdin" in orjson.loads(state.read_bytes())["sources"]

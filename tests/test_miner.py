@@ -79,11 +79,14 @@ def test_state_round_trip_continues_identically():
     assert restored.drain.clusters_counter == miner.drain.clusters_counter
 
 
-def test_template_count_is_bounded():
-    miner = make_miner(max_templates=10)
-    for i in range(200):
-        miner.add(f"distinct{chr(65 + i % 26)}{chr(65 + i // 26)} message kind")
+def test_memory_is_bounded():
+    miner = make_miner(max_templates=10, cache_size=50)
+    for i in range(2000):
+        miner.add(f"distinct{chr(65 + i % 26)}{chr(65 + (i // 26) % 26)}{chr(65 + i // 676)} message kind")
     assert len(miner.templates) <= 10
+    assert len(miner.drain.id_to_cluster) <= 10
+    assert len(miner._cluster_tid) <= 20 + 1
+    assert len(miner._shape_cache) <= 50
 
 
 def test_long_content_is_truncated_for_mining():

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
 import sys
 from contextlib import ExitStack
 from itertools import islice
@@ -17,6 +19,7 @@ from logai.ingest.formats import UnknownFormatError
 from logai.pipeline import ParsePipeline
 
 DETECT_SAMPLE_LINES = 200
+log = logging.getLogger(__name__)
 
 
 class _ProgressReader:
@@ -71,6 +74,8 @@ def parse(app, inputs: tuple[Path, ...], format_name: str | None, source: str | 
         if str(path) != "-" and not path.is_file():
             raise click.ClickException(f"no such file: {path}")
     show_progress = sys.stderr.isatty() if progress is None else progress
+    # SIGTERM (a service manager stopping us) unwinds like Ctrl-C, so the state below is still saved.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
 
     with ExitStack() as stack:
         sink = sys.stdout.buffer if out is None or str(out) == "-" else stack.enter_context(out.open("wb"))
@@ -90,6 +95,8 @@ def parse(app, inputs: tuple[Path, ...], format_name: str | None, source: str | 
                         bar = stack.enter_context(tqdm(total=os.path.getsize(path), unit="B", unit_scale=True,
                                                        desc=f"{path.name} [{fmt}]", file=sys.stderr))
                         stream = _ProgressReader(handle, bar)  # type: ignore[assignment]
+                pipeline.open_source(src, fmt)
+                log.info("parsing %s as format %s, source %s", path, fmt, src)
                 for event in pipeline.parse_stream(stream, source=src, format_name=fmt):
                     write(event.to_json())
                     write(b"\n")

@@ -162,6 +162,9 @@ class TemplateMiner:
                 return template
         text = canonicalize(" ".join(cluster.log_template_tokens), self.variable_words)
         tid = template_id(self.source, text)
+        if len(self._cluster_tid) >= 2 * self.max_templates:  # Drain evicted clusters (LRU): forget them
+            live_clusters = self.drain.id_to_cluster
+            self._cluster_tid = {c: t for c, t in self._cluster_tid.items() if c in live_clusters}
         self._cluster_tid[cid] = tid
         if known is not None and known != tid:
             self._merge(known, tid, text)
