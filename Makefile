@@ -16,12 +16,13 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: install
-	@mkdir -p .logai
-	$(VENV)/bin/logai parse examples/logs/payments-api.log --out .logai/example-events.jsonl
-	@echo "--- first events (.logai/example-events.jsonl):"
-	@head -n 2 .logai/example-events.jsonl
-	@echo "--- templates by count:"
-	@$(PY) -c "import collections,json; c=collections.Counter(json.loads(l)['template'] for l in open('.logai/example-events.jsonl')); [print(f'{n:5d}  {t}') for t,n in c.most_common()]"
+	@mkdir -p .logai && rm -f .logai/example-state.json
+	$(VENV)/bin/logai parse examples/logs/payments-api.log --out .logai/example-events.jsonl \
+		--state .logai/example-state.json
+	@echo "--- first event of .logai/example-events.jsonl:"
+	@head -n 1 .logai/example-events.jsonl
+	@echo "--- templates mined (final forms), by count:"
+	$(VENV)/bin/logai templates --state .logai/example-state.json
 
 test: install
 	$(PY) -m pytest -q

@@ -29,7 +29,7 @@ def events(stdout: bytes) -> list[dict]:
     return [orjson.loads(line) for line in stdout.splitlines()]
 
 
-@pytest.mark.parametrize("command", [[], ["parse"], ["formats"]])
+@pytest.mark.parametrize("command", [[], ["parse"], ["formats"], ["templates"]])
 def test_help_on_every_command(command):
     result = run(*command, "--help")
     assert result.returncode == 0 and b"Usage:" in result.stdout
@@ -115,3 +115,23 @@ def test_sigterm_still_saves_state(tmp_path):
     proc.wait(timeout=30)
     assert state.exists(), proc.stderr.read()
     assert "stdin" in orjson.loads(state.read_bytes())["sources"]
+
+
+def test_templates_lists_final_forms_by_count(tmp_path):
+    state = tmp_path / "state.json"
+    assert run("parse", "--state", str(state), "--out", str(tmp_path / "e.jsonl"), str(EXAMPLE)).returncode == 0
+    result = run("templates", "--state", str(state), "--json")
+    assert result.returncode == 0, result.stderr
+    rows = events(result.stdout)
+    counts = [r["count"] for r in rows]
+    assert counts == sorted(counts, reverse=True)
+    assert sum(counts) == sum(1 for _ in EXAMPLE.open())
+    assert any(r["template"].endswith("Created order <*> for user <*> in <*> ms") for r in rows)
+
+
+def test_templates_on_a_corrupt_state_is_a_clear_error_and_keeps_the_file(tmp_path):
+    state = tmp_path / "state.json"
+    state.write_text("{broken")
+    result = run("templates", "--state", str(state))
+    assert result.returncode != 0 and b"no readable parser state" in result.stderr
+    assert state.exists()

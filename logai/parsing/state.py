@@ -42,32 +42,35 @@ def save_state(path: Path, sources: dict[str, dict[str, Any]]) -> None:
     write_atomic(path, orjson.dumps(blob))
 
 
-def load_state(path: Path) -> dict[str, dict[str, Any]]:
-    """The saved sources, or {} (with a warning unless the file simply does not exist yet)."""
+def load_state(path: Path, set_aside: bool = True) -> dict[str, dict[str, Any]]:
+    """The saved sources, or {} (with a warning unless the file simply does not exist yet).
+
+    A bad file is renamed to `<name>.bad` so the next save does not overwrite it, unless `set_aside`
+    is False (read-only callers such as `logai templates`).
+    """
     try:
         blob = orjson.loads(path.read_bytes())
     except FileNotFoundError:
         return {}
     except (OSError, orjson.JSONDecodeError) as exc:
-        _set_aside(path, f"unreadable ({exc})")
-        return {}
+        return _reject(path, f"unreadable ({exc})", set_aside)
     if not isinstance(blob, dict) or blob.get("kind") != STATE_KIND:
-        _set_aside(path, "not a logai parser state file")
-        return {}
+        return _reject(path, "not a logai parser state file", set_aside)
     if blob.get("version") != STATE_VERSION:
-        _set_aside(path, f"version {blob.get('version')!r}, this logai reads version {STATE_VERSION}")
-        return {}
+        return _reject(path, f"version {blob.get('version')!r}, this logai reads version {STATE_VERSION}", set_aside)
     sources = blob.get("sources")
     if not isinstance(sources, dict):
-        _set_aside(path, "no 'sources' mapping")
-        return {}
+        return _reject(path, "no 'sources' mapping", set_aside)
     return sources
 
 
-def _set_aside(path: Path, why: str) -> None:
-    kept = path.with_name(path.name + ".bad")
-    try:
-        os.replace(path, kept)
-    except OSError:
-        kept = path
+def _reject(path: Path, why: str, set_aside: bool) -> dict[str, dict[str, Any]]:
+    kept = path
+    if set_aside:
+        kept = path.with_name(path.name + ".bad")
+        try:
+            os.replace(path, kept)
+        except OSError:
+            kept = path
     log.warning("parser state %s is %s; starting with fresh templates (old file kept at %s)", path, why, kept)
+    return {}
