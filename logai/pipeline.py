@@ -33,7 +33,6 @@ class ParsePipeline:
         self.registry = registry or FormatRegistry.load(extra)
         self.mask_rules = self.settings.parsing.masking or load_default_rules()
         self.parsers: dict[str, LogParser] = {}
-        self._source_format: dict[str, str] = {}
         self.state_file: Path | None = self.settings.parsing.state_file
         self._saved = load_state(self.state_file) if self.state_file else {}
         self._last_save = time.monotonic()
@@ -50,7 +49,6 @@ class ParsePipeline:
         """Prepare `source` (its miner, restored from the state file if saved there) and return its parser."""
         parser = self.parser(format_name)
         if source not in parser.miners:
-            self._source_format[source] = parser.format.name
             saved = self._saved.pop(source, None)
             miner = parser.miner(source)
             if saved is not None:

@@ -33,7 +33,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from logai.evaluation.loghub import LOGHUB_SYSTEMS, load_labelled  # noqa: E402
+from logai.evaluation.benchmark_logs import LOGHUB_SYSTEMS, load_labelled  # noqa: E402
 from logai.evaluation.parsing_metrics import score_parsing  # noqa: E402
 from logai.ingest.lines import decode_line  # noqa: E402
 from logai.pipeline import ParsePipeline  # noqa: E402

@@ -19,7 +19,7 @@ from drain3.template_miner_config import TemplateMinerConfig
 
 from logai.ingest.headers import format_string_to_regex
 
-# logparser's Drain benchmark settings for the systems timed here (configs/formats/loghub.yaml has all).
+# logparser's Drain benchmark settings for the systems timed here (configs/formats/research-systems.yaml has all).
 HDFS_SETTINGS = {
     "log_format": "<Date> <Time> <Pid> <Level> <Component>: <Content>",
     "regex": [r"blk_-?\d+", r"(\d+\.){3}\d+(:\d+)?"],

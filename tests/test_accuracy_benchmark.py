@@ -18,7 +18,7 @@ def test_loghub2_grouping_accuracy_floor(data_dir):
 
 
 def test_parsed_templates_are_deterministic(data_dir):
-    from logai.evaluation.loghub import load_labelled
+    from logai.evaluation.benchmark_logs import load_labelled
     from pipelines.bench_parsing import logai_templates
 
     log = load_labelled(data_dir, "Mac", "loghub2")

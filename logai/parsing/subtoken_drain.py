@@ -18,6 +18,7 @@ from drain3.drain import Drain
 WILDCARD = "<*>"
 _SKELETON_SPLIT = re.compile(r"([^\w<>*]+)")
 _ADJACENT = re.compile(r"(?:<\*>){2,}")
+_HAS_WORD_CHAR = re.compile(r"[A-Za-z0-9_]")
 
 
 @lru_cache(maxsize=65536)
@@ -41,7 +42,7 @@ def merge_tokens(message_token: str, template_token: str) -> str:
     merged[1::2] = right[1::2]
     out = _ADJACENT.sub(WILDCARD, "".join(merged))
     # A token that is nothing but wildcards and punctuation says no more than a bare wildcard.
-    return out if re.search(r"[A-Za-z0-9_]", out.replace(WILDCARD, "")) else WILDCARD
+    return out if _HAS_WORD_CHAR.search(out.replace(WILDCARD, "")) else WILDCARD
 
 
 class SubtokenDrain(Drain):
