@@ -54,6 +54,16 @@ class ParsingConfig(BaseModel):
     masking: list[MaskRule] = Field(default_factory=list)
 
 
+class SemanticsConfig(BaseModel):
+    """Concept–instance semantics (SemParser-style), run once per template."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True
+    model_path: Path | None = Field(None, description="pair model JSON; default: the one shipped with logai")
+    kb_max_instances: int = Field(200_000, ge=100, description="knowledge-base size per source (LRU)")
+    cache_size: int = Field(50_000, ge=10, description="templates whose semantics are kept")
+
+
 class LoggingConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     level: str = "INFO"
@@ -75,6 +85,7 @@ class Settings(BaseModel):
     data_dir: Path = Path(".logai")
     formats_dir: Path | None = Field(None, description="extra format YAML files, beside the shipped ones")
     parsing: ParsingConfig = Field(default_factory=ParsingConfig)
+    semantics: SemanticsConfig = Field(default_factory=SemanticsConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2 added `conceptualized`; version 1 records still load
 
 # Flags an event may carry. Kept as plain strings so they survive JSON untouched.
 FLAG_NO_HEADER = "no_header"  # no format matched: the whole line is the content
@@ -51,6 +51,7 @@ class Event:
     template: str | None = None
     params: list[Param] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
+    conceptualized: str | None = None  # template with instances as <*concept*> (semantics stage)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,6 +63,7 @@ class Event:
             "level": self.level,
             "template_id": self.template_id,
             "template": self.template,
+            "conceptualized": self.conceptualized,
             "params": [p.to_dict() for p in self.params],
             "fields": self.fields,
             "content": self.content,
@@ -75,7 +77,7 @@ class Event:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Event:
         version = data.get("v", SCHEMA_VERSION)
-        if version != SCHEMA_VERSION:
+        if version not in (1, SCHEMA_VERSION):
             raise ValueError(f"unsupported event schema version {version!r} (expected {SCHEMA_VERSION})")
         return cls(
             raw=data["raw"],
@@ -90,6 +92,7 @@ class Event:
             template=data.get("template"),
             params=[Param(**p) for p in data.get("params") or []],
             flags=list(data.get("flags") or []),
+            conceptualized=data.get("conceptualized"),
         )
 
     @classmethod

@@ -20,6 +20,8 @@ from logai.ingest.lines import decode_line, iter_lines
 from logai.parsing.masking import load_default_rules
 from logai.parsing.parser import LogParser
 from logai.parsing.state import load_state, save_state
+from logai.semantics.annotator import DEFAULT_MODEL
+from logai.semantics.model import PairModel
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,8 @@ class ParsePipeline:
         extra = [self.settings.formats_dir] if self.settings.formats_dir else []
         self.registry = registry or FormatRegistry.load(extra)
         self.mask_rules = self.settings.parsing.masking or load_default_rules()
+        semantics = self.settings.semantics
+        self.pair_model = PairModel.load(semantics.model_path or DEFAULT_MODEL) if semantics.enabled else None
         self.parsers: dict[str, LogParser] = {}
         self.state_file: Path | None = self.settings.parsing.state_file
         self._saved = load_state(self.state_file) if self.state_file else {}
@@ -42,7 +46,8 @@ class ParsePipeline:
         fmt = self.registry.get(format_name)  # raises UnknownFormatError listing the known ones
         parser = self.parsers.get(fmt.name)
         if parser is None:
-            parser = self.parsers[fmt.name] = LogParser(fmt, self.settings.parsing, self.mask_rules)
+            parser = self.parsers[fmt.name] = LogParser(fmt, self.settings.parsing, self.mask_rules,
+                                                        self.settings.semantics, self.pair_model)
         return parser
 
     def open_source(self, source: str, format_name: str) -> LogParser:
@@ -60,6 +65,9 @@ class ParsePipeline:
                 else:
                     try:
                         miner.load_state(saved["miner"])
+                        annotator = parser.annotator(source)
+                        if annotator is not None and "kb" in saved:
+                            annotator.kb.load_state(saved["kb"])
                     except (KeyError, TypeError, ValueError) as exc:
                         log.warning("saved templates of source %r are invalid (%s); starting fresh",
                                     source, exc)
@@ -98,6 +106,9 @@ class ParsePipeline:
         for parser in self.parsers.values():
             for source, miner in parser.miners.items():
                 sources[source] = {"format": parser.format.name, "miner": miner.to_state()}
+                annotator = parser.annotators.get(source)
+                if annotator is not None:
+                    sources[source]["kb"] = annotator.kb.to_state()
         save_state(self.state_file, sources)
         self._last_save = time.monotonic()
 

@@ -50,18 +50,24 @@ def _sample(path: Path) -> list[bytes]:
               help="Miner state file: reloaded at start, saved periodically and at the end.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on stderr (default: when stderr is a terminal).")
+@click.option("--semantics/--no-semantics", default=None,
+              help="Parameter types, concepts and conceptualized templates (default: from the config, on).")
 @click.pass_obj
 def parse(app, inputs: tuple[Path, ...], format_name: str | None, source: str | None, out: Path | None,
-          state_file: Path | None, progress: bool | None) -> None:
+          state_file: Path | None, progress: bool | None, semantics: bool | None) -> None:
     """Parse log FILEs (or '-' for stdin) into JSON Lines events.
 
     Each output object has at least: line (1-based), template_id, template (with <*>),
-    params (list of {value, type, concept}) and fields (the header fields).
+    conceptualized (instances as <*concept*>), params (list of {value, type, concept}) and
+    fields (the header fields).
     """
     settings = app.settings
     if state_file is not None:
         settings = settings.model_copy(update={"parsing": settings.parsing.model_copy(
             update={"state_file": state_file})})
+    if semantics is not None:
+        settings = settings.model_copy(update={"semantics": settings.semantics.model_copy(
+            update={"enabled": semantics})})
     try:
         pipeline = ParsePipeline(settings)
         if format_name is not None:

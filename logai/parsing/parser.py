@@ -7,7 +7,7 @@ derived from that source.
 
 from __future__ import annotations
 
-from logai.config import MaskRule, ParsingConfig
+from logai.config import MaskRule, ParsingConfig, SemanticsConfig
 from logai.events import (
     FLAG_EMPTY,
     FLAG_NO_HEADER,
@@ -20,17 +20,34 @@ from logai.ingest.formats import LogFormat
 from logai.ingest.headers import header_parser_for
 from logai.parsing.masking import Masker, effective_rules
 from logai.parsing.miner import TemplateMiner
+from logai.semantics.annotator import SemanticAnnotator
+from logai.semantics.kb import KnowledgeBase
+from logai.semantics.model import PairModel
 
 
 class LogParser:
     """Parses lines of one log format into events; one template miner per source."""
 
-    def __init__(self, fmt: LogFormat, config: ParsingConfig, mask_rules: list[MaskRule]):
+    def __init__(self, fmt: LogFormat, config: ParsingConfig, mask_rules: list[MaskRule],
+                 semantics: SemanticsConfig | None = None, pair_model: PairModel | None = None):
         self.format = fmt
         self.config = config
         self.header = header_parser_for(fmt)
         self.masker = Masker(effective_rules(mask_rules, fmt.masking))
         self.miners: dict[str, TemplateMiner] = {}
+        self.semantics = semantics if semantics is not None and semantics.enabled else None
+        self.pair_model = pair_model
+        self.annotators: dict[str, SemanticAnnotator] = {}
+
+    def annotator(self, source: str) -> SemanticAnnotator | None:
+        """The semantics stage of `source` (its own knowledge base), or None when semantics are off."""
+        if self.semantics is None:
+            return None
+        found = self.annotators.get(source)
+        if found is None:
+            kb = KnowledgeBase(max_instances=self.semantics.kb_max_instances)
+            found = self.annotators[source] = SemanticAnnotator(self.pair_model, kb, self.semantics.cache_size)
+        return found
 
     def miner(self, source: str) -> TemplateMiner:
         miner = self.miners.get(source)
@@ -74,5 +91,8 @@ class LogParser:
         if not aligned:
             flags.append(FLAG_PARAMS_UNALIGNED)
         # positional: this runs once per line and keyword passing costs measurably
-        return Event(text, source, line, offset, timestamp, level, fields, content,
-                     template.id, template.text, list(map(Param, values)), flags)
+        event = Event(text, source, line, offset, timestamp, level, fields, content,
+                      template.id, template.text, list(map(Param, values)), flags)
+        if self.semantics is not None:
+            (self.annotators.get(source) or self.annotator(source)).annotate(event)  # type: ignore[union-attr]
+        return event

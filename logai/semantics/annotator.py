@@ -1,0 +1,189 @@
+"""The semantics stage: typed parameters, concepts and a conceptualized template for every event.
+
+The pair model runs once per template (on the first message that has it), not per line. Its answer is
+turned into recipes over the template's wildcard slots: "slot 2 and slot 3, joined by ':', are the
+instance of concept `src`". Every later line of that template only joins strings and looks up the
+knowledge base, so semantics cost a small fraction of parsing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from logai.events import Event
+from logai.parsing.canonical import WILDCARD, template_regex
+from logai.semantics.kb import KnowledgeBase
+from logai.semantics.model import PairModel
+from logai.semantics.tokenize import tokenize
+from logai.semantics.types import value_type
+
+DEFAULT_MODEL = Path(__file__).with_name("pair_model.json")
+
+# A recipe rebuilds a concept or instance from a line's slot values: literal strings, slot numbers, and
+# (slot, k) for "the k-th word of that slot's value" (a slot can hold several words: `2703 bytes`).
+Recipe = tuple[str | int | tuple[int, int], ...]
+
+
+@dataclass(frozen=True)
+class TemplateSemantics:
+    pairs: tuple[tuple[Recipe, Recipe], ...]  # (concept recipe, instance recipe)
+    slot_concept: tuple[str | None, ...]  # concept of each wildcard slot (explicit, from the message)
+    slot_type: tuple[str, ...]  # type of each slot, from the first message
+    conceptualized: str
+
+    @property
+    def simple_pairs(self) -> list[tuple[int, str, int, str]] | None:
+        """The pairs as (concept slot or -1, concept literal, instance slot or -1, instance literal) when every
+        recipe is a single slot or literal (the usual case), so a line costs two list lookups a pair."""
+        out = []
+        for concept, instance in self.pairs:
+            if len(concept) != 1 or len(instance) != 1 or isinstance(concept[0], tuple) \
+                    or isinstance(instance[0], tuple):
+                return None
+            c, i = concept[0], instance[0]
+            out.append((c if isinstance(c, int) else -1, c if isinstance(c, str) else "",
+                        i if isinstance(i, int) else -1, i if isinstance(i, str) else ""))
+        return out
+
+
+def _render(recipe: Recipe, values: list[str]) -> str:
+    if len(recipe) == 1:  # the common cases: one slot, or one literal word
+        only = recipe[0]
+        if isinstance(only, int):
+            return values[only]
+        if isinstance(only, str):
+            return only
+    out = []
+    for part in recipe:
+        if isinstance(part, str):
+            out.append(part)
+        elif isinstance(part, int):
+            out.append(values[part])
+        else:
+            slot, k = part
+            slot_words = tokenize(values[slot])
+            out.append(slot_words[k][0] if k < len(slot_words) else "")
+    return "".join(out)
+
+
+class SemanticAnnotator:
+    """Adds types, concepts and a conceptualized template to parsed events."""
+
+    def __init__(self, model: PairModel | None = None, kb: KnowledgeBase | None = None, cache_size: int = 50_000):
+        self.model = model or PairModel.load(DEFAULT_MODEL)
+        self.kb = kb or KnowledgeBase()
+        self.cache_size = cache_size
+        self._cache: dict[tuple[str, int], TemplateSemantics | None] = {}
+        self._simple: dict[tuple[str, int], list[tuple[int, str, int, str]] | None] = {}
+
+    def analyse(self, template: str, content: str, values: list[str]) -> TemplateSemantics | None:
+        """Run the pair model on one message of `template` and express its answer in template slots."""
+        match = template_regex(template).match(content.strip())
+        if match is None:
+            return None
+        offset = len(content) - len(content.lstrip())
+        spans = [(match.start(k + 1) + offset, match.end(k + 1) + offset) for k in range(len(values))]
+        tokens = tokenize(content)
+        words = [t for t, _, _ in tokens]
+
+        def recipe(start: int, end: int) -> Recipe:
+            for slot, (s, e) in enumerate(spans):  # the token lies inside one slot: refer to its k-th word
+                if s <= start and end <= e and (s, e) != (start, end):
+                    for k, (_, ws, we) in enumerate(tokenize(values[slot])):
+                        if (s + ws, s + we) == (start, end):
+                            return ((slot, k),)
+            parts: list[str | int | tuple[int, int]] = []
+            pos = start
+            for slot, (s, e) in enumerate(spans):
+                if s >= start and e <= end and e > s:
+                    if s > pos:
+                        parts.append(content[pos:s])
+                    parts.append(slot)
+                    pos = e
+            if pos < end:
+                parts.append(content[pos:end])
+            return tuple(parts)
+
+        pairs, slot_concept = [], [None] * len(values)
+        instance_spans = []
+        for ci, ii in self.model.predict(words):
+            _, cs, ce = tokens[ci]
+            _, is_, ie = tokens[ii]
+            concept_recipe, instance_recipe = recipe(cs, ce), recipe(is_, ie)
+            pairs.append((concept_recipe, instance_recipe))
+            concept_text = _render(concept_recipe, values)
+            for part in instance_recipe:
+                slot = part if isinstance(part, int) else part[0] if isinstance(part, tuple) else None
+                if slot is not None:
+                    slot_concept[slot] = concept_text
+            instance_spans.append((is_, ie, concept_text))
+        return TemplateSemantics(
+            pairs=tuple(pairs),
+            slot_concept=tuple(slot_concept),
+            slot_type=tuple(value_type(v) for v in values),
+            conceptualized=self._conceptualize(content, spans, instance_spans),
+        )
+
+    @staticmethod
+    def _conceptualize(content: str, spans: list[tuple[int, int]],
+                       instances: list[tuple[int, int, str]]) -> str:
+        """The message with each instance as `<*concept*>` and every other variable as `<*>`."""
+        edits = [(s, e, f"<*{c}*>") for s, e, c in instances]
+        covered = [(s, e) for s, e, _ in instances]
+        edits += [(s, e, WILDCARD) for s, e in spans
+                  if e > s and not any(cs <= s and e <= ce for cs, ce in covered)]
+        out, pos = [], 0
+        for s, e, text in sorted(edits):
+            if s < pos:
+                continue
+            out += [content[pos:s], text]
+            pos = e
+        out.append(content[pos:])
+        return " ".join("".join(out).split())
+
+    def semantics_for(self, event: Event) -> TemplateSemantics | None:
+        key = (event.template_id or "", len(event.params))
+        try:
+            return self._cache[key]
+        except KeyError:
+            pass
+        found = self.analyse(event.template or "", event.content, [p.value for p in event.params])
+        if len(self._cache) >= self.cache_size:  # templates are few; a full cache is simply restarted
+            self._cache.clear()
+            self._simple.clear()
+        self._cache[key] = found
+        self._simple[key] = found.simple_pairs if found is not None else None
+        return found
+
+    def pairs(self, event: Event) -> list[tuple[str, str]]:
+        """The (concept, instance) pairs the event's message states."""
+        found = self.semantics_for(event)
+        if found is None:
+            return []
+        values = [p.value for p in event.params]
+        return [(_render(c, values), _render(i, values)) for c, i in found.pairs]
+
+    def annotate(self, event: Event) -> Event:
+        """Fill `params[i].type/concept` and `conceptualized`; learn from and use the knowledge base."""
+        if event.template_id is None or "params_unaligned" in event.flags:
+            return event
+        found = self.semantics_for(event)
+        if found is None:
+            return event
+        params = event.params
+        values = [p.value for p in params]
+        observe = self.kb.observe
+        simple = self._simple.get((event.template_id, len(params)))
+        if simple is not None:
+            for c_slot, c_text, i_slot, i_text in simple:
+                observe(values[c_slot] if c_slot >= 0 else c_text, values[i_slot] if i_slot >= 0 else i_text)
+        else:
+            for concept_recipe, instance_recipe in found.pairs:
+                observe(_render(concept_recipe, values), _render(instance_recipe, values))
+        concept_of = self.kb.concept_of
+        for param, concept, kind in zip(params, found.slot_concept, found.slot_type, strict=True):
+            param.type = kind
+            param.concept = concept or concept_of(param.value)
+        event.conceptualized = found.conceptualized
+        return event

@@ -1,0 +1,138 @@
+"""Semantics benchmark: SemParser pair precision/recall/F1 and the cost of semantics on parsing speed.
+
+    python pipelines/bench_semantics.py --data ../shared/data --out reports/semantics
+
+Accuracy: for the six systems with pair gold (Android, Hadoop, Linux, OpenStack, Spark, Zookeeper), each
+Loghub-2k line is parsed by logai with semantics on, exactly as the product does (pair model once per
+template, recipes per line); a predicted (concept, instance) pair counts iff it is among the gold pairs of
+that line (SemParser's definition). The model was trained by pipelines/train_semantics.py on the training
+annotations only. Speed: lines/s of `ParsePipeline.parse_stream` on the HDFS-like stream with semantics
+on and off, each in a fresh process pinned to one core, median of `--repeats` runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from logai.config import SemanticsConfig, Settings  # noqa: E402
+from logai.evaluation.benchmark_logs import read_raw_lines  # noqa: E402
+from logai.evaluation.semparser_data import GOLD_SYSTEMS, read_gold  # noqa: E402
+from logai.pipeline import ParsePipeline  # noqa: E402
+from pipelines import hdfs_like  # noqa: E402
+from pipelines.bench_parsing import _maxrss_mb, _pin_one_core, median_of  # noqa: E402
+
+LOGHUB_NAME = {"Andriod": "Android"}  # SemParser's spelling -> Loghub's
+
+
+def score_system(data: Path, system: str) -> dict[str, Any]:
+    name = LOGHUB_NAME.get(system, system)
+    gold = {g.line_id: g.pairs for g in read_gold(data / "semparser" / "test" / "label" / f"{system}_gt.csv")}
+    raw = read_raw_lines(data / "loghub_2k" / name / f"{name}_2k.log")
+    pipeline = ParsePipeline()
+    parser = pipeline.open_source(name, name)
+    annotator = parser.annotator(name)
+    assert annotator is not None
+    tp = n_pred = n_gold = 0
+    start = time.perf_counter()
+    for line_id, line in enumerate(raw, start=1):
+        event = pipeline.parse_bytes(line, source=name, format_name=name, line=line_id)
+        if line_id not in gold:
+            continue
+        predicted, expected = Counter(annotator.pairs(event)), Counter(gold[line_id])
+        tp += sum((predicted & expected).values())
+        n_pred += sum(predicted.values())
+        n_gold += sum(expected.values())
+    seconds = time.perf_counter() - start
+    p, r = tp / max(n_pred, 1), tp / max(n_gold, 1)
+    return {"precision": p, "recall": r, "f1": 0.0 if p + r == 0 else 2 * p * r / (p + r),
+            "gold_pairs": n_gold, "predicted_pairs": n_pred, "lines_per_s": len(raw) / seconds}
+
+
+def worker(path: Path, semantics: bool) -> dict[str, Any]:
+    _pin_one_core()
+    pipeline = ParsePipeline(Settings(semantics=SemanticsConfig(enabled=semantics)))
+    lines = 0
+    start = time.perf_counter()
+    with path.open("rb") as handle:
+        for _event in pipeline.parse_stream(handle, source="hdfs", format_name="HDFS"):
+            lines += 1
+    seconds = time.perf_counter() - start
+    return {"lines": lines, "seconds": seconds, "lines_per_s": lines / seconds, "peak_rss_mb": _maxrss_mb()}
+
+
+def speed(n_lines: int, repeats: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        stream = hdfs_like.write(Path(tmp) / "hdfs_like.log", n_lines)
+        entry: dict[str, Any] = {}
+        for label, flag in (("semantics_off", "off"), ("semantics_on", "on")):
+            runs = []
+            for i in range(repeats):
+                cmd = [sys.executable, __file__, "_worker", str(stream), flag]
+                runs.append(json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout))
+                print(f"  [speed] {label} run {i + 1}: {runs[-1]['lines_per_s']:,.0f} lines/s", flush=True)
+            entry[label] = median_of(runs)
+    entry["ratio_on_over_off"] = entry["semantics_on"]["lines_per_s"] / entry["semantics_off"]["lines_per_s"]
+    return entry
+
+
+def markdown(report: dict[str, Any]) -> str:
+    out = ["# Semantics benchmark", ""]
+    if "accuracy" in report:
+        out += ["| system | precision | recall | F1 | gold pairs | lines/s (parse + semantics) |",
+                "| --- | --- | --- | --- | --- | --- |"]
+        for system, row in report["accuracy"]["systems"].items():
+            out.append(f"| {system} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} "
+                       f"| {row['gold_pairs']} | {row['lines_per_s']:,.0f} |")
+        avg = report["accuracy"]["average"]
+        out += [f"| **average** | {avg['precision']:.3f} | {avg['recall']:.3f} | **{avg['f1']:.3f}** | | |", ""]
+    if "speed" in report:
+        s = report["speed"]
+        out += ["| HDFS-like stream, one core | lines/s (median) |", "| --- | --- |",
+                f"| parsing, semantics off | {s['semantics_off']['lines_per_s']:,.0f} |",
+                f"| parsing, semantics on | {s['semantics_on']['lines_per_s']:,.0f} |",
+                f"| ratio on/off | **{s['ratio_on_over_off']:.2f}** |", ""]
+    return "\n".join(out)
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "_worker":
+        print(json.dumps(worker(Path(sys.argv[2]), sys.argv[3] == "on")))
+        return
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument("--out", type=Path, default=ROOT / "reports" / "semantics")
+    ap.add_argument("--lines", type=int, default=1_000_000)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--skip-speed", action="store_true")
+    args = ap.parse_args()
+    report: dict[str, Any] = {"protocol": __doc__}
+    if (args.data / "semparser").is_dir():
+        systems = {s: score_system(args.data, s) for s in GOLD_SYSTEMS}
+        for s, row in systems.items():
+            print(f"  {s:10s} P {row['precision']:.3f} R {row['recall']:.3f} F1 {row['f1']:.3f}", flush=True)
+        average = {k: statistics.mean(r[k] for r in systems.values()) for k in ("precision", "recall", "f1")}
+        report["accuracy"] = {"systems": systems, "average": average}
+    else:
+        print(f"SemParser data not found under {args.data}: accuracy skipped", file=sys.stderr)
+    if not args.skip_speed:
+        report["speed"] = speed(args.lines, args.repeats)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "report.json").write_text(json.dumps(report, indent=2))
+    (args.out / "report.md").write_text(markdown(report))
+    print(markdown(report))
+
+
+if __name__ == "__main__":
+    main()
