@@ -41,11 +41,11 @@ def tokenize(message: str) -> list[tuple[str, int, int]]:
 
 
 def _join_ports(tokens: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
-    """`a.example.com` `:` `7109` written without spaces is one address token, like `10.0.0.1:7109`."""
+    """`a.example.com` `:` `7109` (or `hdfs://nn` `:` `9000`) without spaces is one address, like `10.0.0.1:7109`."""
     out: list[tuple[str, int, int]] = []
     for token in tokens:
         if (len(out) >= 2 and out[-1][0] == ":" and token[0].isdigit() and out[-1][2] == token[1]
-                and out[-2][2] == out[-1][1] and "." in out[-2][0]):
+                and out[-2][2] == out[-1][1] and ("." in out[-2][0] or "://" in out[-2][0])):
             host = out.pop(-2)
             out[-1] = (host[0] + ":" + token[0], host[1], token[2])
             continue
