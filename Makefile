@@ -3,7 +3,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run test lint bench-parsing
+.PHONY: install run test lint bench-parsing bench-semantics train-semantics
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -32,3 +32,9 @@ lint: install
 
 bench-parsing: install
 	$(PY) pipelines/bench_parsing.py --out reports/parsing
+
+bench-semantics: install
+	$(PY) pipelines/bench_semantics.py --out reports/semantics
+
+train-semantics: install
+	$(PY) pipelines/train_semantics.py --out logai/semantics/pair_model.json

@@ -19,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +27,12 @@ sys.path.insert(0, str(ROOT))
 
 from logai.config import SemanticsConfig, Settings  # noqa: E402
 from logai.evaluation.benchmark_logs import read_raw_lines  # noqa: E402
+from logai.evaluation.pair_metrics import PairScore  # noqa: E402
 from logai.evaluation.semparser_data import GOLD_SYSTEMS, read_gold  # noqa: E402
 from logai.pipeline import ParsePipeline  # noqa: E402
 from pipelines import hdfs_like  # noqa: E402
 from pipelines.bench_parsing import _maxrss_mb, _pin_one_core, median_of  # noqa: E402
+from pipelines.reporting import write_report  # noqa: E402
 
 LOGHUB_NAME = {"Andriod": "Android"}  # SemParser's spelling -> Loghub's
 
@@ -44,20 +45,15 @@ def score_system(data: Path, system: str) -> dict[str, Any]:
     parser = pipeline.open_source(name, name)
     annotator = parser.annotator(name)
     assert annotator is not None
-    tp = n_pred = n_gold = 0
+    score = PairScore()
     start = time.perf_counter()
     for line_id, line in enumerate(raw, start=1):
         event = pipeline.parse_bytes(line, source=name, format_name=name, line=line_id)
-        if line_id not in gold:
-            continue
-        predicted, expected = Counter(annotator.pairs(event)), Counter(gold[line_id])
-        tp += sum((predicted & expected).values())
-        n_pred += sum(predicted.values())
-        n_gold += sum(expected.values())
+        if line_id in gold:
+            score.add(annotator.pairs(event), gold[line_id])
     seconds = time.perf_counter() - start
-    p, r = tp / max(n_pred, 1), tp / max(n_gold, 1)
-    return {"precision": p, "recall": r, "f1": 0.0 if p + r == 0 else 2 * p * r / (p + r),
-            "gold_pairs": n_gold, "predicted_pairs": n_pred, "lines_per_s": len(raw) / seconds}
+    return {"precision": score.precision, "recall": score.recall, "f1": score.f1, "gold_pairs": score.gold,
+            "predicted_pairs": score.predicted, "lines_per_s": len(raw) / seconds}
 
 
 def worker(path: Path, semantics: bool) -> dict[str, Any]:
@@ -128,10 +124,7 @@ def main() -> None:
         print(f"SemParser data not found under {args.data}: accuracy skipped", file=sys.stderr)
     if not args.skip_speed:
         report["speed"] = speed(args.lines, args.repeats)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "report.json").write_text(json.dumps(report, indent=2))
-    (args.out / "report.md").write_text(markdown(report))
-    print(markdown(report))
+    write_report(args.out, report, markdown)
 
 
 if __name__ == "__main__":

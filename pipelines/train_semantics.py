@@ -13,26 +13,21 @@ import argparse
 import hashlib
 import json
 import sys
-from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from logai.evaluation.pair_metrics import PairScore  # noqa: E402
 from logai.evaluation.semparser_data import AnnotatedMessage, read_training_file  # noqa: E402
 from logai.semantics.model import PairModel  # noqa: E402
 
 
 def pair_f1(model: PairModel, messages: list[AnnotatedMessage]) -> float:
-    tp = n_pred = n_gold = 0
+    score = PairScore()
     for msg in messages:
-        pred = Counter((msg.tokens[c], msg.tokens[i]) for c, i in model.predict(msg.tokens))
-        gold = Counter(msg.pairs)
-        tp += sum((pred & gold).values())
-        n_pred += sum(pred.values())
-        n_gold += sum(gold.values())
-    p, r = tp / max(n_pred, 1), tp / max(n_gold, 1)
-    return 0.0 if p + r == 0 else 2 * p * r / (p + r)
+        score.add([(msg.tokens[c], msg.tokens[i]) for c, i in model.predict(msg.tokens)], msg.pairs)
+    return score.f1
 
 
 def fit(messages: list[AnnotatedMessage], **params) -> PairModel:

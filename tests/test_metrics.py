@@ -24,3 +24,14 @@ def test_merged_groups_are_not_grouping_correct():
 def test_mismatched_lengths_raise():
     with pytest.raises(ValueError):
         score_parsing(["a"], ["a", "b"])
+
+
+def test_pair_score_counts_duplicates_and_misses():
+    from logai.evaluation.pair_metrics import PairScore
+
+    score = PairScore()
+    score.add([("id", "1"), ("id", "1"), ("port", "80")], [("id", "1"), ("size", "3")])
+    score.add([], [("x", "y")])
+    assert (score.true_positives, score.predicted, score.gold) == (1, 3, 3)
+    assert score.precision == pytest.approx(1 / 3) and score.recall == pytest.approx(1 / 3)
+    assert score.f1 == pytest.approx(1 / 3)

@@ -146,3 +146,25 @@ def test_annotator_runs_the_model_once_per_template(monkeypatch):
     for i in range(50):
         pipeline.parse_text(HDFS[0].replace("blk_77", f"blk_{i}"), source="hdfs", format_name="HDFS", line=i)
     assert len(calls) <= 2  # the first line, and at most once more if the template generalised
+
+
+def test_kb_instances_of_follows_reassignment():
+    kb = KnowledgeBase()
+    kb.observe("src", "10.0.0.1:5000")
+    kb.observe("dest", "10.0.0.2:50010")
+    kb.observe("src", "10.0.0.3:5001")
+    kb.observe("dest", "10.0.0.1:5000")  # the same address stated later as a destination
+    assert kb.instances_of("src") == ["10.0.0.3:5001"]
+    assert kb.instances_of("dest") == ["10.0.0.2:50010", "10.0.0.1:5000"]
+    assert kb.concept_of("10.0.0.1:5000") == "dest"
+
+
+def test_numbers_do_not_enter_the_knowledge_base():
+    pipeline = ParsePipeline()
+    line = "081109 203521 145 INFO dfs.DataNode$PacketResponder: Received block blk_88 of size {} from /10.0.0.1"
+    for size in ("67108864", "3554"):
+        event = pipeline.parse_text(line.format(size), source="hdfs", format_name="HDFS", line=1)
+    assert ("3554", "size") in [(p.value, p.concept) for p in event.params]  # stated: still a concept
+    kb = pipeline.parser("HDFS").annotators["hdfs"].kb
+    assert kb.concept_of("blk_88") == "block"
+    assert kb.concept_of("3554") is None and kb.concept_of("67108864") is None  # but not remembered

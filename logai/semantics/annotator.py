@@ -33,18 +33,33 @@ class TemplateSemantics:
     conceptualized: str
 
     @property
-    def simple_pairs(self) -> list[tuple[int, str, int, str]] | None:
-        """The pairs as (concept slot or -1, concept literal, instance slot or -1, instance literal) when every
-        recipe is a single slot or literal (the usual case), so a line costs two list lookups a pair."""
+    def fast_pairs(self) -> list[tuple[tuple[int | str, ...], tuple[int | str, ...]]] | None:
+        """The pairs worth recording in the knowledge base, as plain part lists (slot numbers and literals),
+        or None when a recipe needs a word inside a slot (rare: then the general renderer is used).
+
+        Instances whose value is a number, size, duration, time or boolean are left out: `0` stated as a
+        `uid` says nothing about the next `0`, whereas a block id or an address stays what it was."""
         out = []
         for concept, instance in self.pairs:
-            if len(concept) != 1 or len(instance) != 1 or isinstance(concept[0], tuple) \
-                    or isinstance(instance[0], tuple):
+            if any(isinstance(part, tuple) for part in (*concept, *instance)):
                 return None
-            c, i = concept[0], instance[0]
-            out.append((c if isinstance(c, int) else -1, c if isinstance(c, str) else "",
-                        i if isinstance(i, int) else -1, i if isinstance(i, str) else ""))
+            slots = [part for part in instance if isinstance(part, int)]
+            if len(slots) == 1 and len(instance) == 1 and self.slot_type[slots[0]] in NOT_IDENTIFYING:
+                continue
+            out.append((concept, instance))  # type: ignore[arg-type]
         return out
+
+
+NOT_IDENTIFYING = frozenset({"integer", "float", "boolean", "size", "duration", "time", "timestamp", "empty"})
+_USER_CONCEPTS = frozenset({"user", "username", "login", "account", "owner", "ruser", "luser"})
+
+
+def _typed(value: str, concept: str | None) -> str:
+    """The value's own type, sharpened by its concept where the value alone cannot tell (user names)."""
+    kind = value_type(value)
+    if kind in ("word", "id", "text") and concept is not None and concept.lower() in _USER_CONCEPTS:
+        return "user"
+    return kind
 
 
 def _render(recipe: Recipe, values: list[str]) -> str:
@@ -75,7 +90,7 @@ class SemanticAnnotator:
         self.kb = kb or KnowledgeBase()
         self.cache_size = cache_size
         self._cache: dict[tuple[str, int], TemplateSemantics | None] = {}
-        self._simple: dict[tuple[str, int], list[tuple[int, str, int, str]] | None] = {}
+        self._fast: dict[tuple[str, int], list[tuple[tuple[int | str, ...], tuple[int | str, ...]]] | None] = {}
 
     def analyse(self, template: str, content: str, values: list[str]) -> TemplateSemantics | None:
         """Run the pair model on one message of `template` and express its answer in template slots."""
@@ -121,7 +136,7 @@ class SemanticAnnotator:
         return TemplateSemantics(
             pairs=tuple(pairs),
             slot_concept=tuple(slot_concept),
-            slot_type=tuple(value_type(v) for v in values),
+            slot_type=tuple(_typed(v, c) for v, c in zip(values, slot_concept, strict=True)),
             conceptualized=self._conceptualize(content, spans, instance_spans),
         )
 
@@ -151,9 +166,9 @@ class SemanticAnnotator:
         found = self.analyse(event.template or "", event.content, [p.value for p in event.params])
         if len(self._cache) >= self.cache_size:  # templates are few; a full cache is simply restarted
             self._cache.clear()
-            self._simple.clear()
+            self._fast.clear()
         self._cache[key] = found
-        self._simple[key] = found.simple_pairs if found is not None else None
+        self._fast[key] = found.fast_pairs if found is not None else None
         return found
 
     def pairs(self, event: Event) -> list[tuple[str, str]]:
@@ -174,10 +189,14 @@ class SemanticAnnotator:
         params = event.params
         values = [p.value for p in params]
         observe = self.kb.observe
-        simple = self._simple.get((event.template_id, len(params)))
-        if simple is not None:
-            for c_slot, c_text, i_slot, i_text in simple:
-                observe(values[c_slot] if c_slot >= 0 else c_text, values[i_slot] if i_slot >= 0 else i_text)
+        fast = self._fast.get((event.template_id, len(params)))
+        if fast is not None:
+            for concept, instance in fast:
+                observe(
+                    concept[0] if len(concept) == 1 and concept[0].__class__ is str  # type: ignore[arg-type]
+                    else "".join([values[x] if x.__class__ is int else x for x in concept]),  # type: ignore
+                    "".join([values[x] if x.__class__ is int else x for x in instance]),  # type: ignore
+                )
         else:
             for concept_recipe, instance_recipe in found.pairs:
                 observe(_render(concept_recipe, values), _render(instance_recipe, values))

@@ -7,7 +7,7 @@ the parser state.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from typing import Any
 
 
@@ -15,37 +15,43 @@ class KnowledgeBase:
     def __init__(self, max_instances: int = 200_000, max_per_concept: int = 1000):
         self.max_instances = max_instances
         self.max_per_concept = max_per_concept
-        # insertion-ordered: the oldest statements go first when the base is full (approximate LRU,
-        # cheap enough to run on every line)
-        self._concept_of: dict[str, str] = {}
-        self._instances: dict[str, OrderedDict[str, None]] = {}
+        # oldest statement first out (O(1) per insert); a repeated statement is not moved, which keeps
+        # the per-line cost to one lookup (approximate LRU)
+        self._concept_of: OrderedDict[str, str] = OrderedDict()
+        # concept -> its most recent instances (a bounded deque: O(1) per statement; entries whose concept
+        # changed since are filtered out when read)
+        self._instances: dict[str, deque[str]] = {}
 
     def __len__(self) -> int:
         return len(self._concept_of)
 
     def observe(self, concept: str, instance: str) -> None:
         """Record that `instance` was stated as an instance of `concept`."""
-        if self._concept_of.get(instance) == concept:
+        concept_of = self._concept_of
+        previous = concept_of.get(instance)
+        if previous == concept:
             return
-        self._concept_of.pop(instance, None)
-        self._concept_of[instance] = concept
-        members = self._instances.setdefault(concept, OrderedDict())
-        members[instance] = None
-        if len(members) > self.max_per_concept:
-            members.popitem(last=False)
-        if len(self._concept_of) > self.max_instances:
-            self._evict(max(1, self.max_instances // 10))
-
-    def _evict(self, count: int) -> None:
-        for instance in list(self._concept_of)[:count]:
-            concept = self._concept_of.pop(instance)
-            self._instances.get(concept, {}).pop(instance, None)
+        if previous is not None:
+            del concept_of[instance]
+        concept_of[instance] = concept
+        members = self._instances.get(concept)
+        if members is None:
+            members = self._instances[concept] = deque(maxlen=self.max_per_concept)
+        members.append(instance)
+        if len(concept_of) > self.max_instances:
+            concept_of.popitem(last=False)
 
     def concept_of(self, instance: str) -> str | None:
         return self._concept_of.get(instance)
 
     def instances_of(self, concept: str) -> list[str]:
-        return list(self._instances.get(concept, ()))
+        """Recent instances of `concept`, newest last, each once."""
+        seen: dict[str, None] = {}
+        for instance in self._instances.get(concept, ()):
+            if self._concept_of.get(instance) == concept:
+                seen.pop(instance, None)
+                seen[instance] = None
+        return list(seen)
 
     def to_state(self) -> dict[str, Any]:
         return {"concept_of": list(self._concept_of.items())}
