@@ -90,12 +90,22 @@ class Settings(BaseModel):
 
 
 def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
-    """Turn `LOGAI_A__B=v` variables into a nested dict {"a": {"b": v}}."""
+    """Turn `LOGAI_A__B=v` variables into a nested dict {"a": {"b": v}}.
+
+    Only variables whose first part names a setting are overrides (`LOGAI_PARSING__...`, `LOGAI_DATA_DIR`);
+    other `LOGAI_*` variables (`LOGAI_CONFIG`, a test harness's own) are not configuration. A wrong key
+    inside a known section is still reported, so typos do not pass silently.
+    """
+    known = {name for name in Settings.model_fields} | {
+        field.alias for field in Settings.model_fields.values() if field.alias
+    }
     tree: dict[str, Any] = {}
     for key, raw in environ.items():
-        if not key.startswith(ENV_PREFIX) or key == "LOGAI_CONFIG" or key == "LOGAI_CONFIG_DIR":
+        if not key.startswith(ENV_PREFIX):
             continue
         path = key[len(ENV_PREFIX) :].lower().split("__")
+        if path[0] not in known:
+            continue
         try:
             value = yaml.safe_load(raw)
         except yaml.YAMLError:

@@ -42,3 +42,14 @@ def test_shipped_config_is_valid():
     from logai.config import default_config_path
 
     assert load_settings(default_config_path(), environ={}).parsing.max_templates == 50_000
+
+
+def test_unrelated_logai_variables_are_not_configuration(tmp_path):
+    settings = load_settings(environ={"LOGAI_BENCH_DATA": "/somewhere", "LOGAI_CONFIG_DIR": "/x",
+                                      "LOGAI_PARSING__DEPTH": "5"})
+    assert settings.parsing.depth == 5
+
+
+def test_a_typo_inside_a_known_section_is_reported():
+    with pytest.raises(ConfigError, match="simth"):
+        load_settings(environ={"LOGAI_PARSING__SIMTH": "0.4"})
