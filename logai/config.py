@@ -64,6 +64,32 @@ class SemanticsConfig(BaseModel):
     cache_size: int = Field(50_000, ge=10, description="templates whose semantics are kept")
 
 
+class RetentionConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    max_age_days: float | None = Field(None, gt=0)
+    max_events: int | None = Field(None, gt=0)
+    interval_s: float = Field(300.0, gt=0, description="how often the service applies retention")
+
+
+class StoreConfig(BaseModel):
+    """Where events live: SQLite under data_dir by default, or any SQLAlchemy URL (PostgreSQL)."""
+
+    model_config = ConfigDict(extra="forbid")
+    url: str | None = Field(None, description="default: sqlite:///<data_dir>/logai.db")
+    bucket_seconds: int = Field(60, ge=1, description="time bucket of template counts")
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
+
+
+class ApiConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    api_keys: list[str] = Field(default_factory=list, description="accepted X-API-Key values; empty: no auth")
+    max_request_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    default_format: str = "generic"
+    max_page_size: int = Field(1000, ge=1)
+
+
 class LoggingConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     level: str = "INFO"
@@ -86,7 +112,14 @@ class Settings(BaseModel):
     formats_dir: Path | None = Field(None, description="extra format YAML files, beside the shipped ones")
     parsing: ParsingConfig = Field(default_factory=ParsingConfig)
     semantics: SemanticsConfig = Field(default_factory=SemanticsConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+
+
+def store_url(settings: Settings) -> str:
+    """The configured store URL, or the embedded default: SQLite under `data_dir`."""
+    return settings.store.url or f"sqlite:///{settings.data_dir / 'logai.db'}"
 
 
 def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:

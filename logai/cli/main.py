@@ -37,9 +37,11 @@ def cli(ctx: click.Context, config_path: Path | None, log_level: str | None, log
 def _register() -> None:
     from logai.cli.formats_cmd import formats
     from logai.cli.parse_cmd import parse
+    from logai.cli.serve_cmd import serve
     from logai.cli.templates_cmd import templates
 
     cli.add_command(parse)
+    cli.add_command(serve)
     cli.add_command(formats)
     cli.add_command(templates)
 

@@ -1,0 +1,1 @@
+"""The REST query API (FastAPI): ingest, events, templates, anomalies, stats, health and metrics."""

@@ -1,0 +1,65 @@
+"""The FastAPI application: `create_app(settings)` wires the routes to one `IngestService`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from logai import __version__, metrics
+from logai.api.routes import router
+from logai.config import Settings, store_url
+from logai.pipeline import ParsePipeline
+from logai.service import IngestService
+from logai.store.store import EventStore
+
+
+def build_service(settings: Settings) -> IngestService:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return IngestService(ParsePipeline(settings), EventStore(store_url(settings), settings.store.bucket_seconds))
+
+
+def create_app(settings: Settings, service: IngestService | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.service = service or build_service(settings)
+        yield
+        if service is None:
+            app.state.service.close()
+
+    app = FastAPI(title="logai", version=__version__, lifespan=lifespan,
+                  description="Structured, semantically typed log events: ingest, search, templates, anomalies.")
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next):
+        started = time.perf_counter()
+        try:
+            response = await call_next(request)
+        except Exception:
+            metrics.ERRORS.labels(stage="http").inc()
+            return JSONResponse({"detail": "internal error"}, status_code=500)
+        route = request.scope.get("route")
+        metrics.REQUEST_SECONDS.labels(request.method, getattr(route, "path", "unmatched"),
+                                       str(response.status_code)).observe(time.perf_counter() - started)
+        return response
+
+    @app.get("/healthz", summary="The process is alive")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", summary="The store answers", responses={503: {"description": "store unreachable"}})
+    def readyz(request: Request) -> Response:
+        ready = request.app.state.service.store.ping()
+        return JSONResponse({"status": "ready" if ready else "store unreachable"}, status_code=200 if ready else 503)
+
+    @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    def prometheus() -> Response:
+        return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(router)
+    return app

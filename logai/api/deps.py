@@ -1,0 +1,32 @@
+"""Dependencies shared by the API routes (FastAPI's `Depends`)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Request, status
+
+from logai.config import Settings
+from logai.service import IngestService
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_service(request: Request) -> IngestService:
+    return request.app.state.service
+
+
+def require_api_key(
+    settings: Annotated[Settings, Depends(get_settings)],
+    x_api_key: Annotated[str | None, Header(description="one of the configured api.api_keys")] = None,
+) -> None:
+    """When API keys are configured, every /v1 call must present one in `X-API-Key`."""
+    if settings.api.api_keys and x_api_key not in settings.api.api_keys:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or invalid X-API-Key",
+                            headers={"WWW-Authenticate": "ApiKey"})
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ServiceDep = Annotated[IngestService, Depends(get_service)]

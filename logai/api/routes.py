@@ -1,0 +1,134 @@
+"""The /v1 routes. Each one validates its input and calls the service or the store: no stage logic here."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
+
+from logai.api.deps import ServiceDep, SettingsDep, require_api_key
+from logai.api.models import (
+    AnomaliesPage,
+    EventsPage,
+    IngestResponse,
+    Problem,
+    Stats,
+    TemplateDetail,
+    TemplatesPage,
+)
+from logai.ingest.formats import UnknownFormatError
+from logai.store.store import EventQuery
+
+router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)],
+                   responses={401: {"model": Problem}, 422: {"description": "invalid request"}})
+
+JSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/json", "application/jsonlines")
+
+
+def _epoch(value: datetime | None) -> float | None:
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+
+
+@router.post("/ingest", response_model=IngestResponse, responses={413: {"model": Problem}},
+             summary="Ingest log lines (plain text or JSON lines)")
+async def ingest(
+    request: Request,
+    service: ServiceDep,
+    settings: SettingsDep,
+    source: Annotated[str, Query(min_length=1, max_length=256, description="stream name")] = "http",
+    format: Annotated[str | None, Query(description="log format; default: json for JSON lines, else "
+                                                   "api.default_format")] = None,
+    idempotency_key: Annotated[str | None, Query(alias="idempotency_key", max_length=128,
+                                                 description="repeat a request with the same key: "
+                                                             "nothing is stored twice")] = None,
+) -> IngestResponse:
+    """One line per log record. `Content-Type: application/x-ndjson` (or jsonl/json) parses each line as a
+    JSON log record; anything else is plain text in `format`."""
+    declared = int(request.headers.get("content-length") or 0)
+    limit = settings.api.max_request_bytes
+    if declared > limit:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"request body over {limit} bytes")
+    body = await request.body()
+    if len(body) > limit:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"request body over {limit} bytes")
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    fmt = format or ("json" if content_type in JSON_TYPES else settings.api.default_format)
+    try:
+        service.pipeline.registry.get(fmt)
+    except UnknownFormatError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    lines = [line.rstrip(b"\r") for line in body.split(b"\n")]
+    if lines and lines[-1] == b"":
+        lines.pop()
+    request_key = idempotency_key or uuid.uuid4().hex
+    keys = [f"{source}|http:{request_key}|{i}" for i in range(len(lines))]
+    result = await run_in_threadpool(service.ingest, lines, source=source, format_name=fmt, keys=keys,
+                                     door="http")
+    return IngestResponse(received=result.received, stored=result.stored, duplicates=result.duplicates,
+                          dead_letters=result.dead_letters, template_ids=[e.template_id for e in result.events])
+
+
+@router.get("/events", response_model=EventsPage, summary="Search events, newest first")
+def events(
+    service: ServiceDep,
+    settings: SettingsDep,
+    start: Annotated[datetime | None, Query(description="ISO 8601; naive times are UTC")] = None,
+    end: Annotated[datetime | None, Query(description="ISO 8601, exclusive")] = None,
+    source: str | None = None,
+    level: Annotated[str | None, Query(description="TRACE, DEBUG, INFO, NOTICE, WARNING, ERROR, CRITICAL")] = None,
+    template_id: str | None = None,
+    concept: Annotated[str | None, Query(description="events with a parameter of this concept")] = None,
+    value: Annotated[str | None, Query(description="events with a parameter of this value")] = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=512, description="substring of the message")] = None,
+    cursor: Annotated[int | None, Query(ge=0)] = None,
+    limit: Annotated[int, Query(ge=1)] = 100,
+) -> EventsPage:
+    if limit > settings.api.max_page_size:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            f"limit must be at most {settings.api.max_page_size}")
+    if start and end and _epoch(start) >= _epoch(end):  # type: ignore[operator]
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "start must be before end")
+    rows, next_cursor = service.store.events(EventQuery(
+        start=_epoch(start), end=_epoch(end), source=source, level=level, template_id=template_id,
+        concept=concept, value=value, q=q, cursor=cursor, limit=limit))
+    return EventsPage(events=rows, next_cursor=next_cursor)  # type: ignore[arg-type]
+
+
+@router.get("/templates", response_model=TemplatesPage, summary="Templates by count")
+def templates(
+    service: ServiceDep,
+    source: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> TemplatesPage:
+    return TemplatesPage(templates=service.store.templates(source, limit, offset))  # type: ignore[arg-type]
+
+
+@router.get("/templates/{template_id}", response_model=TemplateDetail, responses={404: {"model": Problem}},
+            summary="One template with its count per time bucket")
+def template(template_id: str, service: ServiceDep) -> TemplateDetail:
+    found = service.store.template(template_id)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no template {template_id!r}")
+    return TemplateDetail(**found)
+
+
+@router.get("/anomalies", response_model=AnomaliesPage, summary="Detected anomalies, newest first")
+def anomalies(
+    service: ServiceDep,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> AnomaliesPage:
+    rows = service.store.anomalies(_epoch(start), _epoch(end), limit)
+    return AnomaliesPage(anomalies=rows)  # type: ignore[arg-type]
+
+
+@router.get("/stats", response_model=Stats, summary="Counts of what is stored")
+def stats(service: ServiceDep) -> Stats:
+    return Stats(**service.store.stats())

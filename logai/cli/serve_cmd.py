@@ -1,0 +1,58 @@
+"""`logai serve`: the REST API with in-process ingestion, on embedded defaults (SQLite under data_dir)."""
+
+from __future__ import annotations
+
+import logging
+from itertools import islice
+from pathlib import Path
+
+import click
+
+from logai.api.app import build_service, create_app
+from logai.config import store_url
+
+log = logging.getLogger(__name__)
+BATCH_LINES = 2000
+
+
+def ingest_file(service, path: Path, format_name: str | None) -> int:
+    """Feed a file through the service; keys are `<file>|file|<line>`, so feeding it again stores nothing twice."""
+    with path.open("rb") as handle:
+        sample = [line.rstrip(b"\r\n") for line in islice(handle, 200)]
+    fmt = format_name or service.pipeline.detect(sample)
+    stored = 0
+    with path.open("rb") as handle:
+        number = 0
+        while True:
+            lines = [line.rstrip(b"\r\n") for line in islice(handle, BATCH_LINES)]
+            if not lines:
+                break
+            keys = [f"{path.name}|file|{number + i + 1}" for i in range(len(lines))]
+            stored += service.ingest(lines, source=path.name, format_name=fmt, keys=keys, door="file",
+                                     first_line=number + 1).stored
+            number += len(lines)
+    log.info("ingested %s as %s: %d new events", path, fmt, stored)
+    return stored
+
+
+@click.command()
+@click.option("--host", default=None, help="Bind address (default: api.host, 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default: api.port, 8000).")
+@click.option("--ingest", "files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Log file to ingest at start (repeatable); already stored lines are skipped.")
+@click.option("--format", "format_name", default=None, help="Format of the --ingest files (default: detected).")
+@click.pass_obj
+def serve(app, host: str | None, port: int | None, files: tuple[Path, ...], format_name: str | None) -> None:
+    """Run the REST API (docs at /docs, metrics at /metrics) on the configured store."""
+    import uvicorn
+
+    settings = app.settings
+    service = build_service(settings)
+    for path in files:
+        ingest_file(service, path, format_name)
+    host, port = host or settings.api.host, port if port is not None else settings.api.port
+    log.info("store %s; API on http://%s:%d (docs at /docs)", store_url(settings), host, port)
+    try:
+        uvicorn.run(create_app(settings, service), host=host, port=port, log_level="warning")
+    finally:
+        service.close()

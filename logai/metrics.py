@@ -1,0 +1,20 @@
+"""Prometheus metrics of a logai process (one registry, exposed at `/metrics`)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry()
+
+LINES_IN = Counter("logai_lines_in_total", "Lines received", ["source", "door"], registry=REGISTRY)
+EVENTS_STORED = Counter("logai_events_stored_total", "Events written to the store", registry=REGISTRY)
+DUPLICATES = Counter("logai_duplicates_total", "Events skipped as already stored (replays)", registry=REGISTRY)
+DEAD_LETTERS = Counter("logai_dead_letters_total", "Records that could not be processed", ["reason"],
+                       registry=REGISTRY)
+ERRORS = Counter("logai_errors_total", "Errors by stage", ["stage"], registry=REGISTRY)
+CONSUMER_LAG = Gauge("logai_consumer_lag", "Kafka records not yet consumed", ["topic", "partition"],
+                     registry=REGISTRY)
+BATCH_SECONDS = Histogram("logai_batch_seconds", "Time to parse and store one batch", ["door"],
+                          buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=REGISTRY)
+REQUEST_SECONDS = Histogram("logai_http_request_seconds", "HTTP request latency", ["method", "route", "status"],
+                            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5), registry=REGISTRY)

@@ -1,0 +1,1 @@
+"""Durable storage of events, templates, anomalies and analyses (SQLAlchemy Core; SQLite or PostgreSQL)."""

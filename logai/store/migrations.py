@@ -1,0 +1,40 @@
+"""Versioned schema migrations, applied in order when a store is opened.
+
+Version 1 creates every table. Later versions append a function here; `migrate` runs the ones a database
+has not seen yet and records the version in `logai_meta`, inside one transaction each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import Connection, select
+
+from logai.store import schema
+
+
+def _v1_initial(conn: Connection) -> None:
+    schema.metadata.create_all(conn)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def current_version(conn: Connection) -> int:
+    if not conn.dialect.has_table(conn, schema.meta.name):
+        return 0
+    value = conn.execute(select(schema.meta.c.value).where(schema.meta.c.key == "schema_version")).scalar()
+    return int(value) if value is not None else 0
+
+
+def migrate(conn: Connection) -> int:
+    """Bring the database to SCHEMA_VERSION; refuse a database newer than this logai."""
+    version = current_version(conn)
+    if version > SCHEMA_VERSION:
+        raise RuntimeError(f"the store has schema version {version}; this logai knows up to {SCHEMA_VERSION}")
+    for number in range(version + 1, SCHEMA_VERSION + 1):
+        MIGRATIONS[number - 1](conn)
+        conn.execute(schema.meta.delete().where(schema.meta.c.key == "schema_version"))
+        conn.execute(schema.meta.insert().values(key="schema_version", value=str(number)))
+    return SCHEMA_VERSION

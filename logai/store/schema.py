@@ -1,0 +1,117 @@
+"""The store's tables (SQLAlchemy Core). Changes to them go through `migrations.py`."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+meta = Table("logai_meta", metadata, Column("key", String(64), primary_key=True), Column("value", Text))
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    # what makes a write idempotent: "source|partition|offset" from Kafka, "source|request|line" from HTTP
+    Column("ingest_key", String(512), nullable=False, unique=True),
+    Column("source", String(256), nullable=False),
+    Column("line", BigInteger, nullable=False),
+    Column("ts", Float),  # event time, Unix seconds (UTC); null when the line had none
+    Column("ingested_at", Float, nullable=False),
+    Column("level", String(16)),
+    Column("template_id", String(32)),
+    Column("template", Text),
+    Column("conceptualized", Text),
+    Column("content", Text, nullable=False),
+    Column("raw", Text, nullable=False),
+    Column("fields", JSON, nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("flags", JSON, nullable=False),
+)
+Index("ix_events_ts", events.c.ts)
+Index("ix_events_source_ts", events.c.source, events.c.ts)
+Index("ix_events_template_ts", events.c.template_id, events.c.ts)
+Index("ix_events_level", events.c.level)
+
+event_params = Table(
+    "event_params",
+    metadata,
+    Column("event_id", BigInteger, primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("value", String(512), nullable=False),
+    Column("type", String(32)),
+    Column("concept", String(128)),
+)
+Index("ix_params_concept_value", event_params.c.concept, event_params.c.value)
+Index("ix_params_value", event_params.c.value)
+
+templates = Table(
+    "templates",
+    metadata,
+    Column("template_id", String(32), primary_key=True),
+    Column("source", String(256), nullable=False),
+    Column("template", Text, nullable=False),
+    Column("count", BigInteger, nullable=False),
+    Column("first_seen", Float, nullable=False),
+    Column("last_seen", Float, nullable=False),
+)
+Index("ix_templates_source", templates.c.source)
+
+template_counts = Table(
+    "template_counts",
+    metadata,
+    Column("template_id", String(32), primary_key=True),
+    Column("bucket", BigInteger, primary_key=True),  # start of the time bucket, Unix seconds
+    Column("count", BigInteger, nullable=False),
+)
+
+anomalies = Table(
+    "anomalies",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("ts", Float, nullable=False),
+    Column("source", String(256), nullable=False),
+    Column("detector", String(64), nullable=False),
+    Column("score", Float, nullable=False),
+    Column("threshold", Float),
+    Column("evidence", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+Index("ix_anomalies_ts", anomalies.c.ts)
+
+analyses = Table(
+    "analyses",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("event_id", BigInteger),
+    Column("task", String(64), nullable=False),
+    Column("label", String(128), nullable=False),
+    Column("model", String(128), nullable=False),
+    Column("confidence", Float),
+    Column("provenance", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+Index("ix_analyses_event", analyses.c.event_id)
+
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("source", String(256), nullable=False),
+    Column("ingest_key", String(512)),
+    Column("raw", LargeBinary, nullable=False),
+    Column("error", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+)

@@ -1,0 +1,155 @@
+"""The REST API: TestClient unit tests, and one real uvicorn server on a free port."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from logai.api.app import create_app
+from logai.config import ApiConfig, Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "logs" / "payments-api.log"
+HDFS = (b"081109 203518 143 INFO dfs.DataNode$DataXceiver: Receiving block blk_77 src: /10.0.0.1:5000 dest: "
+        b"/10.0.0.2:50010\n081109 203521 19 ERROR dfs.DataBlockScanner: Verification failed for blk_77\n")
+
+
+@pytest.fixture
+def client(tmp_path):
+    with TestClient(create_app(Settings(data_dir=tmp_path))) as c:
+        yield c
+
+
+def test_ingest_plain_text_and_query(client):
+    r = client.post("/v1/ingest", params={"source": "hdfs", "format": "HDFS"}, content=HDFS)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["received"], body["stored"], body["dead_letters"]) == (2, 2, 0)
+    events = client.get("/v1/events", params={"source": "hdfs"}).json()["events"]
+    assert [e["line"] for e in events] == [2, 1]
+    assert events[1]["conceptualized"] == "Receiving block <*block*> src: <*src*> dest: <*dest*>"
+    assert client.get("/v1/events", params={"level": "error"}).json()["events"][0]["line"] == 2
+    hits = client.get("/v1/events", params={"concept": "block", "value": "blk_77"}).json()["events"]
+    assert {e["line"] for e in hits} == {1, 2}  # line 2 got its concept from the knowledge base
+    tid = events[1]["template_id"]
+    detail = client.get(f"/v1/templates/{tid}").json()
+    assert detail["count"] == 1 and detail["series"][0]["count"] == 1
+    assert client.get("/v1/stats").json()["events"] == 2
+
+
+def test_ingest_json_lines(client):
+    lines = b'{"ts":"2024-01-15T10:00:00Z","level":"warn","msg":"disk 91% full","disk":"sda1"}\n' \
+            b'{"ts":"2024-01-15T10:00:05Z","level":"warn","msg":"disk 93% full","disk":"sda1"}\n'
+    r = client.post("/v1/ingest", params={"source": "node"}, content=lines,
+                    headers={"Content-Type": "application/x-ndjson"})
+    assert r.status_code == 200 and r.json()["stored"] == 2
+    events = client.get("/v1/events", params={"source": "node"}).json()["events"]
+    assert events[0]["level"] == "WARNING" and events[0]["fields"]["disk"] == "sda1"
+
+
+def test_idempotency_key_prevents_double_counting(client):
+    params = {"source": "hdfs", "format": "HDFS", "idempotency_key": "batch-42"}
+    first = client.post("/v1/ingest", params=params, content=HDFS).json()
+    second = client.post("/v1/ingest", params=params, content=HDFS).json()
+    assert (first["stored"], second["stored"], second["duplicates"]) == (2, 0, 2)
+
+
+def test_pagination_with_cursor(client):
+    client.post("/v1/ingest", params={"source": "app"}, content=EXAMPLE.read_bytes())
+    seen, cursor = [], None
+    while True:
+        page = client.get("/v1/events", params={"limit": 150, **({"cursor": cursor} if cursor else {})}).json()
+        seen += [e["id"] for e in page["events"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) == sum(1 for _ in EXAMPLE.open())
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "kwargs", "status"),
+    [
+        ("post", "/v1/ingest", {"params": {"format": "nope"}, "content": b"x"}, 422),
+        ("get", "/v1/events", {"params": {"limit": 100000}}, 422),
+        ("get", "/v1/events", {"params": {"start": "not a date"}}, 422),
+        ("get", "/v1/events", {"params": {"start": "2024-01-02", "end": "2024-01-01"}}, 422),
+        ("get", "/v1/templates/does-not-exist", {}, 404),
+        ("get", "/v1/nothing-here", {}, 404),
+    ],
+)
+def test_bad_requests_get_clear_4xx(client, method, url, kwargs, status):
+    r = getattr(client, method)(url, **kwargs)
+    assert r.status_code == status and r.json()["detail"]
+
+
+def test_oversize_request_is_refused(tmp_path):
+    settings = Settings(data_dir=tmp_path, api=ApiConfig(max_request_bytes=2048))
+    with TestClient(create_app(settings)) as c:
+        r = c.post("/v1/ingest", content=b"x" * 5000)
+        assert r.status_code == 413 and "2048" in r.json()["detail"]
+        assert c.get("/v1/stats").json()["events"] == 0
+
+
+def test_api_keys(tmp_path):
+    settings = Settings(data_dir=tmp_path, api=ApiConfig(api_keys=["s3cret"]))
+    with TestClient(create_app(settings)) as c:
+        assert c.get("/v1/stats").status_code == 401
+        assert c.get("/v1/stats", headers={"X-API-Key": "wrong"}).status_code == 401
+        assert c.get("/v1/stats", headers={"X-API-Key": "s3cret"}).status_code == 200
+        assert c.get("/healthz").status_code == 200  # probes need no key
+
+
+def test_health_ready_metrics_and_docs(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").status_code == 200
+    client.post("/v1/ingest", params={"source": "hdfs", "format": "HDFS"}, content=HDFS)
+    text = client.get("/metrics").text
+    assert "logai_lines_in_total" in text and "logai_http_request_seconds_bucket" in text
+    schema = client.get("/openapi.json").json()
+    assert {"/v1/ingest", "/v1/events", "/v1/templates", "/v1/templates/{template_id}", "/v1/anomalies",
+            "/v1/stats"} <= set(schema["paths"])
+    assert client.get("/docs").status_code == 200
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_real_server_over_http(tmp_path):
+    """`logai serve` as users run it: a real uvicorn process, queried over the network."""
+    port = _free_port()
+    env_config = tmp_path / "logai.yaml"
+    env_config.write_text(f"data_dir: {tmp_path / 'data'}\n")
+    logai = str(Path(sys.executable).with_name("logai"))
+    proc = subprocess.Popen([logai, "--config", str(env_config), "serve", "--port", str(port),
+                             "--ingest", str(EXAMPLE)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            assert time.monotonic() < deadline, "server did not become ready"
+            time.sleep(0.2)
+        stats = httpx.get(f"{base}/v1/stats").json()
+        assert stats["events"] == sum(1 for _ in EXAMPLE.open())
+        top = httpx.get(f"{base}/v1/templates", params={"limit": 1}).json()["templates"][0]
+        assert top["template"].endswith("Created order <*> for user <*> in <*> ms")
+        r = httpx.post(f"{base}/v1/ingest", params={"source": "hdfs", "format": "HDFS"}, content=HDFS)
+        assert r.status_code == 200 and r.json()["stored"] == 2
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

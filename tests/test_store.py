@@ -1,0 +1,118 @@
+"""The store on SQLite and on the local PostgreSQL server (127.0.0.1:5432, database `test`)."""
+
+from __future__ import annotations
+
+import calendar
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from logai.events import Event, Param
+from logai.store.migrations import SCHEMA_VERSION
+from logai.store.store import EventQuery, EventStore
+
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def _pg_available() -> bool:
+    try:
+        with create_engine(PG_ADMIN).connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return True
+    except Exception:  # noqa: BLE001
+        return False
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    if request.param == "sqlite":
+        s = EventStore(f"sqlite:///{tmp_path / 'logai.db'}")
+        yield s
+        s.close()
+        return
+    if not _pg_available():
+        pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432 (it runs on every machine of this kind)")
+    schema_name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_ADMIN)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema_name}"))
+    s = EventStore(f"{PG_ADMIN}?options=-csearch_path%3D{schema_name}")
+    yield s
+    s.close()
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema_name} CASCADE"))
+    admin.dispose()
+
+
+def make_event(i: int, template_id: str = "Ta", level: str = "INFO", ts: str = "2026-11-24T10:00:00") -> Event:
+    return Event(raw=f"raw {i}", source="app", line=i, timestamp=ts, level=level, content=f"user u{i} logged in",
+                 template_id=template_id, template="user <*> logged in",
+                 params=[Param(f"u{i}", "word", "user")], fields={"Level": level})
+
+
+def test_schema_is_migrated(store):
+    assert store.schema_version == SCHEMA_VERSION
+    assert store.ping()
+
+
+def test_writes_are_idempotent_by_ingest_key(store):
+    batch = [(f"app|0|{i}", make_event(i)) for i in range(10)]
+    assert store.write(batch).inserted == 10
+    again = store.write(batch[5:] + [("app|0|10", make_event(10))])  # a replay after a crash, plus one new
+    assert (again.inserted, again.duplicates) == (1, 5)
+    assert store.stats()["events"] == 11
+    template = store.template("Ta")
+    assert template is not None and template["count"] == 11  # counted once per event, not per delivery
+
+
+def test_duplicate_keys_inside_one_batch(store):
+    result = store.write([("k1", make_event(1)), ("k1", make_event(1))])
+    assert (result.inserted, result.duplicates) == (1, 1)
+
+
+def test_event_queries_filter_and_paginate(store):
+    batch = [(f"k{i}", make_event(i, template_id="Ta" if i % 2 else "Tb", level="ERROR" if i % 3 == 0 else "INFO",
+                                  ts=f"2026-11-24T10:00:{i:02d}")) for i in range(30)]
+    store.write(batch)
+    rows, cursor = store.events(EventQuery(limit=10))
+    assert len(rows) == 10 and cursor is not None and rows[0]["line"] == 29
+    rest, _ = store.events(EventQuery(limit=100, cursor=cursor))
+    assert len(rest) == 20 and {r["line"] for r in rows}.isdisjoint(r["line"] for r in rest)
+    errors, _ = store.events(EventQuery(level="error", limit=100))
+    assert {r["line"] for r in errors} == {i for i in range(30) if i % 3 == 0}
+    only_b, _ = store.events(EventQuery(template_id="Tb", limit=100))
+    assert len(only_b) == 15
+    by_value, _ = store.events(EventQuery(concept="user", value="u7", limit=100))
+    assert [r["line"] for r in by_value] == [7]
+    text_hits, _ = store.events(EventQuery(q="U12 LOGGED", limit=100))
+    assert [r["line"] for r in text_hits] == [12]
+    start = calendar.timegm((2026, 11, 24, 10, 0, 10, 0, 0, 0))
+    window, _ = store.events(EventQuery(start=start, end=start + 5, limit=100))
+    assert sorted(r["line"] for r in window) == [10, 11, 12, 13, 14]
+
+
+def test_templates_with_counts_and_series(store):
+    store.write([(f"k{i}", make_event(i, ts=f"2026-11-24T10:0{i // 4}:00")) for i in range(8)])
+    listed = store.templates()
+    assert listed[0]["template_id"] == "Ta" and listed[0]["count"] == 8
+    detail = store.template("Ta")
+    assert detail is not None
+    assert [b["count"] for b in detail["series"]] == [4, 4]
+    assert detail["first_seen"] < detail["last_seen"]
+    assert store.template("nope") is None
+
+
+def test_dead_letters_keep_raw_bytes_and_reason(store):
+    store.dead_letter("app", b"\xff\xfe garbage", "could not decode", ingest_key="app|0|99")
+    (row,) = store.dead_letters()
+    assert row["raw"] == b"\xff\xfe garbage" and "decode" in row["error"]
+
+
+def test_retention_by_count_and_age(store):
+    store.write([(f"k{i}", make_event(i)) for i in range(20)])
+    assert store.apply_retention(max_events=5) == 15
+    rows, _ = store.events(EventQuery(limit=100))
+    assert sorted(r["line"] for r in rows) == [15, 16, 17, 18, 19]
+    assert store.apply_retention(max_age_seconds=-1) == 5  # everything is older than "1 s in the future"
+    assert store.stats()["events"] == 0
