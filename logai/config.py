@@ -90,6 +90,42 @@ class ApiConfig(BaseModel):
     max_page_size: int = Field(1000, ge=1)
 
 
+class KafkaConfig(BaseModel):
+    """The streaming daemon: topics to consume, where to publish, and client security."""
+
+    model_config = ConfigDict(extra="forbid")
+    bootstrap_servers: list[str] = Field(default_factory=lambda: ["127.0.0.1:9092"])
+    topics: list[str] = Field(default_factory=lambda: ["logs"])
+    group_id: str = "logai"
+    output_topic: str | None = Field("logai-events", description="enriched events (JSON), keyed by source")
+    dead_letter_topic: str | None = Field("logai-dead-letters", description="records that failed, raw bytes")
+    default_format: str = "generic"
+    formats: dict[str, str] = Field(default_factory=dict, description="source (record key) -> log format")
+    max_poll_records: int = Field(2000, ge=1)
+    poll_timeout_ms: int = Field(500, ge=1)
+    session_timeout_ms: int = Field(10_000, ge=1000)
+    heartbeat_interval_ms: int = Field(3000, ge=100)
+    retry_backoff_s: float = Field(1.0, gt=0, description="first wait after a failed batch (doubles, max 30 s)")
+    metrics_port: int | None = Field(None, ge=0, le=65535, description="serve /metrics on this port")
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_plain_username: str | None = None
+    sasl_plain_password: str | None = None
+    ssl_cafile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+
+    def client_options(self) -> dict[str, object]:
+        """Connection and security options shared by the consumer and the producer."""
+        options: dict[str, object] = {"bootstrap_servers": self.bootstrap_servers,
+                                      "security_protocol": self.security_protocol}
+        for name in ("sasl_mechanism", "sasl_plain_username", "sasl_plain_password", "ssl_cafile",
+                     "ssl_certfile", "ssl_keyfile"):
+            if getattr(self, name) is not None:
+                options[name] = getattr(self, name)
+        return options
+
+
 class LoggingConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     level: str = "INFO"
@@ -114,6 +150,7 @@ class Settings(BaseModel):
     semantics: SemanticsConfig = Field(default_factory=SemanticsConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
+    kafka: KafkaConfig = Field(default_factory=KafkaConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
 
 

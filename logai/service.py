@@ -25,6 +25,7 @@ class IngestResult:
     duplicates: int = 0
     dead_letters: int = 0
     events: list[Event] = field(default_factory=list)
+    failed: list[tuple[int, str]] = field(default_factory=list)  # (index in the batch, error) of dead letters
 
 
 class IngestService:
@@ -49,12 +50,13 @@ class IngestService:
                 try:
                     event = self.pipeline.parse_bytes(raw, source=source, format_name=format_name,
                                                       line=first_line + i)
-                except Exception as exc:  # noqa: BLE001 - a bad record must not stop the stream
+                except Exception as exc:
                     log.warning("dead-lettering a record of %s: %s", source, exc)
                     metrics.ERRORS.labels(stage="parse").inc()
                     metrics.DEAD_LETTERS.labels(reason="parse").inc()
                     self.store.dead_letter(source, raw, f"parse error: {exc!r}", ingest_key=key)
                     result.dead_letters += 1
+                    result.failed.append((i, f"parse error: {exc!r}"))
                     continue
                 batch.append((key, event))
                 result.events.append(event)

@@ -21,3 +21,12 @@ def pipeline():
     from logai.pipeline import ParsePipeline
 
     return ParsePipeline()
+
+
+@pytest.fixture
+def kafka_broker():
+    from tests.kafka_broker import Broker
+
+    broker = Broker()
+    yield broker
+    broker.stop()

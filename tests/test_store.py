@@ -20,7 +20,7 @@ def _pg_available() -> bool:
         with create_engine(PG_ADMIN).connect() as conn:
             conn.execute(text("SELECT 1"))
         return True
-    except Exception:  # noqa: BLE001
+    except Exception:
         return False
 
 
@@ -59,7 +59,7 @@ def test_schema_is_migrated(store):
 def test_writes_are_idempotent_by_ingest_key(store):
     batch = [(f"app|0|{i}", make_event(i)) for i in range(10)]
     assert store.write(batch).inserted == 10
-    again = store.write(batch[5:] + [("app|0|10", make_event(10))])  # a replay after a crash, plus one new
+    again = store.write([*batch[5:], ("app|0|10", make_event(10))])  # a replay after a crash, plus one new
     assert (again.inserted, again.duplicates) == (1, 5)
     assert store.stats()["events"] == 11
     template = store.template("Ta")

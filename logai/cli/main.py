@@ -35,6 +35,7 @@ def cli(ctx: click.Context, config_path: Path | None, log_level: str | None, log
 
 
 def _register() -> None:
+    from logai.cli.daemon_cmd import daemon
     from logai.cli.formats_cmd import formats
     from logai.cli.parse_cmd import parse
     from logai.cli.serve_cmd import serve
@@ -42,6 +43,7 @@ def _register() -> None:
 
     cli.add_command(parse)
     cli.add_command(serve)
+    cli.add_command(daemon)
     cli.add_command(formats)
     cli.add_command(templates)
 

@@ -80,7 +80,7 @@ class EventStore:
             with self.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
             return True
-        except Exception:  # noqa: BLE001 - readiness: any failure means "not ready"
+        except Exception:
             return False
 
     # -- writes --------------------------------------------------------------------------------------------
