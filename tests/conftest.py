@@ -25,7 +25,7 @@ def pipeline():
 
 @pytest.fixture
 def kafka_broker():
-    from tests.kafka_broker import Broker
+    from pipelines.tansu_broker import Broker
 
     broker = Broker()
     yield broker

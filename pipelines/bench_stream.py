@@ -1,0 +1,248 @@
+"""Streaming benchmark: lines produced to Kafka, consumed by `logai daemon`, parsed and stored; then queried.
+
+    python pipelines/bench_stream.py --lines 1000000 --out reports/stream
+
+- throughput: N HDFS-like lines are produced to a fresh Tansu broker (3 partitions, keyed by source), then one
+  `logai daemon` process consumes them into SQLite (and, with --postgres, into PostgreSQL); lines/s from
+  the daemon's start to the last event being queryable;
+- latency: after the backlog is stored, marker lines are produced one at a time to the running daemon and
+  polled for in the store; p50/p99 from produce to queryable;
+- query: `GET /v1/events` with filters against the stored events, through a real uvicorn server and a
+  concurrent HTTP client (httpx), p50/p99 per query kind.
+Writes report.json and report.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+from kafka import KafkaProducer  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from pipelines import hdfs_like  # noqa: E402
+from pipelines.reporting import write_report  # noqa: E402
+from pipelines.tansu_broker import Broker, free_port  # noqa: E402
+
+LOGAI = str(Path(sys.executable).with_name("logai"))
+SOURCES = 3
+
+
+def produce(bootstrap: str, lines, topic: str = "logs") -> int:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=20, batch_size=256 * 1024)
+    n = 0
+    for i, line in enumerate(lines):
+        producer.send(topic, key=f"hdfs-{i % SOURCES}".encode(), value=line.encode())
+        n += 1
+    producer.flush()
+    producer.close()
+    return n
+
+
+def write_config(folder: Path, bootstrap: str, store_url: str | None) -> Path:
+    config = folder / "logai.yaml"
+    formats = ", ".join(f"hdfs-{i}: HDFS" for i in range(SOURCES))
+    store = f"store: {{url: '{store_url}'}}\n" if store_url else ""
+    config.write_text(
+        f"data_dir: {folder / 'data'}\n{store}"
+        "kafka:\n"
+        f"  bootstrap_servers: ['{bootstrap}']\n  topics: [logs]\n  group_id: bench\n  output_topic: null\n"
+        f"  max_poll_records: 5000\n  session_timeout_ms: 6000\n  heartbeat_interval_ms: 1000\n"
+        f"  formats: {{{formats}}}\n"
+        "logging: {level: WARNING}\n")
+    return config
+
+
+def count_events(url: str) -> int:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM events")).scalar() or 0)
+    except Exception:  # the schema is not there yet
+        return 0
+    finally:
+        engine.dispose()
+
+
+def throughput(n_lines: int, store_url: str | None, label: str) -> dict[str, Any]:
+    broker = Broker()
+    try:
+        broker.create_topic("logs", partitions=3)
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            url = store_url or f"sqlite:///{folder / 'data' / 'logai.db'}"
+            started = time.perf_counter()
+            produced = produce(broker.bootstrap, hdfs_like.generate(n_lines, seed=11))
+            produce_s = time.perf_counter() - started
+            config = write_config(folder, broker.bootstrap, store_url)
+            daemon = subprocess.Popen([LOGAI, "--config", str(config), "daemon"], stdout=subprocess.DEVNULL)
+            started = time.perf_counter()
+            while count_events(url) < produced:
+                if daemon.poll() is not None:
+                    raise RuntimeError(f"daemon exited with {daemon.returncode}")
+                time.sleep(0.2)
+            elapsed = time.perf_counter() - started
+            print(f"  [{label}] {produced:,} lines in {elapsed:.1f} s = {produced / elapsed:,.0f} lines/s",
+                  flush=True)
+            latencies = _measure_latency(broker.bootstrap, url)  # backlog drained: steady-state latency
+            daemon.send_signal(signal.SIGTERM)
+            exit_code = daemon.wait(timeout=120)
+            return {"lines": produced, "produce_seconds": produce_s, "seconds": elapsed,
+                    "lines_per_s": produced / elapsed, "daemon_exit_code": exit_code,
+                    "stored_after_markers": count_events(url), "latency_ms": latencies}
+    finally:
+        broker.stop()
+
+
+def _measure_latency(bootstrap: str, url: str, markers: int = 50) -> dict[str, Any]:
+    """Produce marker lines one at a time on the running daemon; time each until it is queryable."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1)
+    engine = create_engine(url)
+    timings = []
+    for i in range(markers):
+        marker = f"latency-marker-{i}-{os.getpid()}"
+        line = f"081109 235959 1 INFO dfs.DataNode: Heartbeat {marker} ok"
+        sent = time.perf_counter()
+        producer.send("logs", key=b"hdfs-0", value=line.encode())
+        producer.flush()
+        deadline = sent + 60
+        while time.perf_counter() < deadline:
+            with engine.connect() as conn:
+                found = conn.execute(text("SELECT 1 FROM events WHERE template_id IS NOT NULL AND line >= 0 "
+                                          "AND content = :c"), {"c": f"Heartbeat {marker} ok"}).first()
+            if found:
+                timings.append((time.perf_counter() - sent) * 1000)
+                break
+            time.sleep(0.005)
+    producer.close()
+    engine.dispose()
+    timings.sort()
+    return {"markers": len(timings), "p50": statistics.median(timings) if timings else None,
+            "p99": timings[min(len(timings) - 1, int(len(timings) * 0.99))] if timings else None}
+
+
+def query_latency(n_events: int, requests: int, concurrency: int) -> dict[str, Any]:
+    """Store n events through the service, start `logai serve`, and time filtered queries under load."""
+    from logai.api.app import build_service
+    from logai.config import Settings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        service = build_service(Settings(data_dir=folder / "data"))
+        lines = [line.encode() for line in hdfs_like.generate(n_events, seed=12)]
+        for start in range(0, len(lines), 5000):
+            chunk = lines[start:start + 5000]
+            service.ingest(chunk, source="hdfs", format_name="HDFS", door="bench",
+                           keys=[f"q|{start + i}" for i in range(len(chunk))], first_line=start + 1)
+        sample = service.store.events(__import__("logai.store.store", fromlist=["EventQuery"]).EventQuery(
+            limit=1, template_id=None))[0][0]
+        service.close()
+        port = free_port()
+        config = folder / "logai.yaml"
+        config.write_text(f"data_dir: {folder / 'data'}\nlogging: {{level: WARNING}}\n")
+        server = subprocess.Popen([LOGAI, "--config", str(config), "serve", "--port", str(port)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("server did not start")
+                time.sleep(0.2)
+            value = next(p["value"] for p in sample["params"] if p["concept"] == "block") if any(
+                p["concept"] == "block" for p in sample["params"]) else sample["params"][0]["value"]
+            kinds = {
+                "latest_100": {"limit": 100},
+                "level": {"level": "WARNING", "limit": 100},
+                "template": {"template_id": sample["template_id"], "limit": 100},
+                "time_range": {"start": "2008-11-09T00:00:00", "end": "2008-11-09T06:00:00", "limit": 100},
+                "concept_value": {"concept": "block", "value": value, "limit": 100},
+                "source_and_level": {"source": "hdfs", "level": "INFO", "limit": 50},
+            }
+            return {kind: _load(base, params, requests, concurrency) for kind, params in kinds.items()}
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+def _load(base: str, params: dict[str, Any], requests: int, concurrency: int) -> dict[str, float]:
+    timings: list[float] = []
+    lock = threading.Lock()
+    per_worker = requests // concurrency
+
+    def worker() -> None:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            for _ in range(per_worker):
+                t = time.perf_counter()
+                r = client.get("/v1/events", params=params)
+                r.raise_for_status()
+                with lock:
+                    timings.append((time.perf_counter() - t) * 1000)
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    timings.sort()
+    return {"requests": len(timings), "p50_ms": statistics.median(timings),
+            "p99_ms": timings[min(len(timings) - 1, int(len(timings) * 0.99))]}
+
+
+def markdown(report: dict[str, Any]) -> str:
+    out = ["# Streaming benchmark", "", "| store | lines | lines/s | produce→queryable p50 / p99 (ms) |",
+           "| --- | --- | --- | --- |"]
+    for label, row in report.get("throughput", {}).items():
+        lat = row["latency_ms"]
+        out.append(f"| {label} | {row['lines']:,} | **{row['lines_per_s']:,.0f}** | "
+                   f"{lat['p50']:.0f} / {lat['p99']:.0f} |" if lat["p50"] is not None else
+                   f"| {label} | {row['lines']:,} | **{row['lines_per_s']:,.0f}** | n/a |")
+    if "query" in report:
+        out += ["", f"Query latency over {report['query_events']:,} stored events, "
+                    f"{report['query_concurrency']} concurrent clients:", "",
+                "| query | requests | p50 ms | p99 ms |", "| --- | --- | --- | --- |"]
+        for kind, row in report["query"].items():
+            out.append(f"| {kind} | {row['requests']} | {row['p50_ms']:.1f} | **{row['p99_ms']:.1f}** |")
+    return "\n".join(out) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--lines", type=int, default=1_000_000)
+    ap.add_argument("--postgres", default=None, help="also run into this PostgreSQL URL (schema must be empty)")
+    ap.add_argument("--query-events", type=int, default=1_000_000)
+    ap.add_argument("--requests", type=int, default=400)
+    ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument("--skip-query", action="store_true")
+    ap.add_argument("--out", type=Path, default=ROOT / "reports" / "stream")
+    args = ap.parse_args()
+    report: dict[str, Any] = {"protocol": __doc__, "throughput": {}}
+    report["throughput"]["sqlite"] = throughput(args.lines, None, "sqlite")
+    if args.postgres:
+        report["throughput"]["postgresql"] = throughput(args.lines, args.postgres, "postgresql")
+    if not args.skip_query:
+        report["query"] = query_latency(args.query_events, args.requests, args.concurrency)
+        report["query_events"], report["query_concurrency"] = args.query_events, args.concurrency
+    write_report(args.out, report, markdown)
+
+
+if __name__ == "__main__":
+    main()
