@@ -16,13 +16,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: install
-	@mkdir -p .logai && rm -f .logai/example-state.json
-	$(VENV)/bin/logai parse examples/logs/payments-api.log --out .logai/example-events.jsonl \
-		--state .logai/example-state.json
-	@echo "--- first event of .logai/example-events.jsonl:"
-	@head -n 1 .logai/example-events.jsonl
-	@echo "--- templates mined (final forms), by count:"
-	$(VENV)/bin/logai templates --state .logai/example-state.json
+	@echo "logai API on http://127.0.0.1:8000/docs (embedded SQLite under .logai/; Ctrl-C to stop)"
+	$(VENV)/bin/logai serve --ingest examples/logs/payments-api.log
 
 test: install
 	$(PY) -m pytest -q

@@ -41,7 +41,7 @@ def daemon(app, bootstrap_servers: str | None, topics: tuple[str, ...], group_id
         start_http_server(kafka.metrics_port, registry=metrics.REGISTRY)
     service = build_service(settings)
     try:
-        worker = KafkaDaemon(kafka, service)
+        worker = KafkaDaemon(kafka, service, settings.store.retention)
     except Exception as exc:
         service.close()
         raise click.ClickException(f"cannot reach Kafka at {','.join(kafka.bootstrap_servers)}: {exc}") from exc

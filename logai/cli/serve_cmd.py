@@ -17,9 +17,7 @@ BATCH_LINES = 2000
 
 def ingest_file(service, path: Path, format_name: str | None) -> int:
     """Feed a file through the service; keys are `<file>|file|<line>`, so feeding it again stores nothing twice."""
-    with path.open("rb") as handle:
-        sample = [line.rstrip(b"\r\n") for line in islice(handle, 200)]
-    fmt = format_name or service.pipeline.detect(sample)
+    fmt = format_name or service.pipeline.detect(_sample(path))
     stored = 0
     with path.open("rb") as handle:
         number = 0
@@ -40,19 +38,37 @@ def ingest_file(service, path: Path, format_name: str | None) -> int:
 @click.option("--port", type=int, default=None, help="Port (default: api.port, 8000).")
 @click.option("--ingest", "files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Log file to ingest at start (repeatable); already stored lines are skipped.")
-@click.option("--format", "format_name", default=None, help="Format of the --ingest files (default: detected).")
+@click.option("--watch", "watched", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Log file to follow like `tail -F` (repeatable; survives rotation, resumes after restart).")
+@click.option("--format", "format_name", default=None,
+              help="Format of the --ingest/--watch files (default: detected).")
 @click.pass_obj
-def serve(app, host: str | None, port: int | None, files: tuple[Path, ...], format_name: str | None) -> None:
+def serve(app, host: str | None, port: int | None, files: tuple[Path, ...], watched: tuple[Path, ...],
+          format_name: str | None) -> None:
     """Run the REST API (docs at /docs, metrics at /metrics) on the configured store."""
     import uvicorn
+
+    from logai.ingest.watcher import FileWatcher, Retention
 
     settings = app.settings
     service = build_service(settings)
     for path in files:
         ingest_file(service, path, format_name)
+    watch_list = [(path, format_name or (service.pipeline.detect(_sample(path)) if path.exists() else "generic"))
+                  for path in watched]
+    watcher = FileWatcher(service, watch_list, settings.data_dir / "tail-offsets.json",
+                          Retention(settings.store.retention))
+    watcher.start()
     host, port = host or settings.api.host, port if port is not None else settings.api.port
     log.info("store %s; API on http://%s:%d (docs at /docs)", store_url(settings), host, port)
     try:
         uvicorn.run(create_app(settings, service), host=host, port=port, log_level="warning")
     finally:
+        watcher.stop()
+        watcher.join(timeout=10)
         service.close()
+
+
+def _sample(path: Path) -> list[bytes]:
+    with path.open("rb") as handle:
+        return [line.rstrip(b"\r\n") for line in islice(handle, 200)]

@@ -19,7 +19,8 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.subscription_state import AsyncConsumerRebalanceListener
 
 from logai import metrics
-from logai.config import KafkaConfig
+from logai.config import KafkaConfig, RetentionConfig
+from logai.ingest.watcher import Retention
 from logai.service import IngestService
 
 log = logging.getLogger(__name__)
@@ -45,9 +46,10 @@ class _RebalanceLog(AsyncConsumerRebalanceListener):
 
 
 class KafkaDaemon:
-    def __init__(self, config: KafkaConfig, service: IngestService):
+    def __init__(self, config: KafkaConfig, service: IngestService, retention: RetentionConfig | None = None):
         self.config = config
         self.service = service
+        self.retention = Retention(retention or RetentionConfig())
         self._stop = threading.Event()
         self._in_batch = False  # True between poll and commit: positions then run ahead of what is stored
         self.batches = 0
@@ -83,6 +85,7 @@ class KafkaDaemon:
                     self.commit()
                     self._in_batch = False
                     backoff = self.config.retry_backoff_s
+                    self.retention.maybe_apply(self.service)
                 except Exception as exc:
                     metrics.ERRORS.labels(stage="daemon").inc()
                     log.error("batch failed (%s); retrying from the last commit in %.1f s", exc, backoff)
