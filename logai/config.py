@@ -103,6 +103,7 @@ class KafkaConfig(BaseModel):
     formats: dict[str, str] = Field(default_factory=dict, description="source (record key) -> log format")
     max_poll_records: int = Field(2000, ge=1)
     poll_timeout_ms: int = Field(500, ge=1)
+    fetch_max_wait_ms: int = Field(100, ge=1, description="how long the broker may hold a fetch for more data")
     session_timeout_ms: int = Field(10_000, ge=1000)
     heartbeat_interval_ms: int = Field(3000, ge=100)
     retry_backoff_s: float = Field(1.0, gt=0, description="first wait after a failed batch (doubles, max 30 s)")

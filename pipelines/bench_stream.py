@@ -232,11 +232,13 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=400)
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--skip-query", action="store_true")
+    ap.add_argument("--skip-throughput", action="store_true")
     ap.add_argument("--out", type=Path, default=ROOT / "reports" / "stream")
     args = ap.parse_args()
     report: dict[str, Any] = {"protocol": __doc__, "throughput": {}}
-    report["throughput"]["sqlite"] = throughput(args.lines, None, "sqlite")
-    if args.postgres:
+    if not args.skip_throughput:
+        report["throughput"]["sqlite"] = throughput(args.lines, None, "sqlite")
+    if args.postgres and not args.skip_throughput:
         report["throughput"]["postgresql"] = throughput(args.lines, args.postgres, "postgresql")
     if not args.skip_query:
         report["query"] = query_latency(args.query_events, args.requests, args.concurrency)

@@ -80,6 +80,7 @@ def test_pagination_with_cursor(client):
         ("get", "/v1/events", {"params": {"limit": 100000}}, 422),
         ("get", "/v1/events", {"params": {"start": "not a date"}}, 422),
         ("get", "/v1/events", {"params": {"start": "2024-01-02", "end": "2024-01-01"}}, 422),
+        ("get", "/v1/events", {"params": {"cursor": "not-a-cursor"}}, 422),
         ("get", "/v1/templates/does-not-exist", {}, 404),
         ("get", "/v1/nothing-here", {}, 404),
     ],

@@ -25,7 +25,7 @@ class EventOut(BaseModel):
     id: int
     source: str
     line: int
-    ts: float | None = Field(None, description="event time, Unix seconds UTC")
+    ts: float = Field(description="event time, Unix seconds UTC (the ingest time when the line had none)")
     ingested_at: float
     level: str | None = None
     template_id: str | None = None
@@ -40,7 +40,7 @@ class EventOut(BaseModel):
 
 class EventsPage(BaseModel):
     events: list[EventOut]
-    next_cursor: int | None = Field(None, description="pass as `cursor` for the next (older) page")
+    next_cursor: str | None = Field(None, description="pass as `cursor` for the next (older) page")
 
 
 class TemplateOut(BaseModel):

@@ -20,7 +20,7 @@ from logai.api.models import (
     TemplatesPage,
 )
 from logai.ingest.formats import UnknownFormatError
-from logai.store.store import EventQuery
+from logai.store.store import EventQuery, parse_cursor
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)],
                    responses={401: {"model": Problem}, 422: {"description": "invalid request"}})
@@ -85,7 +85,7 @@ def events(
     concept: Annotated[str | None, Query(description="events with a parameter of this concept")] = None,
     value: Annotated[str | None, Query(description="events with a parameter of this value")] = None,
     q: Annotated[str | None, Query(min_length=1, max_length=512, description="substring of the message")] = None,
-    cursor: Annotated[int | None, Query(ge=0)] = None,
+    cursor: Annotated[str | None, Query(max_length=64, description="next_cursor of the previous page")] = None,
     limit: Annotated[int, Query(ge=1)] = 100,
 ) -> EventsPage:
     if limit > settings.api.max_page_size:
@@ -93,6 +93,11 @@ def events(
                             f"limit must be at most {settings.api.max_page_size}")
     if start and end and _epoch(start) >= _epoch(end):  # type: ignore[operator]
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "start must be before end")
+    if cursor is not None:
+        try:
+            parse_cursor(cursor)
+        except ValueError as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     rows, next_cursor = service.store.events(EventQuery(
         start=_epoch(start), end=_epoch(end), source=source, level=level, template_id=template_id,
         concept=concept, value=value, q=q, cursor=cursor, limit=limit))

@@ -56,7 +56,8 @@ class KafkaDaemon:
         options = config.client_options()
         self.consumer = KafkaConsumer(
             **options, group_id=config.group_id, enable_auto_commit=False, auto_offset_reset="earliest",
-            max_poll_records=config.max_poll_records, session_timeout_ms=config.session_timeout_ms,
+            max_poll_records=config.max_poll_records, fetch_max_wait_ms=config.fetch_max_wait_ms,
+            session_timeout_ms=config.session_timeout_ms,
             heartbeat_interval_ms=config.heartbeat_interval_ms)
         self.consumer.subscribe(config.topics, listener=_RebalanceLog(self))
         needs_producer = config.output_topic or config.dead_letter_topic

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, create_engine, event, func, select, text
+from sqlalchemy import Engine, create_engine, event, func, literal, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from logai.events import Event
@@ -41,7 +41,7 @@ class EventQuery:
     concept: str | None = None
     value: str | None = None
     q: str | None = None
-    cursor: int | None = None  # return events with id below this (newest first)
+    cursor: str | None = None  # from the previous page: return events older than it (newest first)
     limit: int = 100
 
 
@@ -56,6 +56,15 @@ def to_epoch(timestamp: str | None) -> float | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.timestamp()
+
+
+def parse_cursor(cursor: str) -> tuple[float, int]:
+    """A page cursor is `<ts>,<id>` of the last event of the previous page; ValueError when it is not."""
+    ts, _, event_id = cursor.partition(",")
+    try:
+        return float(ts), int(event_id)
+    except ValueError:
+        raise ValueError(f"invalid cursor {cursor!r}: pass next_cursor from the previous page") from None
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
@@ -100,7 +109,8 @@ class EventStore:
             for key, ev in batch:
                 if key not in stored:
                     stored.add(key)
-                    fresh.append((key, ev, to_epoch(ev.timestamp)))
+                    ts = to_epoch(ev.timestamp)
+                    fresh.append((key, ev, ts if ts is not None else now))
             if not fresh:
                 return WriteResult(0, len(batch))
             rows = [{
@@ -178,8 +188,8 @@ class EventStore:
                 created_at=time.time())).inserted_primary_key[0])
 
     # -- queries -------------------------------------------------------------------------------------------
-    def events(self, query: EventQuery) -> tuple[list[dict[str, Any]], int | None]:
-        """Matching events, newest first, and the cursor for the next page (None at the end)."""
+    def events(self, query: EventQuery) -> tuple[list[dict[str, Any]], str | None]:
+        """Matching events, newest first by (ts, id), and the cursor of the next page (None at the end)."""
         e = schema.events
         stmt = select(e)
         if query.start is not None:
@@ -203,13 +213,14 @@ class EventStore:
                 sub = sub.where(p.c.value == query.value)
             stmt = stmt.where(e.c.id.in_(sub))
         if query.cursor is not None:
-            stmt = stmt.where(e.c.id < query.cursor)
-        stmt = stmt.order_by(e.c.id.desc()).limit(query.limit + 1)
+            cursor_ts, cursor_id = parse_cursor(query.cursor)
+            stmt = stmt.where(tuple_(e.c.ts, e.c.id) < tuple_(literal(cursor_ts), literal(cursor_id)))
+        stmt = stmt.order_by(e.c.ts.desc(), e.c.id.desc()).limit(query.limit + 1)
         with self.engine.connect() as conn:
             rows = [dict(r._mapping) for r in conn.execute(stmt)]
         more = len(rows) > query.limit
         rows = rows[: query.limit]
-        return rows, (rows[-1]["id"] if more and rows else None)
+        return rows, (f"{rows[-1]['ts']!r},{rows[-1]['id']}" if more and rows else None)
 
     def templates(self, source: str | None = None, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
         t = schema.templates
