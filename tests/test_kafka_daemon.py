@@ -124,7 +124,7 @@ def test_kill_9_mid_stream_then_restart_loses_and_doubles_nothing(kafka_broker, 
 
 
 def test_dead_broker_is_a_clear_error(tmp_path):
-    from pipelines.tansu_broker import free_port
+    from pipelines.local_services import free_port
 
     config = tmp_path / "logai.yaml"
     config.write_text(f"data_dir: {tmp_path}\n")
