@@ -147,3 +147,27 @@ def test_bad_records_do_not_stop_the_stream(kafka_broker, tmp_path, bad):
     daemon = KafkaDaemon(config, build_service(Settings(data_dir=tmp_path)))
     daemon.run(max_idle_polls=20)
     assert len(stored_keys(tmp_path / "logai.db")) == 3  # flagged, stored, nothing dropped
+
+
+def test_broker_that_goes_away_and_comes_back(kafka_broker, tmp_path):
+    """The broker stops answering mid-stream (frozen, as in a network partition), then returns: the daemon
+    keeps running, resumes, and stores every line exactly once."""
+    kafka_broker.create_topic("logs", partitions=3)
+    db = tmp_path / "data" / "logai.db"
+    produce(kafka_broker.bootstrap, "logs", list(hdfs_like.generate(2000, seed=4)))
+    daemon = _start_daemon(tmp_path, kafka_broker.bootstrap)
+    try:
+        _wait_for(lambda: _count(db) >= 2000)
+        os.kill(kafka_broker.process.pid, signal.SIGSTOP)
+        time.sleep(10)  # longer than the session timeout: requests time out, the group must be rejoined
+        assert daemon.poll() is None, "the daemon died while the broker was away"
+        os.kill(kafka_broker.process.pid, signal.SIGCONT)
+        produce(kafka_broker.bootstrap, "logs", list(hdfs_like.generate(2000, seed=5)))
+        _wait_for(lambda: _count(db) >= 4000, timeout=180)
+        time.sleep(2)
+        keys = stored_keys(db)
+        assert len(keys) == len(set(keys)) == 4000
+    finally:
+        os.kill(kafka_broker.process.pid, signal.SIGCONT)
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=60) == 0
