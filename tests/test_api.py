@@ -138,3 +138,11 @@ def test_real_server_over_http(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_anomalies_endpoint(client):
+    store = client.app.state.service.store
+    store.add_anomaly(1_700_000_000.0, "hdfs", "rate_spike", 9.1, 4.0, {"template_id": "Ta", "rate": 120})
+    body = client.get("/v1/anomalies", params={"start": "2023-11-14T00:00:00"}).json()
+    assert body["anomalies"][0]["detector"] == "rate_spike" and body["anomalies"][0]["evidence"]["rate"] == 120
+    assert client.get("/v1/anomalies", params={"start": "2030-01-01T00:00:00"}).json()["anomalies"] == []

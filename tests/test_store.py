@@ -116,3 +116,12 @@ def test_retention_by_count_and_age(store):
     assert sorted(r["line"] for r in rows) == [15, 16, 17, 18, 19]
     assert store.apply_retention(max_age_seconds=-1) == 5  # everything is older than "1 s in the future"
     assert store.stats()["events"] == 0
+
+
+def test_anomalies_are_stored_with_evidence_and_listed_newest_first(store):
+    first = store.add_anomaly(100.0, "hdfs", "new_template", 1.0, None, {"template_id": "Tx", "count": 1})
+    second = store.add_anomaly(200.0, "hdfs", "pca", 7.5, 3.2, {"templates": {"Ta": 40}})
+    rows = store.anomalies()
+    assert [r["id"] for r in rows] == [second, first]
+    assert rows[0]["evidence"] == {"templates": {"Ta": 40}} and rows[0]["threshold"] == 3.2
+    assert [r["id"] for r in store.anomalies(start=150.0)] == [second]
