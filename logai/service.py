@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from logai import metrics
 from logai.events import Event
+from logai.ingest.lines import decode_line
 from logai.pipeline import ParsePipeline
 from logai.store.store import EventStore
 
@@ -46,10 +47,11 @@ class IngestService:
         metrics.LINES_IN.labels(source=source, door=door).inc(len(lines))
         batch: list[tuple[str, Event]] = []
         with self._lock:
+            parse = self.pipeline.open_source(source, format_name).parse  # once per batch, not per line
             for i, (raw, key) in enumerate(zip(lines, keys, strict=True)):
                 try:
-                    event = self.pipeline.parse_bytes(raw, source=source, format_name=format_name,
-                                                      line=first_line + i)
+                    text, flags = decode_line(raw)
+                    event = parse(text, source, first_line + i, None, flags)
                 except Exception as exc:
                     log.warning("dead-lettering a record of %s: %s", source, exc)
                     metrics.ERRORS.labels(stage="parse").inc()

@@ -95,14 +95,17 @@ def _maxrss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def worker(impl: str, corpus: list[tuple[Path, str]], settings_path: Path | None) -> dict[str, Any]:
-    """Parse every (file, format) of `corpus` in this process; report lines/s and peak RSS."""
+def worker(impl: str, corpus: list[tuple[Path, str]], settings_path: Path | None,
+           semantics: bool = False) -> dict[str, Any]:
+    """Parse every (file, format) of `corpus` in this process; report lines/s and peak RSS.
+
+    logai runs header + template only unless `semantics` (drain3 does no such work)."""
     _pin_one_core()
     settings = json.loads(settings_path.read_text()) if settings_path else None
     lines = 0
     start = time.perf_counter()
     if impl == "logai":
-        pipeline = ParsePipeline(Settings(semantics=SemanticsConfig(enabled=False)))  # header + template only
+        pipeline = ParsePipeline(Settings(semantics=SemanticsConfig(enabled=semantics)))
         for path, fmt in corpus:
             with path.open("rb") as handle:
                 for _event in pipeline.parse_stream(handle, source=path.name, format_name=fmt):

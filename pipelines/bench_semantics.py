@@ -25,13 +25,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from logai.config import SemanticsConfig, Settings  # noqa: E402
 from logai.evaluation.benchmark_logs import read_raw_lines  # noqa: E402
 from logai.evaluation.pair_metrics import PairScore  # noqa: E402
 from logai.evaluation.semparser_data import GOLD_SYSTEMS, read_gold  # noqa: E402
 from logai.pipeline import ParsePipeline  # noqa: E402
 from pipelines import hdfs_like  # noqa: E402
-from pipelines.bench_parsing import _maxrss_mb, _pin_one_core, median_of  # noqa: E402
+from pipelines.bench_parsing import median_of, worker  # noqa: E402
 from pipelines.reporting import write_report  # noqa: E402
 
 LOGHUB_NAME = {"Andriod": "Android"}  # SemParser's spelling -> Loghub's
@@ -54,18 +53,6 @@ def score_system(data: Path, system: str) -> dict[str, Any]:
     seconds = time.perf_counter() - start
     return {"precision": score.precision, "recall": score.recall, "f1": score.f1, "gold_pairs": score.gold,
             "predicted_pairs": score.predicted, "lines_per_s": len(raw) / seconds}
-
-
-def worker(path: Path, semantics: bool) -> dict[str, Any]:
-    _pin_one_core()
-    pipeline = ParsePipeline(Settings(semantics=SemanticsConfig(enabled=semantics)))
-    lines = 0
-    start = time.perf_counter()
-    with path.open("rb") as handle:
-        for _event in pipeline.parse_stream(handle, source="hdfs", format_name="HDFS"):
-            lines += 1
-    seconds = time.perf_counter() - start
-    return {"lines": lines, "seconds": seconds, "lines_per_s": lines / seconds, "peak_rss_mb": _maxrss_mb()}
 
 
 def speed(n_lines: int, repeats: int) -> dict[str, Any]:
@@ -104,7 +91,7 @@ def markdown(report: dict[str, Any]) -> str:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_worker":
-        print(json.dumps(worker(Path(sys.argv[2]), sys.argv[3] == "on")))
+        print(json.dumps(worker("logai", [(Path(sys.argv[2]), "HDFS")], None, semantics=sys.argv[3] == "on")))
         return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
