@@ -77,6 +77,7 @@ class StoreConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     url: str | None = Field(None, description="default: sqlite:///<data_dir>/logai.db")
     bucket_seconds: int = Field(60, ge=1, description="time bucket of template counts")
+    writer_process: bool = Field(True, description="the daemon writes through a child process (uses a 2nd core)")
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
 
 

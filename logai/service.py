@@ -1,5 +1,8 @@
 """`IngestService`: raw lines in, stored events out. The daemon, the HTTP API and file tailing all call it,
 so parsing, dead-lettering and storing happen in one place.
+
+`ingest` parses and stores in one call. The daemon splits the two (`parse`, then `submit`) so that, with a
+`StoreWriter`, batch k is written by the writer process while batch k+1 is parsed here.
 """
 
 from __future__ import annotations
@@ -7,14 +10,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from logai import metrics
 from logai.events import Event
 from logai.ingest.lines import decode_line
 from logai.pipeline import ParsePipeline
-from logai.store.store import EventStore
+from logai.store.rows import prepare
+from logai.store.store import EventStore, WriteResult
+from logai.store.writer import StoreWriter
 
 log = logging.getLogger(__name__)
 
@@ -26,26 +31,41 @@ class IngestResult:
     duplicates: int = 0
     dead_letters: int = 0
     events: list[Event] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)  # the ingest key of each event
     failed: list[tuple[int, str]] = field(default_factory=list)  # (index in the batch, error) of dead letters
 
 
 class IngestService:
-    """Parses batches of lines with the shared pipeline and stores them idempotently. Thread-safe."""
+    """Parses batches of lines with the shared pipeline and stores them idempotently. Thread-safe.
 
-    def __init__(self, pipeline: ParsePipeline, store: EventStore):
+    With a `writer`, `submit` hands batches to that process; without one it writes inline.
+    """
+
+    def __init__(self, pipeline: ParsePipeline, store: EventStore, writer: StoreWriter | None = None):
         self.pipeline = pipeline
         self.store = store
+        self.writer = writer
         self._lock = threading.Lock()  # parser state is per process and not thread-safe
 
     def ingest(self, lines: Sequence[bytes], *, source: str, format_name: str, keys: Sequence[str],
                door: str, first_line: int = 1) -> IngestResult:
         """Parse and store `lines`; `keys[i]` is line i's idempotency key. Bad records go to dead letters."""
+        start = time.perf_counter()
+        result = self.parse(lines, source=source, format_name=format_name, keys=keys, door=door,
+                            first_line=first_line)
+        written = self.store.write(prepare(list(zip(result.keys, result.events, strict=True))))
+        self._count(written)
+        result.stored, result.duplicates = written.inserted, written.duplicates
+        metrics.BATCH_SECONDS.labels(door=door).observe(time.perf_counter() - start)
+        return result
+
+    def parse(self, lines: Sequence[bytes], *, source: str, format_name: str, keys: Sequence[str],
+              door: str, first_line: int = 1) -> IngestResult:
+        """Parse `lines` into `result.events` (not stored yet); records that fail are dead-lettered."""
         if len(keys) != len(lines):
             raise ValueError("one ingest key per line is required")
         result = IngestResult(received=len(lines))
-        start = time.perf_counter()
         metrics.LINES_IN.labels(source=source, door=door).inc(len(lines))
-        batch: list[tuple[str, Event]] = []
         with self._lock:
             parse = self.pipeline.open_source(source, format_name).parse  # once per batch, not per line
             for i, (raw, key) in enumerate(zip(lines, keys, strict=True)):
@@ -60,17 +80,35 @@ class IngestService:
                     result.dead_letters += 1
                     result.failed.append((i, f"parse error: {exc!r}"))
                     continue
-                batch.append((key, event))
                 result.events.append(event)
+                result.keys.append(key)
             self.pipeline.maybe_save()
-        written = self.store.write(batch)
-        result.stored, result.duplicates = written.inserted, written.duplicates
+        return result
+
+    def submit(self, results: Sequence[IngestResult]) -> Callable[[], WriteResult]:
+        """Start storing the events of parsed `results` as one transaction; the returned function waits
+        until they are durable (raising if they could not be stored) and returns the counts."""
+        prepared = prepare([pair for r in results for pair in zip(r.keys, r.events, strict=True)])
+        if self.writer is None:
+            written = self.store.write(prepared)
+            return lambda: self._count(written)
+        ticket = self.writer.submit(prepared)
+        return lambda: self._count(self.writer.result(ticket))
+
+    def drain(self) -> None:
+        """Wait out every write in flight, whatever its outcome (before retrying from a commit)."""
+        if self.writer is not None:
+            self.writer.drain()
+
+    @staticmethod
+    def _count(written: WriteResult) -> WriteResult:
         metrics.EVENTS_STORED.inc(written.inserted)
         metrics.DUPLICATES.inc(written.duplicates)
-        metrics.BATCH_SECONDS.labels(door=door).observe(time.perf_counter() - start)
-        return result
+        return written
 
     def close(self) -> None:
         with self._lock:
             self.pipeline.close()
+        if self.writer is not None:
+            self.writer.close()
         self.store.close()

@@ -4,7 +4,9 @@
 
 - throughput: N HDFS-like lines are produced to a fresh Tansu broker (3 partitions, keyed by source), then one
   `logai daemon` process consumes them into SQLite (and, with --postgres, into PostgreSQL); lines/s from
-  the daemon's start to the last event being queryable;
+  the daemon's start to the last event being queryable. The default daemon stores through a writer child
+  process; the same run repeats SQLite with the store written inline (`store.writer_process: false`) as
+  the baseline;
 - latency: after the backlog is stored, marker lines are produced one at a time to the running daemon and
   polled for in the store; p50/p99 from produce to queryable;
 - query: `GET /v1/events` with filters against the stored events, through a real uvicorn server and a
@@ -53,10 +55,11 @@ def produce(bootstrap: str, lines, topic: str = "logs") -> int:
     return n
 
 
-def write_config(folder: Path, bootstrap: str, store_url: str | None) -> Path:
+def write_config(folder: Path, bootstrap: str, store_url: str | None, writer_process: bool = True) -> Path:
     config = folder / "logai.yaml"
     formats = ", ".join(f"hdfs-{i}: HDFS" for i in range(SOURCES))
-    store = f"store: {{url: '{store_url}'}}\n" if store_url else ""
+    url = f"url: '{store_url}', " if store_url else ""
+    store = f"store: {{{url}writer_process: {str(writer_process).lower()}}}\n"
     config.write_text(
         f"data_dir: {folder / 'data'}\n{store}"
         "kafka:\n"
@@ -78,7 +81,7 @@ def count_events(url: str) -> int:
         engine.dispose()
 
 
-def throughput(n_lines: int, store_url: str | None, label: str) -> dict[str, Any]:
+def throughput(n_lines: int, store_url: str | None, label: str, writer_process: bool = True) -> dict[str, Any]:
     broker = Broker()
     try:
         broker.create_topic("logs", partitions=3)
@@ -88,7 +91,7 @@ def throughput(n_lines: int, store_url: str | None, label: str) -> dict[str, Any
             started = time.perf_counter()
             produced = produce(broker.bootstrap, hdfs_like.generate(n_lines, seed=11))
             produce_s = time.perf_counter() - started
-            config = write_config(folder, broker.bootstrap, store_url)
+            config = write_config(folder, broker.bootstrap, store_url, writer_process)
             daemon = subprocess.Popen([LOGAI, "--config", str(config), "daemon"], stdout=subprocess.DEVNULL)
             started = time.perf_counter()
             while count_events(url) < produced:
@@ -230,6 +233,9 @@ def main() -> None:
     report: dict[str, Any] = {"protocol": __doc__, "throughput": {}}
     if not args.skip_throughput:
         report["throughput"]["sqlite"] = throughput(args.lines, None, "sqlite")
+        # baseline in the same run: the store written inline by the daemon's own process (one core)
+        report["throughput"]["sqlite, inline writer"] = throughput(args.lines, None, "sqlite, inline writer",
+                                                                   writer_process=False)
     if args.postgres and not args.skip_throughput:
         report["throughput"]["postgresql"] = throughput(args.lines, args.postgres, "postgresql")
     if not args.skip_query:

@@ -30,3 +30,28 @@ def kafka_broker():
     broker = Broker()
     yield broker
     broker.stop()
+
+
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture
+def pg_url():
+    """A URL into a fresh schema of the local PostgreSQL server, dropped afterwards."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(PG_ADMIN)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception:
+        pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432 (it runs on every machine of this kind)")
+    schema_name = f"t_{uuid.uuid4().hex[:12]}"
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema_name}"))
+    yield f"{PG_ADMIN}?options=-csearch_path%3D{schema_name}"
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema_name} CASCADE"))
+    admin.dispose()

@@ -39,13 +39,14 @@ def stored_keys(db: Path) -> list[str]:
     return keys
 
 
-def test_daemon_stores_and_publishes_every_line_once(kafka_broker, tmp_path):
+@pytest.mark.parametrize("writer_process", [False, True], ids=["inline-store", "writer-process"])
+def test_daemon_stores_and_publishes_every_line_once(kafka_broker, tmp_path, writer_process):
     kafka_broker.create_topic("logs", partitions=3)
     lines = list(hdfs_like.generate(3000, seed=1))
     produce(kafka_broker.bootstrap, "logs", lines)
     config = KafkaConfig(bootstrap_servers=[kafka_broker.bootstrap], topics=["logs"], group_id="g-test",
                          formats={f"hdfs-{i}": "HDFS" for i in range(3)}, **FAST_GROUP)
-    service = build_service(Settings(data_dir=tmp_path))
+    service = build_service(Settings(data_dir=tmp_path), writer_process=writer_process)
     store = service.store
     daemon = KafkaDaemon(config, service)
     daemon.run(max_idle_polls=20)
@@ -64,16 +65,20 @@ def test_daemon_stores_and_publishes_every_line_once(kafka_broker, tmp_path):
     assert all(e["template_id"] for e in published)
 
 
-def _start_daemon(tmp_path: Path, bootstrap: str) -> subprocess.Popen:
-    config = tmp_path / "logai.yaml"
+def _start_daemon(tmp_path: Path, bootstrap: str, store_url: str | None = None, name: str = "logai",
+                  sources: int = 3) -> subprocess.Popen:
+    config = tmp_path / f"{name}.yaml"
+    store = f"store: {{url: '{store_url}'}}\n" if store_url else ""
+    formats = ", ".join(f"hdfs-{i}: HDFS" for i in range(sources))
     config.write_text(
-        f"data_dir: {tmp_path / 'data'}\n"
-        f"parsing: {{state_file: {tmp_path / 'data' / 'state.json'}}}\n"
+        f"data_dir: {tmp_path / 'data'}\n{store}"
+        f"parsing: {{state_file: {tmp_path / 'data' / (name + '-state.json')}}}\n"
         "kafka:\n"
         f"  bootstrap_servers: ['{bootstrap}']\n"
         "  topics: [logs]\n  group_id: crash-test\n  output_topic: null\n  max_poll_records: 500\n"
         "  session_timeout_ms: 6000\n  heartbeat_interval_ms: 1000\n"
-        "  formats: {hdfs-0: HDFS, hdfs-1: HDFS, hdfs-2: HDFS}\n")
+        f"  formats: {{{formats}}}\n"
+        "logging: {level: INFO}\n")
     return subprocess.Popen([LOGAI, "--config", str(config), "daemon"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
 
@@ -120,7 +125,7 @@ def test_kill_9_mid_stream_then_restart_loses_and_doubles_nothing(kafka_broker, 
         per_partition.setdefault(partition, []).append(int(offset))
     for found in per_partition.values():
         assert sorted(found) == list(range(len(found)))  # no gaps
-    assert (tmp_path / "data" / "state.json").exists()  # parser state saved at the clean stop
+    assert (tmp_path / "data" / "logai-state.json").exists()  # parser state saved at the clean stop
 
 
 def test_dead_broker_is_a_clear_error(tmp_path):
@@ -171,3 +176,44 @@ def test_broker_that_goes_away_and_comes_back(kafka_broker, tmp_path):
         os.kill(kafka_broker.process.pid, signal.SIGCONT)
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(timeout=60) == 0
+
+
+def test_daemons_in_one_group_share_partitions_with_stable_template_ids(kafka_broker, tmp_path, pg_url):
+    """Three daemons, one group, one PostgreSQL store: each gets partitions, every record is stored once,
+    and each source's template ids are those a single parser gives the same lines."""
+    from sqlalchemy import create_engine
+
+    from logai.pipeline import ParsePipeline
+
+    kafka_broker.create_topic("logs", partitions=6)
+    daemons = [_start_daemon(tmp_path, kafka_broker.bootstrap, pg_url, name=f"worker-{n}", sources=6)
+               for n in range(3)]
+    total = 12_000
+    lines = list(hdfs_like.generate(total, seed=6))
+    try:
+        time.sleep(12)  # let all three join before data flows, so no source changes worker mid-stream
+        produce(kafka_broker.bootstrap, "logs", lines, sources=6)
+        engine = create_engine(pg_url)
+
+        def stored() -> list[tuple[str, str, str]]:
+            with engine.connect() as conn:
+                return [tuple(r) for r in conn.execute(text("SELECT ingest_key, source, template_id FROM events"))]
+
+        _wait_for(lambda: len(stored()) >= total, timeout=180)
+        time.sleep(2)
+        rows = stored()
+        engine.dispose()
+    finally:
+        for daemon in daemons:
+            daemon.send_signal(signal.SIGTERM)
+        logs = [daemon.communicate(timeout=60)[1].decode() for daemon in daemons]
+    assert [d.returncode for d in daemons] == [0, 0, 0], logs
+    assert all("partitions assigned: [('logs'" in log for log in logs), "a daemon got no partitions"
+    assert len(rows) == len({key for key, _, _ in rows}) == total
+
+    pipeline = ParsePipeline()
+    for source in {s for _, s, _ in rows}:
+        index = int(source.split("-")[1])
+        expected = {pipeline.parse_text(line, source=source, format_name="HDFS", line=i).template_id
+                    for i, line in enumerate(lines[index::6])}
+        assert {t for _, s, t in rows if s == source} == expected

@@ -3,46 +3,20 @@
 from __future__ import annotations
 
 import calendar
-import uuid
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from logai.events import Event, Param
 from logai.store.migrations import SCHEMA_VERSION
 from logai.store.store import EventQuery, EventStore
 
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
-
-def _pg_available() -> bool:
-    try:
-        with create_engine(PG_ADMIN).connect() as conn:
-            conn.execute(text("SELECT 1"))
-        return True
-    except Exception:
-        return False
-
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request, tmp_path):
-    if request.param == "sqlite":
-        s = EventStore(f"sqlite:///{tmp_path / 'logai.db'}")
-        yield s
-        s.close()
-        return
-    if not _pg_available():
-        pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432 (it runs on every machine of this kind)")
-    schema_name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema_name}"))
-    s = EventStore(f"{PG_ADMIN}?options=-csearch_path%3D{schema_name}")
+    url = f"sqlite:///{tmp_path / 'logai.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    s = EventStore(url)
     yield s
     s.close()
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema_name} CASCADE"))
-    admin.dispose()
 
 
 def make_event(i: int, template_id: str = "Ta", level: str = "INFO", ts: str = "2026-11-24T10:00:00") -> Event:

@@ -16,11 +16,16 @@ from logai.config import Settings, store_url
 from logai.pipeline import ParsePipeline
 from logai.service import IngestService
 from logai.store.store import EventStore
+from logai.store.writer import StoreWriter
 
 
-def build_service(settings: Settings) -> IngestService:
+def build_service(settings: Settings, writer_process: bool = False) -> IngestService:
+    """The service every door uses; `writer_process` moves the store's inserts to a child process."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return IngestService(ParsePipeline(settings), EventStore(store_url(settings), settings.store.bucket_seconds))
+    url, bucket = store_url(settings), settings.store.bucket_seconds
+    store = EventStore(url, bucket)  # opened (and migrated) here first, so the writer finds the schema
+    writer = StoreWriter(url, bucket) if writer_process else None
+    return IngestService(ParsePipeline(settings), store, writer)
 
 
 def create_app(settings: Settings, service: IngestService | None = None) -> FastAPI:

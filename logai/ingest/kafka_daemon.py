@@ -2,9 +2,10 @@
 
 A batch is polled, parsed and stored (idempotently, keyed by topic/partition/offset), its enriched events
 are published, and only then are its offsets committed. A crash anywhere before the commit means the batch
-is delivered again, and the store's keys make the replay count nothing twice. Failures (store or broker
-down) pause the partitions, back off, rewind to the last commit and resume. SIGTERM finishes the batch,
-commits, saves the parser state and exits 0.
+is delivered again, and the store's keys make the replay count nothing twice. With the store writer in its
+own process, the next batch is parsed while the previous one is written (one batch in flight). Failures
+(store or broker down) pause the partitions, back off, rewind to the last commit and resume. SIGTERM
+finishes the batch, commits, saves the parser state and exits 0.
 """
 
 from __future__ import annotations
@@ -13,25 +14,36 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
 from kafka.consumer.subscription_state import AsyncConsumerRebalanceListener
 
 from logai import metrics
 from logai.config import KafkaConfig, RetentionConfig
 from logai.ingest.watcher import Retention
-from logai.service import IngestService
+from logai.service import IngestResult, IngestService
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 30.0
 
 
+@dataclass
+class _InFlight:
+    """A batch handed to the store but not yet committed."""
+
+    wait_stored: Callable[[], Any]
+    offsets: dict[TopicPartition, OffsetAndMetadata]  # next offset to read, per partition of the batch
+    started: float
+
+
 class _RebalanceLog(AsyncConsumerRebalanceListener):
-    """Rebalance hooks. Nothing needs flushing or committing here: every batch is stored, published and
-    committed before the next poll, and a consumer's positions only move past records that poll returned,
-    so at revocation the committed offsets already equal the positions. (kafka-python runs these hooks on
-    its IO thread, where a blocking commit is not allowed anyway.)"""
+    """Rebalance hooks, for the log. At most one batch is in flight (stored, not yet committed) when
+    partitions are revoked; it is committed for the partitions this worker keeps, and the new owner of the
+    others reads its records again, which the store's ingest keys turn into no-ops. (kafka-python runs
+    these hooks on its IO thread, where a blocking commit or a wait on the store writer is not allowed.)"""
 
     def __init__(self, daemon: KafkaDaemon):
         self.daemon = daemon
@@ -51,7 +63,6 @@ class KafkaDaemon:
         self.service = service
         self.retention = Retention(retention or RetentionConfig())
         self._stop = threading.Event()
-        self._in_batch = False  # True between poll and commit: positions then run ahead of what is stored
         self.batches = 0
         options = config.client_options()
         self.consumer = KafkaConsumer(
@@ -69,37 +80,45 @@ class KafkaDaemon:
         self._stop.set()
 
     def run(self, max_idle_polls: int | None = None) -> None:
-        """Consume until `stop()` (or `max_idle_polls` empty polls in a row, for tests and batch jobs)."""
+        """Consume until `stop()` (or `max_idle_polls` empty polls in a row, for tests and batch jobs).
+
+        One batch is in flight at a time: batch k+1 is polled and parsed while batch k is being stored,
+        then batch k's offsets are committed once it is durable and published."""
         backoff, idle = self.config.retry_backoff_s, 0
+        in_flight: _InFlight | None = None
         try:
             while not self._stop.is_set():
                 polled = self.consumer.poll(timeout_ms=self.config.poll_timeout_ms)
-                if not polled:
-                    idle += 1
-                    if max_idle_polls is not None and idle >= max_idle_polls:
-                        break
-                    continue
-                idle = 0
                 try:
-                    self._in_batch = True
-                    self.process(polled)
-                    self.commit()
-                    self._in_batch = False
+                    started = self.process(polled) if polled else None
+                    if in_flight is not None:
+                        self.complete(in_flight)
+                    in_flight = started
                     backoff = self.config.retry_backoff_s
-                    self.retention.maybe_apply(self.service)
+                    if started is not None:
+                        self.retention.maybe_apply(self.service)
                 except Exception as exc:
+                    in_flight = None
                     metrics.ERRORS.labels(stage="daemon").inc()
                     log.error("batch failed (%s); retrying from the last commit in %.1f s", exc, backoff)
                     self._rewind_after(backoff)
-                    self._in_batch = False
                     backoff = min(backoff * 2, MAX_BACKOFF_S)
+                    continue
+                idle = 0 if polled else idle + 1
+                if max_idle_polls is not None and idle >= max_idle_polls:
+                    break
+            if in_flight is not None:
+                self.complete(in_flight)
         finally:
             self.close()
 
     # -- work ----------------------------------------------------------------------------------------------
-    def process(self, polled: dict[TopicPartition, list[Any]]) -> int:
-        """Parse, store and publish one poll's records; returns the number stored."""
-        stored = 0
+    def process(self, polled: dict[TopicPartition, list[Any]]) -> _InFlight:
+        """Parse one poll's records, start storing them (one transaction) and publish the enriched events.
+        Returns what `complete` needs to finish the batch."""
+        started = time.perf_counter()
+        results: list[IngestResult] = []
+        offsets: dict[TopicPartition, OffsetAndMetadata] = {}
         for tp, records in polled.items():
             by_source: dict[str, list[Any]] = defaultdict(list)
             for record in records:
@@ -108,16 +127,26 @@ class KafkaDaemon:
             for source, group in by_source.items():
                 lines = [r.value if r.value is not None else b"" for r in group]
                 keys = [f"kafka:{tp.topic}|{tp.partition}|{r.offset}" for r in group]
-                result = self.service.ingest(
+                result = self.service.parse(
                     lines, source=source, format_name=self.config.formats.get(source, self.config.default_format),
                     keys=keys, door="kafka", first_line=group[0].offset + 1)
-                stored += result.stored
+                results.append(result)
                 self._publish(source, result, group)
+            offsets[tp] = OffsetAndMetadata(records[-1].offset + 1, "", -1)
             self._record_lag(tp, records[-1].offset)
+        return _InFlight(self.service.submit(results), offsets, started)
+
+    def complete(self, batch: _InFlight) -> None:
+        """Wait until `batch` is stored and published, then commit its offsets (and no others)."""
+        batch.wait_stored()
         if self.producer is not None:
             self.producer.flush(timeout=30)  # published before committed: at least once downstream too
+        owned = self.consumer.assignment()  # partitions revoked meanwhile are replayed by their new owner
+        offsets = {tp: offset for tp, offset in batch.offsets.items() if tp in owned}
+        if offsets:
+            self.consumer.commit(offsets=offsets)
         self.batches += 1
-        return stored
+        metrics.BATCH_SECONDS.labels(door="kafka").observe(time.perf_counter() - batch.started)
 
     def _publish(self, source: str, result, group: list[Any]) -> None:
         if self.producer is None:
@@ -137,11 +166,13 @@ class KafkaDaemon:
         if high is not None:
             metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, high - last_offset - 1))
 
-    def commit(self) -> None:
-        self.consumer.commit()
-
     def _rewind_after(self, wait_s: float) -> None:
-        """Pause, wait, then seek every assigned partition back to its committed offset and resume."""
+        """Drain the store writer, pause, wait, then seek every assigned partition back to its committed
+        offset and resume."""
+        try:
+            self.service.drain()
+        except Exception as exc:  # a dead writer: the retry will fail again and say so
+            log.warning("could not drain the store writer: %s", exc)
         assigned = list(self.consumer.assignment())
         self.consumer.pause(*assigned)
         self._stop.wait(wait_s)
@@ -154,11 +185,7 @@ class KafkaDaemon:
         self.consumer.resume(*assigned)
 
     def close(self) -> None:
-        if not self._in_batch:  # never commit past records that were not stored
-            try:
-                self.commit()
-            except Exception as exc:
-                log.warning("final commit failed: %s", exc)
+        """Leave the group without committing (every stored batch was committed by `complete`)."""
         self.consumer.close(autocommit=False)
         if self.producer is not None:
             self.producer.flush(timeout=10)

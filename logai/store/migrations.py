@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, text
 
 from logai.store import schema
 
@@ -28,8 +28,14 @@ def current_version(conn: Connection) -> int:
     return int(value) if value is not None else 0
 
 
+_LOCK_ID = 0x6C6F6761  # "loga": the advisory lock that serialises migrations on PostgreSQL
+
+
 def migrate(conn: Connection) -> int:
-    """Bring the database to SCHEMA_VERSION; refuse a database newer than this logai."""
+    """Bring the database to SCHEMA_VERSION; refuse a database newer than this logai. Several daemons may
+    start at once: on PostgreSQL they queue on an advisory lock held until this transaction ends."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": _LOCK_ID})
     version = current_version(conn)
     if version > SCHEMA_VERSION:
         raise RuntimeError(f"the store has schema version {version}; this logai knows up to {SCHEMA_VERSION}")

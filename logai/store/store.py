@@ -11,16 +11,27 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from sqlalchemy import Engine, create_engine, event, func, literal, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 
 from logai.events import Event
 from logai.store import schema
 from logai.store.migrations import migrate
+from logai.store.rows import (
+    EVENT_COLUMNS,
+    KEY,
+    PARAM_COLUMNS,
+    SOURCE,
+    TEMPLATE,
+    TEMPLATE_ID,
+    TS,
+    PreparedBatch,
+    prepare,
+)
 
 _CHUNK = 500  # keys per IN (...) query: well under SQLite's bound-parameter limit
 
@@ -45,19 +56,6 @@ class EventQuery:
     limit: int = 100
 
 
-def to_epoch(timestamp: str | None) -> float | None:
-    """ISO 8601 to Unix seconds; a timestamp without zone is taken as UTC."""
-    if not timestamp:
-        return None
-    try:
-        parsed = datetime.fromisoformat(timestamp)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
-
-
 def parse_cursor(cursor: str) -> tuple[float, int]:
     """A page cursor is `<ts>,<id>` of the last event of the previous page; ValueError when it is not."""
     ts, _, event_id = cursor.partition(",")
@@ -79,8 +77,20 @@ class EventStore:
         self.engine: Engine = create_engine(url, pool_pre_ping=True, json_serializer=_json_dumps)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        with self.engine.begin() as conn:
-            self.schema_version = migrate(conn)
+        self.schema_version = self._migrate()
+
+    def _migrate(self, attempts: int = 3) -> int:
+        """Run migrations; on SQLite two processes creating the tables at once can collide, and the one
+        that loses simply finds the schema in place on its next try."""
+        for attempt in range(attempts):
+            try:
+                with self.engine.begin() as conn:
+                    return migrate(conn)
+            except OperationalError:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         self.engine.dispose()
@@ -94,68 +104,54 @@ class EventStore:
             return False
 
     # -- writes --------------------------------------------------------------------------------------------
-    def write(self, batch: Sequence[tuple[str, Event]]) -> WriteResult:
-        """Store (ingest key, event) pairs; keys already stored, or repeated in the batch, are skipped."""
-        if not batch:
+    def write(self, batch: Sequence[tuple[str, Event]] | PreparedBatch) -> WriteResult:
+        """Store (ingest key, event) pairs, or a batch `rows.prepare` made of them; keys already stored, or
+        repeated in the batch, are skipped."""
+        prepared = batch if isinstance(batch, PreparedBatch) else prepare(batch)
+        if not prepared.rows:
             return WriteResult(0, 0)
-        now = time.time()
         with self.engine.begin() as conn:
-            keys = [key for key, _ in batch]
+            e = schema.events
             stored: set[str] = set()
-            for part in _chunks(keys):
-                stored.update(conn.execute(
-                    select(schema.events.c.ingest_key).where(schema.events.c.ingest_key.in_(part))).scalars())
-            fresh: list[tuple[str, Event, float | None]] = []
-            for key, ev in batch:
-                if key not in stored:
-                    stored.add(key)
-                    ts = to_epoch(ev.timestamp)
-                    fresh.append((key, ev, ts if ts is not None else now))
+            for part in _chunks([row[KEY] for row in prepared.rows]):
+                stored.update(conn.execute(select(e.c.ingest_key).where(e.c.ingest_key.in_(part))).scalars())
+            fresh: list[int] = []  # indices of rows to insert
+            for index, row in enumerate(prepared.rows):
+                if row[KEY] not in stored:
+                    stored.add(row[KEY])
+                    fresh.append(index)
             if not fresh:
-                return WriteResult(0, len(batch))
-            rows = [{
-                "ingest_key": key, "source": ev.source, "line": ev.line, "ts": ts, "ingested_at": now,
-                "level": ev.level, "template_id": ev.template_id, "template": ev.template,
-                "conceptualized": ev.conceptualized, "content": ev.content, "raw": ev.raw,
-                "fields": _json_dumps(ev.fields), "params": _json_dumps([p.to_dict() for p in ev.params]),
-                "flags": _json_dumps(ev.flags),
-            } for key, ev, ts in fresh]
-            # a plain executemany, then one lookup of the new ids: RETURNING would run row by row on SQLite
-            _bulk_insert(conn, schema.events, rows)
-            with_params = [(key, ev) for key, ev, _ in fresh if ev.params]
-            ids: dict[str, int] = {}
-            for part in _chunks([key for key, _ in with_params]):
-                ids.update(conn.execute(select(schema.events.c.ingest_key, schema.events.c.id)
-                                        .where(schema.events.c.ingest_key.in_(part))).all())
-            params = [
-                {"event_id": ids[key], "position": i, "value": p.value[:512], "type": p.type,
-                 "concept": p.concept[:128] if p.concept else None}
-                for key, ev in with_params
-                for i, p in enumerate(ev.params)
-            ]
+                return WriteResult(0, len(prepared))
+            # ids are reserved up front, so parameter rows need no lookup of the events just inserted
+            first_id = _reserve_ids(conn, len(fresh))
+            ids = dict(zip(fresh, range(first_id, first_id + len(fresh)), strict=True))
+            rows = [(ids[index], *prepared.rows[index]) for index in fresh]
+            _bulk_insert(conn, e, ("id", *EVENT_COLUMNS), rows)
+            params = [(ids[p[0]], *p[1:]) for p in prepared.params if p[0] in ids]
             if params:
-                _bulk_insert(conn, schema.event_params, params)
-            self._count_templates(conn, fresh, now)
-        return WriteResult(len(fresh), len(batch) - len(fresh))
+                _bulk_insert(conn, schema.event_params, PARAM_COLUMNS, params)
+            self._count_templates(conn, rows)
+        return WriteResult(len(fresh), len(prepared) - len(fresh))
 
-    def _count_templates(self, conn, fresh: list[tuple[str, Event, float | None]], now: float) -> None:
+    def _count_templates(self, conn, rows: list[tuple]) -> None:
+        """Add inserted rows (with their id in front) to template totals and per-bucket counts."""
         totals: dict[str, dict[str, Any]] = {}
         buckets: dict[tuple[str, int], int] = {}
-        for _, ev, ts in fresh:
-            if ev.template_id is None:
+        for row in rows:
+            template_id, when = row[1 + TEMPLATE_ID], row[1 + TS]
+            if template_id is None:
                 continue
-            when = ts if ts is not None else now
-            row = totals.get(ev.template_id)
-            if row is None:
-                totals[ev.template_id] = {"template_id": ev.template_id, "source": ev.source,
-                                          "template": ev.template or "", "count": 1,
-                                          "first_seen": when, "last_seen": when}
+            total = totals.get(template_id)
+            if total is None:
+                totals[template_id] = {"template_id": template_id, "source": row[1 + SOURCE],
+                                       "template": row[1 + TEMPLATE] or "", "count": 1,
+                                       "first_seen": when, "last_seen": when}
             else:
-                row["count"] += 1
-                row["first_seen"] = min(row["first_seen"], when)
-                row["last_seen"] = max(row["last_seen"], when)
+                total["count"] += 1
+                total["first_seen"] = min(total["first_seen"], when)
+                total["last_seen"] = max(total["last_seen"], when)
             bucket = int(when // self.bucket_seconds) * self.bucket_seconds
-            buckets[(ev.template_id, bucket)] = buckets.get((ev.template_id, bucket), 0) + 1
+            buckets[(template_id, bucket)] = buckets.get((template_id, bucket), 0) + 1
         if not totals:
             return
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
@@ -289,16 +285,22 @@ class EventStore:
         return deleted
 
 
-def _bulk_insert(conn, table, rows: list[dict[str, Any]]) -> None:
-    """executemany straight to the driver: the statement is compiled once and rows are passed as they are
-    (JSON columns already serialised). SQLAlchemy's per-row parameter processing cost more than SQLite's
-    own insert work on large batches."""
-    compiled = table.insert().compile(dialect=conn.dialect, column_keys=list(rows[0]))
-    if compiled.positional:
-        order = compiled.positiontup
-        conn.exec_driver_sql(str(compiled), [tuple(row[k] for k in order) for row in rows])
-    else:
-        conn.exec_driver_sql(str(compiled), rows)
+def _reserve_ids(conn, n: int) -> int:
+    """The first of `n` consecutive event ids no other writer will use. PostgreSQL draws them from the
+    sequence (safe with concurrent daemons); SQLite has one writer at a time, so max(id) + 1 is free —
+    should another connection insert first, the primary key rejects the batch and it is retried."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SELECT setval('events_id_seq', nextval('events_id_seq') + %s - 1)", (n,))
+        return int(conn.exec_driver_sql("SELECT currval('events_id_seq')").scalar()) - n + 1
+    return int(conn.execute(select(func.coalesce(func.max(schema.events.c.id), 0))).scalar()) + 1
+
+
+def _bulk_insert(conn, table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+    """executemany straight to the driver with rows as tuples in `columns` order (JSON already serialised):
+    SQLAlchemy's per-row parameter processing cost more than the database's own insert work."""
+    marker = "%s" if conn.dialect.paramstyle in ("format", "pyformat") else "?"
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([marker] * len(columns))})"
+    conn.exec_driver_sql(sql, rows)
 
 
 def _json_dumps(value: Any) -> str:
@@ -306,10 +308,13 @@ def _json_dumps(value: Any) -> str:
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    """WAL: readers never block the writer; NORMAL sync is durable across process crashes in WAL mode."""
+    """WAL: readers never block the writer; NORMAL sync is durable across process crashes in WAL mode.
+    A 64 MB page cache and a 10k-page checkpoint interval keep index pages hot between batches."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA cache_size=-65536")
+    cursor.execute("PRAGMA wal_autocheckpoint=10000")
     cursor.close()
