@@ -39,7 +39,7 @@ def daemon(app, bootstrap_servers: str | None, topics: tuple[str, ...], group_id
         }.items() if v is not None})
     if kafka.metrics_port is not None:
         start_http_server(kafka.metrics_port, registry=metrics.REGISTRY)
-    service = build_service(settings)
+    service = build_service(settings, writer_process=settings.store.writer_process)
     try:
         worker = KafkaDaemon(kafka, service, settings.store.retention)
     except Exception as exc:
