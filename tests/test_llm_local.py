@@ -1,0 +1,97 @@
+"""LocalBackend on the real packaged SmolLM2 weights, the label scorer, and where model files come from."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from logai.llm.local import LocalBackend
+from logai.llm.model_files import ModelNotFoundError, packaged_gguf, resolve_model
+from logai.llm.types import Constraint, GenerationRequest, SamplingParams
+
+LOG_LINES = [
+    "081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 for block blk_38865049064139660 "
+    "terminating",
+    "081109 203807 222 INFO dfs.DataNode$PacketResponder: PacketResponder 0 for block blk_-6952295868487656571 "
+    "terminating",
+    "081109 204005 35 INFO dfs.FSNamesystem: BLOCK* NameSystem.addStoredBlock: blockMap updated: "
+    "10.251.73.220:50010 is added to blk_7128370237687728475 size 67108864",
+]
+
+
+def test_model_specs_resolve_to_local_directories(smollm_dir, tmp_path):
+    assert packaged_gguf().suffix == ".gguf"
+    assert (smollm_dir / "config.json").is_file() and (smollm_dir / "model.safetensors").is_file()
+    assert resolve_model(None) == smollm_dir  # cached: no second conversion
+    assert resolve_model(smollm_dir) == smollm_dir  # a HF directory is used as it is
+    with pytest.raises(ModelNotFoundError, match="never downloaded"):
+        resolve_model("HuggingFaceTB/SmolLM2-135M-Instruct")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelNotFoundError, match=r"config\.json"):
+        resolve_model(tmp_path / "empty")
+
+
+@pytest.fixture(scope="module")
+def real_fp32(smollm_dir):
+    return {spec: LocalBackend(smollm_dir, dtype="float32", speculation=spec, device="cpu")
+            for spec in ("none", "suffix", "recycling")}
+
+
+def test_real_weights_speculative_equals_greedy(real_fp32):
+    """On the real model (float32, where a 1-token and an n-token pass agree), every proposer reproduces
+    plain greedy on log-copying prompts, and speculation actually saves forward passes."""
+    for line in LOG_LINES:
+        request = GenerationRequest(messages=[{"role": "user", "content": f"Repeat this log line twice:\n{line}"}],
+                                    sampling=SamplingParams(max_tokens=64))
+        expected = real_fp32["none"].generate([request])[0]
+        for spec in ("suffix", "recycling"):
+            got = real_fp32[spec].generate([request])[0]
+            assert got.token_ids == expected.token_ids, (spec, line)
+        assert real_fp32["suffix"].generate([request])[0].forward_passes < expected.forward_passes
+
+
+def test_real_weights_json_verdicts_are_schema_valid():
+    backend = LocalBackend(speculation="suffix")  # the default: packaged model, bf16 where supported
+    schema = {"type": "object", "properties": {"label": {"enum": ["normal", "abnormal"]},
+                                               "reason": {"type": "string", "maxLength": 60}},
+              "required": ["label", "reason"], "additionalProperties": False}
+    for line in LOG_LINES:
+        result = backend.chat([{"role": "user", "content": f"Is this log line normal or abnormal?\n{line}"}],
+                              constraint=Constraint.json_schema(schema), max_tokens=96)
+        value = json.loads(result.text)
+        assert value["label"] in {"normal", "abnormal"} and isinstance(value["reason"], str)
+
+
+def test_label_scorer_on_real_weights(real_fp32):
+    backend = real_fp32["none"]
+    messages = [{"role": "user", "content": "Answer yes or no: is 'kernel panic - not syncing' an error?"}]
+    scores = backend.score_labels(messages, ["yes", "no"])
+    assert abs(sum(scores.probs) - 1.0) < 1e-6 and all(0 < p < 1 for p in scores.probs)
+    # labels sharing a first token are scored by their full likelihood instead
+    shared = backend.score_labels(messages, ["error", "errors", "warning"])
+    assert abs(sum(shared.probs) - 1.0) < 1e-6
+    # temperature scaling: fitted on examples, and it changes the sharpness, never the ranking
+    examples = [([{"role": "user", "content": f"Is '{text}' an error? Answer yes or no."}], gold)
+                for text, gold in [("segfault in worker", "yes"), ("request served in 3 ms", "no"),
+                                   ("disk failure on sda", "yes"), ("user logged in", "no")]]
+    before = backend.scorer.logits(examples[0][0], ["yes", "no"])
+    temperature = backend.scorer.fit_temperature(examples, ["yes", "no"])
+    assert 0.05 <= temperature <= 20.0
+    after = backend.score_labels(examples[0][0], ["yes", "no"])
+    assert (before[0] > before[1]) == (after.probs[0] > after.probs[1])
+
+
+def test_cli_generate_with_choice_constraint(tmp_path):
+    logai = str(Path(sys.executable).with_name("logai"))
+    result = subprocess.run([logai, "llm", "generate", "Is 'disk failure' normal or abnormal?", "--choice", "normal",
+                             "--choice", "abnormal", "--stats"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() in {"normal", "abnormal"}
+    assert "forward passes" in result.stderr
+    bad = subprocess.run([logai, "llm", "generate", "x", "--model", str(tmp_path / "nope")], capture_output=True,
+                         text=True, timeout=120)
+    assert bad.returncode != 0 and "no local model" in bad.stderr
