@@ -3,7 +3,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run test lint bench-parsing bench-semantics train-semantics
+.PHONY: install run test lint bench-parsing bench-semantics bench-decoding train-semantics
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -33,6 +33,9 @@ bench-parsing: install
 
 bench-semantics: install
 	$(PY) pipelines/bench_semantics.py --out reports/semantics
+
+bench-decoding: install
+	$(PY) pipelines/bench_decoding.py --out reports/decoding
 
 train-semantics: install
 	$(PY) pipelines/train_semantics.py --out logai/semantics/pair_model.json

@@ -60,11 +60,11 @@ class SuffixTrie:
         """The next append starts a new sequence (no substring spans the boundary)."""
         self._open = []
 
-    def match(self, context: list[int], max_length: int) -> tuple[_Node | None, int]:
+    def match(self, context: list[int], max_length: int, min_length: int = 1) -> tuple[_Node | None, int]:
         """The node of the longest suffix of `context` (at most `max_length` tokens) that the trie has seen
         continued, and its length. Matches must stay well short of the trie depth, or there is no room
         left below the match to draft from."""
-        for length in range(min(max_length, self.depth - 1, len(context)), 0, -1):
+        for length in range(min(max_length, self.depth - 1, len(context)), min_length - 1, -1):
             node = self.root
             for token in context[len(context) - length :]:
                 node = node.children.get(token)
@@ -103,6 +103,7 @@ class SuffixProposer:
         self.alpha = alpha
         self.min_prob = min_prob
         self.max_match = max_match
+        self.min_match = 2  # a single shared token is weak evidence (" the"): no draft from it
         self.depth = max_match + max_spec + 1  # room for a full draft below the longest match
         self.cache_tokens = cache_tokens
         self.global_trie = SuffixTrie(self.depth)
@@ -112,17 +113,17 @@ class SuffixProposer:
         self._seen = 0  # context tokens already in the local trie
         self.min_spec = min_spec
         self.probe_below = 0.5  # accepted tokens per step (moving average) under which drafting pauses
-        self.probe_every = 4
+        self.probe_every = 8
         self._steps = 0
         self._limit = max_spec  # shrinks after rejections, grows back on acceptance
-        self._accepted_avg = float(max_spec)
+        self._accepted_avg = 2.0
 
     def start(self, prompt: list[int]) -> None:
         self.local = SuffixTrie(self.depth)
         self.local.extend(prompt)
         self._seen = len(prompt)
         self._limit = self.max_spec
-        self._accepted_avg = float(self.max_spec)
+        self._accepted_avg = 2.0  # a new request starts cautious; accepted drafts raise it within a step or two
         self._steps = 0
 
     def propose(self, context: list[int]) -> DraftTree:
@@ -138,7 +139,7 @@ class SuffixProposer:
         # within a request the latest occurrence is the best guess (output repeats what it just wrote);
         # across requests the most frequent continuation is
         for trie, recent in ((self.local, True), (self.global_trie, False)):
-            node, matched = trie.match(context, self.max_match)
+            node, matched = trie.match(context, self.max_match, self.min_match)
             if node is None:
                 continue
             limit = min(self._limit, int(self.alpha * matched))
