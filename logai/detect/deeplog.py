@@ -1,6 +1,7 @@
 """DeepLog (Du et al., CCS'17): an LSTM learns which template follows the previous `window` templates in
 normal sessions; a session is anomalous when a template is not among the `top_k` predicted next ones (or
-was never seen in training). Semi-supervised: fitted on normal sessions only.
+was never seen in training). Semi-supervised: fitted on normal sessions only; by default `top_k` is
+calibrated on held-out normal sessions to a false-positive budget instead of being guessed.
 
 Sessions are left-padded with a start symbol and closed with an end symbol, so the first templates of a
 session are checked too, and so is a session that stops where normal ones never stop.
@@ -30,11 +31,14 @@ class _NextKey(nn.Module):
 
 
 class DeepLogDetector:
-    def __init__(self, window: int = 10, top_k: int = 9, hidden: int = 64, layers: int = 2, embed: int = 32,
-                 epochs: int = 8, batch_size: int = 512, lr: float = 2e-3, random_state: int = 0,
+    def __init__(self, window: int = 10, top_k: int | None = None, hidden: int = 64, layers: int = 2,
+                 embed: int = 32, epochs: int = 10, batch_size: int = 512, lr: float = 2e-3,
+                 max_false_positive_rate: float = 0.01, holdout: float = 0.1, random_state: int = 0,
                  device: str | None = None):
         self.window = window
-        self.top_k = top_k
+        self.top_k = top_k  # None: the smallest k that keeps held-out normal sessions' FP rate in bounds
+        self.max_false_positive_rate = max_false_positive_rate
+        self.holdout = holdout
         self.hidden = hidden
         self.layers = layers
         self.embed = embed
@@ -63,6 +67,12 @@ class DeepLogDetector:
     def fit(self, sequences: Sequence[Sequence], y=None) -> DeepLogDetector:
         torch.manual_seed(self.random_state)
         rng = np.random.default_rng(self.random_state)
+        held_out: list[Sequence] = []
+        if self.top_k is None:
+            order = rng.permutation(len(sequences))
+            cut = max(1, int(len(sequences) * self.holdout))
+            held_out = [sequences[i] for i in order[:cut]]
+            sequences = [sequences[i] for i in order[cut:]]
         vocab = sorted({str(t) for seq in sequences for t in seq})
         self.vocabulary_ = {t: i + 3 for i, t in enumerate(vocab)}
         device = torch.device(self.device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -82,7 +92,29 @@ class DeepLogDetector:
                 optimizer.step()
         self.model_.eval()
         self.threshold_ = 0.5
+        self.top_k_ = self.top_k if self.top_k is not None else self._calibrate_top_k(held_out)
         return self
+
+    def _calibrate_top_k(self, normal: Sequence[Sequence]) -> int:
+        """The smallest k for which at most `max_false_positive_rate` of held-out normal sessions would be
+        flagged (a session needs k above the worst rank it gives a true next template)."""
+        needed = np.sort(self._needed_k(normal))
+        allowed = int(np.floor(self.max_false_positive_rate * len(needed)))
+        return int(needed[len(needed) - 1 - allowed]) if len(needed) else 1
+
+    def _needed_k(self, sequences: Sequence[Sequence]) -> np.ndarray:
+        """Per session, the k that would let every one of its templates pass (inf: an unseen template)."""
+        windows, targets, owners = self._windows(sequences)
+        need = np.ones(len(sequences))
+        device = next(self.model_.parameters()).device
+        with torch.inference_mode():
+            for start in range(0, len(windows), 4096):
+                logits = self.model_(torch.from_numpy(windows[start : start + 4096]).to(device))
+                target = torch.from_numpy(targets[start : start + 4096]).to(device)
+                rank = (logits > logits.gather(1, target[:, None])).sum(dim=1).cpu().numpy() + 1
+                rank = np.where(targets[start : start + 4096] == UNSEEN, np.inf, rank)
+                np.maximum.at(need, owners[start : start + 4096], rank)
+        return need
 
     def score(self, sequences: Sequence[Sequence]) -> np.ndarray:
         """Per session: how many of its templates were not among the top-k predictions."""
@@ -92,11 +124,11 @@ class DeepLogDetector:
             return misses
         device = next(self.model_.parameters()).device
         unique, inverse = np.unique(windows, axis=0, return_inverse=True)  # sessions repeat a lot: predict once
-        top = np.zeros((len(unique), self.top_k), dtype=np.int64)
+        top = np.zeros((len(unique), self.top_k_), dtype=np.int64)
         with torch.inference_mode():
             for start in range(0, len(unique), 4096):
                 logits = self.model_(torch.from_numpy(unique[start : start + 4096]).to(device))
-                top[start : start + 4096] = logits.topk(self.top_k, dim=-1).indices.cpu().numpy()
+                top[start : start + 4096] = logits.topk(self.top_k_, dim=-1).indices.cpu().numpy()
         predicted = top[inverse.reshape(-1)]
         missed = (targets == UNSEEN) | ~(predicted == targets[:, None]).any(axis=1)
         np.add.at(misses, owners, missed.astype(float))
