@@ -79,3 +79,25 @@ def test_isolation_forest_isolates_count_outliers():
     detector = IsolationForestDetector(contamination=0.04).fit(_sessions(290, seed=1) + storms)
     assert detector.predict(storms).mean() == 1.0
     assert detector.predict(_sessions(100, seed=2)).mean() < 0.1
+
+
+@pytest.mark.parametrize("detector", [PCADetector(), DeepLogDetector(epochs=3, top_k=2)])
+def test_detectors_save_and_load_with_their_manifest(detector, tmp_path):
+    import json
+
+    from logai.detect.persist import DetectorFileError, load, save
+
+    train, test = _sessions(100, seed=1), _sessions(20, seed=2) + _sessions(20, seed=3, abnormal=True)
+    detector.fit(train)
+    folder = save(detector, tmp_path / "det")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["class"] == type(detector).__name__ and "open" in manifest["feature_schema"]
+    restored = load(folder, expected_class=type(detector).__name__)
+    assert np.array_equal(restored.score(test), detector.score(test))
+    with pytest.raises(DetectorFileError, match="not a"):
+        load(folder, expected_class="SomethingElse")
+    (folder / "detector.pkl").write_bytes(b"garbage")
+    with pytest.raises(DetectorFileError, match="cannot read"):
+        load(folder)
+    with pytest.raises(DetectorFileError, match="manifest"):
+        load(tmp_path / "missing")
