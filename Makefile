@@ -3,7 +3,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run test lint bench-parsing bench-semantics bench-decoding train-semantics
+.PHONY: install run test lint bench-parsing bench-semantics bench-decoding bench-anomaly train-semantics
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -36,6 +36,9 @@ bench-semantics: install
 
 bench-decoding: install
 	$(PY) pipelines/bench_decoding.py --out reports/decoding
+
+bench-anomaly: install
+	$(PY) pipelines/bench_anomaly.py --out reports/anomaly
 
 train-semantics: install
 	$(PY) pipelines/train_semantics.py --out logai/semantics/pair_model.json
