@@ -100,6 +100,7 @@ class KafkaConfig(BaseModel):
     group_id: str = "logai"
     output_topic: str | None = Field("logai-events", description="enriched events (JSON), keyed by source")
     dead_letter_topic: str | None = Field("logai-dead-letters", description="records that failed, raw bytes")
+    anomalies_topic: str | None = Field("logai-anomalies", description="anomalies found in the stream (JSON)")
     default_format: str = "generic"
     formats: dict[str, str] = Field(default_factory=dict, description="source (record key) -> log format")
     max_poll_records: int = Field(2000, ge=1)
@@ -126,6 +127,25 @@ class KafkaConfig(BaseModel):
             if getattr(self, name) is not None:
                 options[name] = getattr(self, name)
         return options
+
+
+class DetectConfig(BaseModel):
+    """Anomaly detection in the stream: signals that need no training, and a fitted detector for sessions."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True
+    new_template: bool = True
+    new_template_warmup: int = Field(10_000, ge=0, description="events per source before new templates count")
+    template_rate: bool = True
+    error_rate: bool = True
+    bucket_s: float = Field(60.0, gt=0)
+    rate_z: float = Field(6.0, gt=0, description="z-score of a bucket count against its baseline")
+    rate_min_count: int = Field(20, ge=1)
+    session_concept: str | None = Field(None, description="parameter concept that keys sessions, e.g. block")
+    session_pattern: str | None = Field(None, description="or a regex over parameter values, e.g. blk_-?\\d+")
+    session_timeout_s: float = Field(300.0, gt=0)
+    window_s: float | None = Field(None, gt=0, description="also score fixed time windows of this size")
+    model_path: Path | None = Field(None, description="a detector folder saved by `logai detect train`")
 
 
 class LlmConfig(BaseModel):
@@ -173,6 +193,7 @@ class Settings(BaseModel):
     store: StoreConfig = Field(default_factory=StoreConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
     kafka: KafkaConfig = Field(default_factory=KafkaConfig)
+    detect: DetectConfig = Field(default_factory=DetectConfig)
     llm: LlmConfig = Field(default_factory=LlmConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
 

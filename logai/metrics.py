@@ -18,3 +18,4 @@ BATCH_SECONDS = Histogram("logai_batch_seconds", "Time to parse and store one ba
                           buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=REGISTRY)
 REQUEST_SECONDS = Histogram("logai_http_request_seconds", "HTTP request latency", ["method", "route", "status"],
                             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5), registry=REGISTRY)
+ANOMALIES = Counter("logai_anomalies_total", "Anomalies found in the stream", ["detector"], registry=REGISTRY)

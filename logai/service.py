@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from logai import metrics
+from logai.detect.signals import Anomaly
+from logai.detect.stream import StreamScorer
 from logai.events import Event
 from logai.ingest.lines import decode_line
 from logai.pipeline import ParsePipeline
@@ -33,6 +35,7 @@ class IngestResult:
     events: list[Event] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)  # the ingest key of each event
     failed: list[tuple[int, str]] = field(default_factory=list)  # (index in the batch, error) of dead letters
+    anomalies: list[Anomaly] = field(default_factory=list)  # what the stream scorer found in these events
 
 
 class IngestService:
@@ -41,10 +44,12 @@ class IngestService:
     With a `writer`, `submit` hands batches to that process; without one it writes inline.
     """
 
-    def __init__(self, pipeline: ParsePipeline, store: EventStore, writer: StoreWriter | None = None):
+    def __init__(self, pipeline: ParsePipeline, store: EventStore, writer: StoreWriter | None = None,
+                 scorer: StreamScorer | None = None):
         self.pipeline = pipeline
         self.store = store
         self.writer = writer
+        self.scorer = scorer
         self._lock = threading.Lock()  # parser state is per process and not thread-safe
 
     def ingest(self, lines: Sequence[bytes], *, source: str, format_name: str, keys: Sequence[str],
@@ -55,6 +60,7 @@ class IngestService:
                             first_line=first_line)
         written = self.store.write(prepare(list(zip(result.keys, result.events, strict=True))))
         self._count(written)
+        self._store_anomalies([result])
         result.stored, result.duplicates = written.inserted, written.duplicates
         metrics.BATCH_SECONDS.labels(door=door).observe(time.perf_counter() - start)
         return result
@@ -82,6 +88,8 @@ class IngestService:
                     continue
                 result.events.append(event)
                 result.keys.append(key)
+            if self.scorer is not None:
+                result.anomalies = self.scorer.observe(result.events)
             self.pipeline.maybe_save()
         return result
 
@@ -89,6 +97,7 @@ class IngestService:
         """Start storing the events of parsed `results` as one transaction; the returned function waits
         until they are durable (raising if they could not be stored) and returns the counts."""
         prepared = prepare([pair for r in results for pair in zip(r.keys, r.events, strict=True)])
+        self._store_anomalies(results)
         if self.writer is None:
             written = self.store.write(prepared)
             return lambda: self._count(written)
@@ -100,6 +109,13 @@ class IngestService:
         if self.writer is not None:
             self.writer.drain()
 
+    def _store_anomalies(self, results: Sequence[IngestResult]) -> None:
+        anomalies = [a for r in results for a in r.anomalies]
+        if anomalies:
+            self.store.add_anomalies(anomalies)
+            for anomaly in anomalies:
+                metrics.ANOMALIES.labels(detector=anomaly.detector).inc()
+
     @staticmethod
     def _count(written: WriteResult) -> WriteResult:
         metrics.EVENTS_STORED.inc(written.inserted)
@@ -108,6 +124,9 @@ class IngestService:
 
     def close(self) -> None:
         with self._lock:
+            if self.scorer is not None:  # sessions still open at shutdown are scored as they stand
+                flushed = IngestResult(anomalies=self.scorer.flush())
+                self._store_anomalies([flushed])
             self.pipeline.close()
         if self.writer is not None:
             self.writer.close()

@@ -34,25 +34,14 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from logai.detect.deeplog import DeepLogDetector  # noqa: E402
-from logai.detect.detectors import (  # noqa: E402
-    InvariantsMiningDetector,
-    IsolationForestDetector,
-    PCADetector,
-    SupervisedDetector,
-)
+from logai.detect.training import DETECTORS, SUPERVISED, make_detector  # noqa: E402
 from pipelines.reporting import write_report  # noqa: E402
 
 DATA = Path(os.environ.get("LOGAI_BENCH_DATA", ROOT.parent / "shared" / "data"))
 
 
 def detectors() -> dict[str, Any]:
-    return {"pca": PCADetector(), "isolation_forest": IsolationForestDetector(),
-            "invariants": InvariantsMiningDetector(), "deeplog": DeepLogDetector(),
-            "logistic": SupervisedDetector("logistic"), "gbdt": SupervisedDetector("gbdt")}
-
-
-SUPERVISED = {"logistic", "gbdt"}
+    return {name: make_detector(name) for name in DETECTORS}
 
 
 def prf(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:

@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from logai import __version__, metrics
 from logai.api.routes import router
 from logai.config import Settings, store_url
+from logai.detect.stream import StreamScorer
 from logai.pipeline import ParsePipeline
 from logai.service import IngestService
 from logai.store.store import EventStore
@@ -25,7 +26,8 @@ def build_service(settings: Settings, writer_process: bool = False) -> IngestSer
     url, bucket = store_url(settings), settings.store.bucket_seconds
     store = EventStore(url, bucket)  # opened (and migrated) here first, so the writer finds the schema
     writer = StoreWriter(url, bucket) if writer_process else None
-    return IngestService(ParsePipeline(settings), store, writer)
+    scorer = StreamScorer.from_config(settings.detect) if settings.detect.enabled else None
+    return IngestService(ParsePipeline(settings), store, writer, scorer)
 
 
 def create_app(settings: Settings, service: IngestService | None = None) -> FastAPI:

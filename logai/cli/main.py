@@ -36,6 +36,7 @@ def cli(ctx: click.Context, config_path: Path | None, log_level: str | None, log
 
 def _register() -> None:
     from logai.cli.daemon_cmd import daemon
+    from logai.cli.detect_cmd import detect
     from logai.cli.formats_cmd import formats
     from logai.cli.llm_cmd import llm
     from logai.cli.parse_cmd import parse
@@ -48,6 +49,7 @@ def _register() -> None:
     cli.add_command(formats)
     cli.add_command(templates)
     cli.add_command(llm)
+    cli.add_command(detect)
 
 
 _register()

@@ -46,8 +46,8 @@ class PCADetector(_CountDetector):
         centered = x - self.mean_
         _, singular, vt = np.linalg.svd(centered, full_matrices=False)
         eigen = singular**2 / max(1, len(x) - 1)
-        ratio = np.cumsum(eigen) / max(eigen.sum(), 1e-12)
-        k = int(np.searchsorted(ratio, self.variance) + 1)
+        total = eigen.sum()  # zero when every training session is alike: then any deviation is residual
+        k = int(np.searchsorted(np.cumsum(eigen) / total, self.variance) + 1) if total > 1e-12 else 0
         self.components_ = vt[:k]
         residual = eigen[k:]
         phi = [float(np.sum(residual**i)) for i in (1, 2, 3)]

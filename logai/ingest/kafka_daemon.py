@@ -15,9 +15,10 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
+import orjson
 from kafka import KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
 from kafka.consumer.subscription_state import AsyncConsumerRebalanceListener
 
@@ -71,7 +72,7 @@ class KafkaDaemon:
             session_timeout_ms=config.session_timeout_ms,
             heartbeat_interval_ms=config.heartbeat_interval_ms)
         self.consumer.subscribe(config.topics, listener=_RebalanceLog(self))
-        needs_producer = config.output_topic or config.dead_letter_topic
+        needs_producer = config.output_topic or config.dead_letter_topic or config.anomalies_topic
         self.producer = KafkaProducer(**options, acks="all", linger_ms=5) if needs_producer else None
 
     # -- control -------------------------------------------------------------------------------------------
@@ -155,6 +156,9 @@ class KafkaDaemon:
         if self.config.output_topic:
             for event in result.events:
                 self.producer.send(self.config.output_topic, key=key, value=event.to_json())
+        if self.config.anomalies_topic:
+            for anomaly in result.anomalies:
+                self.producer.send(self.config.anomalies_topic, key=key, value=orjson.dumps(asdict(anomaly)))
         if self.config.dead_letter_topic:
             for index, error in result.failed:
                 record = group[index]

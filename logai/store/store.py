@@ -9,8 +9,9 @@ SQLite (WAL mode) is the embedded default; any SQLAlchemy URL works, PostgreSQL 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -18,7 +19,7 @@ from sqlalchemy import Engine, create_engine, event, func, literal, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
-from logai.events import Event
+from logai.events import Event, Param
 from logai.store import schema
 from logai.store.migrations import migrate
 from logai.store.rows import (
@@ -176,6 +177,14 @@ class EventStore:
             conn.execute(schema.dead_letters.insert().values(
                 source=source, ingest_key=ingest_key, raw=raw, error=error[:4000], created_at=time.time()))
 
+    def add_anomalies(self, anomalies: Sequence[Any]) -> None:
+        """Store `Anomaly` records (ts, source, detector, score, threshold, evidence) in one transaction."""
+        now = time.time()
+        with self.engine.begin() as conn:
+            conn.execute(schema.anomalies.insert(), [
+                {"ts": a.ts, "source": a.source, "detector": a.detector, "score": a.score, "threshold": a.threshold,
+                 "evidence": a.evidence, "created_at": now} for a in anomalies])
+
     def add_anomaly(self, ts: float, source: str, detector: str, score: float, threshold: float | None,
                     evidence: dict[str, Any]) -> int:
         with self.engine.begin() as conn:
@@ -217,6 +226,28 @@ class EventStore:
         more = len(rows) > query.limit
         rows = rows[: query.limit]
         return rows, (f"{rows[-1]['ts']!r},{rows[-1]['id']}" if more and rows else None)
+
+    def iter_events(self, source: str | None = None, chunk: int = 5000) -> Iterator[Event]:
+        """Every stored event (of `source`), oldest first, as `Event`s: for training detectors from the store."""
+        e = schema.events
+        last = (float("-inf"), 0)
+        while True:
+            stmt = select(e.c.id, e.c.source, e.c.line, e.c.ts, e.c.level, e.c.template_id, e.c.template,
+                          e.c.content, e.c.params).where(tuple_(e.c.ts, e.c.id) > tuple_(literal(last[0]),
+                                                                                         literal(last[1])))
+            if source:
+                stmt = stmt.where(e.c.source == source)
+            with self.engine.connect() as conn:
+                rows = conn.execute(stmt.order_by(e.c.ts, e.c.id).limit(chunk)).all()
+            for row in rows:
+                params = row.params if isinstance(row.params, list) else orjson.loads(row.params or "[]")
+                yield Event(raw="", source=row.source, line=row.line, level=row.level,
+                            timestamp=datetime.fromtimestamp(row.ts, UTC).isoformat(), content=row.content,
+                            template_id=row.template_id, template=row.template,
+                            params=[Param(**p) for p in params])
+            if len(rows) < chunk:
+                return
+            last = (rows[-1].ts, rows[-1].id)
 
     def templates(self, source: str | None = None, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
         t = schema.templates

@@ -1,0 +1,139 @@
+"""Grouping events as they stream: sessions keyed by an identifier, and time or count windows.
+
+A `SessionGrouper` keys each event by the first parameter that names an identifier — by concept (`block`,
+from the semantics stage) or by a value pattern (`blk_-?\\d+`) — and keeps the session's template-id
+sequence. A session closes when no event has extended it for `timeout_s` of event time (or at `flush`).
+A `WindowGrouper` cuts each source's stream into fixed or sliding time windows, or count windows. Both
+emit `Group`s, the unit detectors score; memory is bounded by `max_open` (the oldest open group closes).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from logai.events import Event
+from logai.store.rows import to_epoch
+
+
+@dataclass
+class Group:
+    key: str  # session id, or "<source>@<window start>"
+    source: str
+    start: float
+    end: float
+    templates: list[str] = field(default_factory=list)
+    levels: list[str | None] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+
+
+def event_time(event: Event, fallback: float) -> float:
+    ts = to_epoch(event.timestamp)
+    return ts if ts is not None else fallback
+
+
+class SessionGrouper:
+    def __init__(self, concept: str | None = None, pattern: str | None = None, timeout_s: float = 300.0,
+                 max_open: int = 100_000):
+        if concept is None and pattern is None:
+            raise ValueError("a session key needs a concept or a value pattern")
+        self.concept = concept
+        self.pattern = re.compile(pattern) if pattern else None
+        self.timeout_s = timeout_s
+        self.max_open = max_open
+        self.open: OrderedDict[str, Group] = OrderedDict()  # least recently extended first
+        self.clock = 0.0
+
+    def key_of(self, event: Event) -> str | None:
+        for param in event.params:
+            if (self.concept is not None and param.concept == self.concept) or (
+                    self.pattern is not None and self.pattern.fullmatch(param.value)):
+                return param.value
+        return None
+
+    def add(self, timed: Iterable[tuple[Event, float]]) -> list[Group]:
+        """Add (event, event time) pairs; returns the sessions that closed (timed out or evicted) meanwhile."""
+        closed: list[Group] = []
+        for event, when in timed:
+            self.clock = max(self.clock, when)
+            key = self.key_of(event)
+            if key is None or event.template_id is None:
+                continue
+            group = self.open.pop(key, None)
+            if group is None:
+                group = Group(key, event.source, self.clock, self.clock)
+            group.end = self.clock
+            group.templates.append(event.template_id)
+            group.levels.append(event.level)
+            group.lines.append(event.line)
+            self.open[key] = group
+            if len(self.open) > self.max_open:
+                closed.append(self.open.popitem(last=False)[1])
+        closed.extend(self.expire())
+        return closed
+
+    def expire(self) -> list[Group]:
+        closed = []
+        while self.open:
+            key, group = next(iter(self.open.items()))
+            if self.clock - group.end < self.timeout_s:
+                break
+            closed.append(self.open.pop(key))
+        return closed
+
+    def flush(self) -> list[Group]:
+        closed = list(self.open.values())
+        self.open.clear()
+        return closed
+
+
+class WindowGrouper:
+    """Per-source windows: `size_s` with `step_s` (= size: fixed, < size: sliding), or `count` lines."""
+
+    def __init__(self, size_s: float | None = 60.0, step_s: float | None = None, count: int | None = None):
+        if (size_s is None) == (count is None):
+            raise ValueError("give a window size in seconds or in lines, not both")
+        self.size_s, self.count = size_s, count
+        self.step_s = step_s or size_s
+        self.windows: dict[str, list[Group]] = {}
+
+    def add(self, timed: Iterable[tuple[Event, float]]) -> list[Group]:
+        closed: list[Group] = []
+        for event, when in timed:
+            if event.template_id is None:
+                continue
+            open_ = self.windows.setdefault(event.source, [])
+            if self.count is not None:
+                if not open_:
+                    open_.append(Group(f"{event.source}@{event.line}", event.source, event.line, event.line))
+                group = open_[0]
+                group.templates.append(event.template_id)
+                group.levels.append(event.level)
+                group.lines.append(event.line)
+                group.end = event.line
+                if len(group.templates) >= self.count:
+                    closed.append(open_.pop())
+                continue
+            first = (when // self.step_s) * self.step_s
+            starts = {g.start for g in open_}
+            start = first
+            while start > when - self.size_s:  # every window [start, start + size) holding `when`
+                if start not in starts:
+                    open_.append(Group(f"{event.source}@{start:.0f}", event.source, start, start + self.size_s))
+                start -= self.step_s
+            for group in list(open_):
+                if group.end <= when:
+                    closed.append(group)
+                    open_.remove(group)
+                elif group.start <= when:
+                    group.templates.append(event.template_id)
+                    group.levels.append(event.level)
+                    group.lines.append(event.line)
+        return closed
+
+    def flush(self) -> list[Group]:
+        closed = [g for groups in self.windows.values() for g in groups if g.templates]
+        self.windows.clear()
+        return closed

@@ -1,0 +1,78 @@
+"""`StreamScorer`: anomaly detection in the stream, called by `IngestService` on every parsed batch.
+
+Stream-native signals watch every event; closed sessions (and, if configured, windows) are scored by a
+fitted detector loaded from disk. Everything comes back as `Anomaly` records with evidence, which the
+service stores and the daemon publishes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from logai.config import DetectConfig
+from logai.detect.grouping import Group, SessionGrouper, WindowGrouper, event_time
+from logai.detect.persist import load
+from logai.detect.signals import Anomaly, ErrorRateSignal, NewTemplateSignal, RateSignal
+from logai.events import Event
+
+
+class StreamScorer:
+    def __init__(self, signals: Sequence[Any] = (), sessions: SessionGrouper | None = None,
+                 windows: WindowGrouper | None = None, detector: Any = None, detector_name: str = "detector"):
+        self.signals = list(signals)
+        self.sessions = sessions
+        self.windows = windows
+        self.detector = detector
+        self.detector_name = detector_name
+        self._clock = 0.0
+
+    @classmethod
+    def from_config(cls, config: DetectConfig) -> StreamScorer:
+        signals: list[Any] = []
+        if config.new_template:
+            signals.append(NewTemplateSignal(config.new_template_warmup))
+        if config.template_rate:
+            signals.append(RateSignal(config.bucket_s, config.rate_z, config.rate_min_count))
+        if config.error_rate:
+            signals.append(ErrorRateSignal(config.bucket_s, config.rate_z, config.rate_min_count))
+        sessions = None
+        if config.session_concept or config.session_pattern:
+            sessions = SessionGrouper(config.session_concept, config.session_pattern, config.session_timeout_s)
+        windows = WindowGrouper(config.window_s) if config.window_s else None
+        detector = load(Path(config.model_path)) if config.model_path else None
+        name = type(detector).__name__ if detector is not None else "detector"
+        return cls(signals, sessions, windows, detector, name)
+
+    def observe(self, events: Sequence[Event]) -> list[Anomaly]:
+        """Feed parsed events; returns the anomalies they revealed."""
+        timed = []
+        for event in events:
+            self._clock = event_time(event, self._clock or time.time())
+            timed.append((event, self._clock))
+        found: list[Anomaly] = []
+        for signal in self.signals:
+            found.extend(signal.observe(timed))
+        closed: list[Group] = []
+        if self.sessions is not None:
+            closed.extend(self.sessions.add(timed))
+        if self.windows is not None:
+            closed.extend(self.windows.add(timed))
+        found.extend(self.score(closed))
+        return found
+
+    def flush(self) -> list[Anomaly]:
+        closed = (self.sessions.flush() if self.sessions else []) + (self.windows.flush() if self.windows else [])
+        return self.score(closed)
+
+    def score(self, groups: list[Group]) -> list[Anomaly]:
+        if self.detector is None or not groups:
+            return []
+        scores = self.detector.score([g.templates for g in groups])
+        threshold = float(self.detector.threshold_)
+        return [Anomaly(g.end, g.source, self.detector_name, float(s), threshold, {
+                    "group": g.key, "start": g.start, "end": g.end, "templates": g.templates[:200],
+                    "lines": [g.lines[0], g.lines[-1]], "events": len(g.templates)})
+                for g, s in zip(groups, scores, strict=True) if s > threshold]

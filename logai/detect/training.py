@@ -1,0 +1,82 @@
+"""Training and batch scoring, shared by `logai detect`, the benchmark and the API: events in, groups out,
+a detector fitted on them."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from logai.detect.deeplog import DeepLogDetector
+from logai.detect.detectors import (
+    InvariantsMiningDetector,
+    IsolationForestDetector,
+    PCADetector,
+    SupervisedDetector,
+)
+from logai.detect.grouping import Group, SessionGrouper, WindowGrouper, event_time
+from logai.events import Event
+
+DETECTORS: dict[str, Any] = {
+    "pca": PCADetector, "isolation_forest": IsolationForestDetector, "invariants": InvariantsMiningDetector,
+    "deeplog": DeepLogDetector, "logistic": lambda: SupervisedDetector("logistic"),
+    "gbdt": lambda: SupervisedDetector("gbdt"),
+}
+SUPERVISED = {"logistic", "gbdt"}
+
+
+def make_detector(name: str) -> Any:
+    if name not in DETECTORS:
+        raise ValueError(f"unknown detector {name!r}; known: {', '.join(DETECTORS)}")
+    return DETECTORS[name]()
+
+
+def collect_groups(events: Iterable[Event], concept: str | None = None, pattern: str | None = None,
+                   window_s: float | None = None, timeout_s: float = 1e12) -> list[Group]:
+    """All sessions (by concept or value pattern) or fixed windows of a finite event stream."""
+    grouper: SessionGrouper | WindowGrouper
+    if concept or pattern:
+        grouper = SessionGrouper(concept, pattern, timeout_s=timeout_s, max_open=10**9)
+    elif window_s:
+        grouper = WindowGrouper(window_s)
+    else:
+        raise ValueError("group by a session concept, a session pattern or a window size")
+    groups: list[Group] = []
+    clock = 0.0
+    batch: list[tuple[Event, float]] = []
+    for event in events:
+        clock = event_time(event, clock)
+        batch.append((event, clock))
+        if len(batch) >= 4096:
+            groups.extend(grouper.add(batch))
+            batch = []
+    groups.extend(grouper.add(batch))
+    groups.extend(grouper.flush())
+    return groups
+
+
+def read_labels(path: Path) -> dict[str, int]:
+    """A CSV of `key,label` (Loghub's `BlockId,Label` with Normal/Anomaly, or 0/1)."""
+    labels: dict[str, int] = {}
+    with open(path, newline="") as handle:
+        for row in csv.reader(handle):
+            if len(row) < 2 or row[0].lower() in {"blockid", "key", "id"}:
+                continue
+            labels[row[0]] = 1 if row[1].strip().lower() in {"anomaly", "abnormal", "1", "true"} else 0
+    return labels
+
+
+def fit(name: str, groups: Sequence[Group], labels: dict[str, int] | None = None) -> Any:
+    detector = make_detector(name)
+    sequences = [g.templates for g in groups]
+    if name in SUPERVISED:
+        if not labels:
+            raise ValueError(f"{name} is supervised: give labels for the groups")
+        known = [(g.templates, labels[g.key]) for g in groups if g.key in labels]
+        if len({y for _, y in known}) < 2:
+            raise ValueError("the labels must contain both normal and anomalous groups")
+        return detector.fit([s for s, _ in known], [y for _, y in known])
+    if labels:  # semi-supervised and unsupervised detectors learn normal behaviour only
+        sequences = [g.templates for g in groups if labels.get(g.key, 0) == 0]
+    return detector.fit(sequences)
