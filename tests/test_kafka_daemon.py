@@ -15,8 +15,9 @@ from kafka import KafkaConsumer, KafkaProducer
 from sqlalchemy import create_engine, text
 
 from logai.api.app import build_service
-from logai.config import KafkaConfig, Settings
+from logai.config import DetectConfig, KafkaConfig, Settings
 from logai.ingest.kafka_daemon import KafkaDaemon
+from logai.store.store import EventStore
 from pipelines import hdfs_like
 
 LOGAI = str(Path(sys.executable).with_name("logai"))
@@ -46,7 +47,8 @@ def test_daemon_stores_and_publishes_every_line_once(kafka_broker, tmp_path, wri
     produce(kafka_broker.bootstrap, "logs", lines)
     config = KafkaConfig(bootstrap_servers=[kafka_broker.bootstrap], topics=["logs"], group_id="g-test",
                          formats={f"hdfs-{i}": "HDFS" for i in range(3)}, **FAST_GROUP)
-    service = build_service(Settings(data_dir=tmp_path), writer_process=writer_process)
+    settings = Settings(data_dir=tmp_path, detect=DetectConfig(new_template_warmup=100))
+    service = build_service(settings, writer_process=writer_process)
     store = service.store
     daemon = KafkaDaemon(config, service)
     daemon.run(max_idle_polls=20)
@@ -54,7 +56,15 @@ def test_daemon_stores_and_publishes_every_line_once(kafka_broker, tmp_path, wri
     keys = stored_keys(tmp_path / "logai.db")
     assert len(keys) == len(set(keys)) == 3000
     assert {k.split("|")[0] for k in keys} == {"kafka:logs"}
+    stored_anomalies = EventStore(f"sqlite:///{tmp_path / 'logai.db'}").anomalies(limit=10_000)
+    assert stored_anomalies and {a["detector"] for a in stored_anomalies} == {"new_template"}
     del store
+    consumer = KafkaConsumer("logai-anomalies", bootstrap_servers=kafka_broker.bootstrap, group_id="reader-a",
+                             auto_offset_reset="earliest", consumer_timeout_ms=8000, **FAST_GROUP)
+    published_anomalies = [orjson.loads(m.value) for m in consumer]
+    consumer.close()
+    assert len(published_anomalies) == len(stored_anomalies)
+    assert all(a["evidence"]["template_id"] for a in published_anomalies)
 
     consumer = KafkaConsumer("logai-events", bootstrap_servers=kafka_broker.bootstrap, group_id="reader",
                              auto_offset_reset="earliest", consumer_timeout_ms=8000, **FAST_GROUP)

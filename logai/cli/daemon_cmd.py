@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 
@@ -40,6 +41,7 @@ def daemon(app, bootstrap_servers: str | None, topics: tuple[str, ...], group_id
     if kafka.metrics_port is not None:
         start_http_server(kafka.metrics_port, registry=metrics.REGISTRY)
     service = build_service(settings, writer_process=settings.store.writer_process)
+    gc.freeze()  # start-up objects (models, formats, restored parser state) need no more collector passes
     try:
         worker = KafkaDaemon(kafka, service, settings.store.retention)
     except Exception as exc:

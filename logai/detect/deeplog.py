@@ -98,9 +98,10 @@ class DeepLogDetector:
     def _calibrate_top_k(self, normal: Sequence[Sequence]) -> int:
         """The smallest k for which at most `max_false_positive_rate` of held-out normal sessions would be
         flagged (a session needs k above the worst rank it gives a true next template)."""
-        needed = np.sort(self._needed_k(normal))
+        vocab = len(self.vocabulary_) + 3
+        needed = np.sort(np.minimum(self._needed_k(normal), vocab))  # unseen templates: no k helps, cap them
         allowed = int(np.floor(self.max_false_positive_rate * len(needed)))
-        return int(needed[len(needed) - 1 - allowed]) if len(needed) else 1
+        return max(1, int(needed[len(needed) - 1 - allowed])) if len(needed) else 1
 
     def _needed_k(self, sequences: Sequence[Sequence]) -> np.ndarray:
         """Per session, the k that would let every one of its templates pass (inf: an unseen template)."""

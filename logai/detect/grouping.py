@@ -13,24 +13,30 @@ import re
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from logai.events import Event
 from logai.store.rows import to_epoch
 
 
-@dataclass
+@dataclass(slots=True)
 class Group:
     key: str  # session id, or "<source>@<window start>"
     source: str
     start: float
     end: float
     templates: list[str] = field(default_factory=list)
-    levels: list[str | None] = field(default_factory=list)
-    lines: list[int] = field(default_factory=list)
+    first_line: int = 0
+    last_line: int = 0
+
+
+@lru_cache(maxsize=4096)
+def _epoch(timestamp: str) -> float | None:
+    return to_epoch(timestamp)  # lines of one second share a timestamp: convert each once
 
 
 def event_time(event: Event, fallback: float) -> float:
-    ts = to_epoch(event.timestamp)
+    ts = _epoch(event.timestamp) if event.timestamp else None
     return ts if ts is not None else fallback
 
 
@@ -44,14 +50,26 @@ class SessionGrouper:
         self.timeout_s = timeout_s
         self.max_open = max_open
         self.open: OrderedDict[str, Group] = OrderedDict()  # least recently extended first
+        self._positions: dict[str | None, int] = {}  # template id -> index of its key parameter
         self.clock = 0.0
 
     def key_of(self, event: Event) -> str | None:
-        for param in event.params:
-            if (self.concept is not None and param.concept == self.concept) or (
-                    self.pattern is not None and self.pattern.fullmatch(param.value)):
+        """The session key among the event's parameters. The position of the key is a property of the
+        template, so it is remembered per template and checked first."""
+        params = event.params
+        position = self._positions.get(event.template_id)
+        if position is not None and position < len(params) and self._is_key(params[position]):
+            return params[position].value
+        for index, param in enumerate(params):
+            if self._is_key(param):
+                if len(self._positions) < 100_000:
+                    self._positions[event.template_id] = index
                 return param.value
         return None
+
+    def _is_key(self, param) -> bool:
+        return (self.concept is not None and param.concept == self.concept) or (
+            self.pattern is not None and self.pattern.fullmatch(param.value) is not None)
 
     def add(self, timed: Iterable[tuple[Event, float]]) -> list[Group]:
         """Add (event, event time) pairs; returns the sessions that closed (timed out or evicted) meanwhile."""
@@ -61,14 +79,14 @@ class SessionGrouper:
             key = self.key_of(event)
             if key is None or event.template_id is None:
                 continue
-            group = self.open.pop(key, None)
+            group = self.open.get(key)
             if group is None:
-                group = Group(key, event.source, self.clock, self.clock)
+                group = self.open[key] = Group(key, event.source, self.clock, self.clock, [], event.line)
+            else:
+                self.open.move_to_end(key)
             group.end = self.clock
             group.templates.append(event.template_id)
-            group.levels.append(event.level)
-            group.lines.append(event.line)
-            self.open[key] = group
+            group.last_line = event.line
             if len(self.open) > self.max_open:
                 closed.append(self.open.popitem(last=False)[1])
         closed.extend(self.expire())
@@ -107,12 +125,11 @@ class WindowGrouper:
             open_ = self.windows.setdefault(event.source, [])
             if self.count is not None:
                 if not open_:
-                    open_.append(Group(f"{event.source}@{event.line}", event.source, event.line, event.line))
+                    open_.append(Group(f"{event.source}@{event.line}", event.source, event.line, event.line, [],
+                                       event.line))
                 group = open_[0]
                 group.templates.append(event.template_id)
-                group.levels.append(event.level)
-                group.lines.append(event.line)
-                group.end = event.line
+                group.last_line = group.end = event.line
                 if len(group.templates) >= self.count:
                     closed.append(open_.pop())
                 continue
@@ -128,9 +145,10 @@ class WindowGrouper:
                     closed.append(group)
                     open_.remove(group)
                 elif group.start <= when:
+                    if not group.templates:
+                        group.first_line = event.line
                     group.templates.append(event.template_id)
-                    group.levels.append(event.level)
-                    group.lines.append(event.line)
+                    group.last_line = event.line
         return closed
 
     def flush(self) -> list[Group]:

@@ -82,30 +82,42 @@ class RateSignal:
                  min_buckets: int = 5):
         self.bucket_s, self.z, self.min_count, self.alpha, self.min_buckets = bucket_s, z, min_count, alpha, min_buckets
         self.current: dict[str, float] = {}  # source -> start of the open bucket
-        self.counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self.ends: dict[str, float] = {}  # source -> end of the open bucket
+        self.counts: dict[str, dict[str, int]] = defaultdict(dict)
         self.baselines: dict[tuple[str, str], _Baseline] = {}
         self.templates: dict[tuple[str, str], str | None] = {}
 
     def observe(self, timed: Iterable[tuple[Event, float]]) -> list[Anomaly]:
         found: list[Anomaly] = []
+        ends, counts = self.ends, self.counts
         for event, when in timed:
-            if event.template_id is not None:
-                self._add(found, event.source, event.template_id, when, event.template)
+            key = event.template_id
+            if key is None:
+                continue
+            source = event.source
+            if when >= ends.get(source, -math.inf):
+                self._roll(found, source, when)
+            per_source = counts[source]
+            if key in per_source:
+                per_source[key] += 1
+            else:
+                per_source[key] = 1
+                self.templates[(source, key)] = event.template
         return found
 
-    def _add(self, found: list[Anomaly], source: str, key: str, when: float, label: str | None) -> None:
+    def _roll(self, found: list[Anomaly], source: str, when: float) -> None:
+        """Close the source's open bucket (and the empty ones that passed, at most 10), open the one of `when`."""
         bucket = (when // self.bucket_s) * self.bucket_s
-        start = self.current.setdefault(source, bucket)
-        if bucket > start:
+        start = self.current.get(source)
+        if start is not None:
             found.extend(self._close(source, start))
-            # buckets that passed without any event of this source close empty (at most 10: after a long
-            # silence the baselines would only learn zeros)
+            # buckets without any event of this source close empty (after a long silence the baselines
+            # would only learn zeros)
             for _ in range(min(10, int((bucket - start) // self.bucket_s) - 1)):
                 start += self.bucket_s
                 found.extend(self._close(source, start))
-            self.current[source] = bucket
-        self.counts[source][key] += 1
-        self.templates[(source, key)] = label
+        self.current[source] = bucket
+        self.ends[source] = bucket + self.bucket_s
 
     def _close(self, source: str, start: float) -> list[Anomaly]:
         found = []
@@ -131,9 +143,21 @@ class ErrorRateSignal(RateSignal):
 
     name = "error_rate"
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._kinds: dict[str | None, str] = {}  # level text -> "error" or "other"
+
     def observe(self, timed: Iterable[tuple[Event, float]]) -> list[Anomaly]:
         found: list[Anomaly] = []
+        ends, counts, kinds = self.ends, self.counts, self._kinds
         for event, when in timed:
-            key = "error" if (event.level or "").upper() in ERROR_LEVELS else "other"
-            self._add(found, event.source, key, when, "error-level events")
+            source = event.source
+            if when >= ends.get(source, -math.inf):
+                self._roll(found, source, when)
+            kind = kinds.get(event.level)
+            if kind is None:
+                kind = kinds[event.level] = "error" if (event.level or "").upper() in ERROR_LEVELS else "other"
+                self.templates[(source, "error")] = "error-level events"
+            per_source = counts[source]
+            per_source[kind] = per_source.get(kind, 0) + 1
         return [a for a in found if a.evidence["template_id"] == "error"]

@@ -49,9 +49,11 @@ class StreamScorer:
     def observe(self, events: Sequence[Event]) -> list[Anomaly]:
         """Feed parsed events; returns the anomalies they revealed."""
         timed = []
+        clock = self._clock or time.time()
         for event in events:
-            self._clock = event_time(event, self._clock or time.time())
-            timed.append((event, self._clock))
+            clock = event_time(event, clock)
+            timed.append((event, clock))
+        self._clock = clock
         found: list[Anomaly] = []
         for signal in self.signals:
             found.extend(signal.observe(timed))
@@ -74,5 +76,5 @@ class StreamScorer:
         threshold = float(self.detector.threshold_)
         return [Anomaly(g.end, g.source, self.detector_name, float(s), threshold, {
                     "group": g.key, "start": g.start, "end": g.end, "templates": g.templates[:200],
-                    "lines": [g.lines[0], g.lines[-1]], "events": len(g.templates)})
+                    "lines": [g.first_line, g.last_line], "events": len(g.templates)})
                 for g, s in zip(groups, scores, strict=True) if s > threshold]
