@@ -149,3 +149,31 @@ def test_service_stores_stream_anomalies_and_api_lists_them(tmp_path):
     rows = listed["anomalies"] if isinstance(listed, dict) else listed
     flagged = {r["evidence"].get("group") for r in rows if r["detector"] == "PCADetector"}
     assert flagged == {f"blk_{1000 + b}" for b in range(20, 25)}
+
+
+def test_out_of_order_events_and_sessions_that_never_close():
+    grouper = SessionGrouper(concept="block", timeout_s=10, max_open=2)
+    closed = grouper.add([ev(1, "open", 100, "b1"), ev(2, "late", 50, "b1"), ev(3, "open", 101, "b2")])
+    assert closed == [] and grouper.open["b1"].templates == ["open", "late"]  # a late event joins its session
+    closed = grouper.add([ev(4, "open", 102, "b3")])  # a third open session: the least recent is evicted
+    assert [g.key for g in closed] == ["b1"]
+    windows = WindowGrouper(size_s=10)
+    closed = windows.add([ev(1, "a", 100), ev(2, "b", 115), ev(3, "late", 101), ev(4, "c", 130)])
+    assert sorted(t for g in closed for t in g.templates) == ["a", "b", "late"]  # nothing lost
+
+
+@pytest.mark.parametrize("name", ["pca", "isolation_forest", "invariants", "deeplog", "logistic", "gbdt"])
+def test_detectors_give_clear_results_on_degenerate_input(name):
+    import numpy as np
+
+    from logai.detect.training import make_detector
+
+    train = [["open", "read", "close"]] * 30 + [["open", "error"]] * 10
+    detector = make_detector(name)
+    if name in {"logistic", "gbdt"}:
+        detector.fit(train, [0] * 30 + [1] * 10)
+    else:
+        detector.fit(train[:30])
+    assert len(detector.score([])) == 0  # an empty batch of windows
+    scores = detector.score([[], ["never-seen", "templates"]])  # an empty window, unseen templates
+    assert len(scores) == 2 and np.all(np.isfinite(scores))

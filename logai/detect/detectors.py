@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -20,6 +21,16 @@ from sklearn.ensemble import GradientBoostingClassifier, IsolationForest
 from sklearn.linear_model import LogisticRegression
 
 from logai.detect.features import UNSEEN, EventCounter
+
+
+def _empty_safe(score):
+    """An empty batch of sessions scores as an empty array (scikit-learn models refuse zero rows)."""
+
+    @functools.wraps(score)
+    def wrapper(self, sequences):
+        return np.zeros(0) if not len(sequences) else score(self, sequences)
+
+    return wrapper
 
 
 class _CountDetector:
@@ -60,6 +71,7 @@ class PCADetector(_CountDetector):
                                     + phi[1] * h0 * (h0 - 1) / phi[0] ** 2) ** (1.0 / h0)
         return self
 
+    @_empty_safe
     def score(self, sequences) -> np.ndarray:
         centered = self._features(sequences) - self.mean_
         projected = centered @ self.components_.T @ self.components_
@@ -78,6 +90,7 @@ class IsolationForestDetector(_CountDetector):
         self.threshold_ = -float(self.forest_.offset_)
         return self
 
+    @_empty_safe
     def score(self, sequences) -> np.ndarray:
         return -self.forest_.score_samples(self._features(sequences))
 
@@ -107,6 +120,7 @@ class InvariantsMiningDetector(_CountDetector):
         self.threshold_ = 0.5
         return self
 
+    @_empty_safe
     def score(self, sequences) -> np.ndarray:
         """Invariants broken, plus templates never seen in training (they break the unknown invariant
         `count(unseen) = 0`)."""
@@ -136,5 +150,6 @@ class SupervisedDetector(_CountDetector):
         self.threshold_ = self.threshold
         return self
 
+    @_empty_safe
     def score(self, sequences) -> np.ndarray:
         return self.clf_.predict_proba(self._features(sequences))[:, 1]
