@@ -40,7 +40,6 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from logai.detect.logrobust import LogRobustDetector  # noqa: E402
 from logai.detect.training import DETECTORS, SUPERVISED, make_detector  # noqa: E402
 from pipelines.reporting import write_report  # noqa: E402
 
@@ -48,7 +47,7 @@ DATA = Path(os.environ.get("LOGAI_BENCH_DATA", ROOT.parent / "shared" / "data"))
 
 
 def detectors() -> dict[str, Any]:
-    return {**{name: make_detector(name) for name in DETECTORS}, "logrobust": LogRobustDetector()}
+    return {name: make_detector(name) for name in DETECTORS}
 
 
 def prf(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
@@ -202,9 +201,9 @@ def evaluate(data: dict[str, Any]) -> dict[str, Any]:
     results = {}
     for name, detector in detectors().items():
         started = time.perf_counter()
-        to_text = data["to_text"] if name == "logrobust" else (lambda seq: seq)
+        to_text = data["to_text"] if getattr(detector, "uses_text", False) else (lambda seq: seq)
         test = [to_text(seq) for seq in data["test"]]
-        if name in SUPERVISED or name == "logrobust":
+        if name in SUPERVISED:
             train = [to_text(seq) for seq in data["train_normal"] + data["train_abnormal"]]
             detector.fit(train, [0] * len(data["train_normal"]) + [1] * len(data["train_abnormal"]))
         elif name == "isolation_forest":  # unlabelled traffic, as Loglizer evaluates it (see its docstring)

@@ -112,10 +112,10 @@ def test_logrobust_generalises_to_reworded_templates(tmp_path):
     normal = ["open file <*>", "read <*> bytes from <*>", "close file <*>"]
     rng = random.Random(0)
     train = [normal[:1] + normal[1:2] * rng.randint(1, 3) + normal[2:] for _ in range(80)]
-    broken = [normal[:2] + ["disk error while reading <*>"] for _ in range(40)]
+    broken = [[*normal[:2], "disk error while reading <*>"] for _ in range(40)]
     detector = LogRobustDetector(epochs=30, random_state=0).fit(train + broken, [0] * 80 + [1] * 40)
     test_normal = [normal[:1] + normal[1:2] * 2 + normal[2:] for _ in range(10)]
-    test_broken = [normal[:2] + ["I/O failure reading sector <*> on disk"] for _ in range(10)]  # unseen wording
+    test_broken = [[*normal[:2], "I/O failure reading sector <*> on disk"] for _ in range(10)]  # unseen wording
     scores = detector.score(test_normal + test_broken)
     assert scores[:10].max() < 0.5 < scores[10:].min()
     restored = load(save(detector, tmp_path / "lr"))

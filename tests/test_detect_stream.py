@@ -177,3 +177,21 @@ def test_detectors_give_clear_results_on_degenerate_input(name):
     assert len(detector.score([])) == 0  # an empty batch of windows
     scores = detector.score([[], ["never-seen", "templates"]])  # an empty window, unseen templates
     assert len(scores) == 2 and np.all(np.isfinite(scores))
+
+
+def test_cli_trains_logrobust_on_template_texts(tmp_path):
+    train = _block_log(tmp_path / "train.log", normal=40, broken=20)
+    labels = tmp_path / "labels.csv"
+    labels.write_text("BlockId,Label\n" + "".join(f"blk_{1000 + b},{'Anomaly' if b >= 40 else 'Normal'}\n"
+                                                  for b in range(60)))
+    out = tmp_path / "lr"
+    result = subprocess.run([LOGAI, "detect", "train", "--detector", "logrobust", "--input", str(train),
+                             "--session-pattern", r"blk_\d+", "--labels", str(labels), "--out", str(out)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    test = _block_log(tmp_path / "test.log", normal=10, broken=3)
+    result = subprocess.run([LOGAI, "detect", "score", "--model", str(out), "--input", str(test),
+                             "--session-pattern", r"blk_\d+"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert {orjson.loads(line)["group"] for line in result.stdout.splitlines()} == {"blk_1010", "blk_1011",
+                                                                                    "blk_1012"}

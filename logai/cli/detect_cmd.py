@@ -55,7 +55,7 @@ def detect() -> None:
 
 @detect.command()
 @click.option("--detector", "name", required=True,
-              type=click.Choice(["pca", "isolation_forest", "invariants", "deeplog", "logistic", "gbdt"]))
+              type=click.Choice(["pca", "isolation_forest", "invariants", "deeplog", "logistic", "gbdt", "logrobust"]))
 @click.option("--input", "path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Raw log file to learn from.")
 @click.option("--from-store", is_flag=True, help="Learn from the events in the store instead.")
@@ -74,12 +74,13 @@ def train(app, name, path, from_store, source, format_name, session_concept, ses
     from logai.detect.persist import save
     from logai.detect.training import collect_groups, fit, read_labels
 
+    texts: dict[str, str] = {}
     try:
         groups = collect_groups(_events(app, path, format_name, from_store, source), session_concept,
-                                session_pattern, window_s)
+                                session_pattern, window_s, texts=texts)
         if not groups:
             raise click.ClickException("no sessions or windows found: check the grouping options")
-        detector = fit(name, groups, read_labels(labels) if labels else None)
+        detector = fit(name, groups, read_labels(labels) if labels else None, texts)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     save(detector, out)
@@ -100,15 +101,16 @@ def score(app, model, path, from_store, source, format_name, session_concept, se
           show_all) -> None:
     """Score the sessions or windows of a log; prints JSON lines (anomalies only unless --all)."""
     from logai.detect.persist import DetectorFileError, load
-    from logai.detect.training import collect_groups
+    from logai.detect.training import collect_groups, sequences_of
 
+    texts: dict[str, str] = {}
     try:
         detector = load(model)
         groups = collect_groups(_events(app, path, format_name, from_store, source), session_concept,
-                                session_pattern, window_s)
+                                session_pattern, window_s, texts=texts)
     except (DetectorFileError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
-    scores = detector.score([g.templates for g in groups]) if groups else []
+    scores = detector.score(sequences_of(detector, groups, texts)) if groups else []
     flagged = 0
     for group, value in zip(groups, scores, strict=True):
         anomalous = bool(value > detector.threshold_)

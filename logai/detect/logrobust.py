@@ -33,6 +33,7 @@ class _AttentionBiLSTM(nn.Module):
 
 
 class LogRobustDetector:
+    uses_text = True  # sequences hold template texts, not ids
     def __init__(self, hidden: int = 64, layers: int = 1, epochs: int = 15, batch_size: int = 128,
                  lr: float = 2e-3, max_len: int = 64, threshold: float = 0.5, model_dir: str | None = None,
                  random_state: int = 0, device: str | None = None):

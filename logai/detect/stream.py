@@ -16,6 +16,7 @@ from logai.config import DetectConfig
 from logai.detect.grouping import Group, SessionGrouper, WindowGrouper, event_time
 from logai.detect.persist import load
 from logai.detect.signals import Anomaly, ErrorRateSignal, NewTemplateSignal, RateSignal
+from logai.detect.training import sequences_of
 from logai.events import Event
 
 
@@ -28,6 +29,8 @@ class StreamScorer:
         self.detector = detector
         self.detector_name = detector_name
         self._clock = 0.0
+        # template texts by id, kept only for detectors that read texts (LogRobust)
+        self._texts: dict[str, str] | None = {} if getattr(detector, "uses_text", False) else None
         self._times: dict[str, float] = {}  # timestamp text -> epoch (a second's lines share one)
 
     @classmethod
@@ -62,6 +65,10 @@ class StreamScorer:
             clock = when
             timed.append((event, when))
         self._clock = clock
+        if self._texts is not None:
+            for event in events:
+                if event.template_id is not None and event.template_id not in self._texts:
+                    self._texts[event.template_id] = event.template or ""
         found: list[Anomaly] = []
         for signal in self.signals:
             found.extend(signal.observe(timed))
@@ -80,7 +87,7 @@ class StreamScorer:
     def score(self, groups: list[Group]) -> list[Anomaly]:
         if self.detector is None or not groups:
             return []
-        scores = self.detector.score([g.templates for g in groups])
+        scores = self.detector.score(sequences_of(self.detector, groups, self._texts))
         threshold = float(self.detector.threshold_)
         return [Anomaly(g.end, g.source, self.detector_name, float(s), threshold, {
                     "group": g.key, "start": g.start, "end": g.end, "templates": g.templates[:200],

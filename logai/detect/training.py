@@ -16,14 +16,15 @@ from logai.detect.detectors import (
     SupervisedDetector,
 )
 from logai.detect.grouping import Group, SessionGrouper, WindowGrouper, event_time
+from logai.detect.logrobust import LogRobustDetector
 from logai.events import Event
 
 DETECTORS: dict[str, Any] = {
     "pca": PCADetector, "isolation_forest": IsolationForestDetector, "invariants": InvariantsMiningDetector,
     "deeplog": DeepLogDetector, "logistic": lambda: SupervisedDetector("logistic"),
-    "gbdt": lambda: SupervisedDetector("gbdt"),
+    "gbdt": lambda: SupervisedDetector("gbdt"), "logrobust": LogRobustDetector,
 }
-SUPERVISED = {"logistic", "gbdt"}
+SUPERVISED = {"logistic", "gbdt", "logrobust"}
 
 
 def make_detector(name: str) -> Any:
@@ -33,8 +34,10 @@ def make_detector(name: str) -> Any:
 
 
 def collect_groups(events: Iterable[Event], concept: str | None = None, pattern: str | None = None,
-                   window_s: float | None = None, timeout_s: float = 1e12) -> list[Group]:
-    """All sessions (by concept or value pattern) or fixed windows of a finite event stream."""
+                   window_s: float | None = None, timeout_s: float = 1e12,
+                   texts: dict[str, str] | None = None) -> list[Group]:
+    """All sessions (by concept or value pattern) or fixed windows of a finite event stream; `texts`, when
+    given, collects each template id's text (for detectors that read templates, like LogRobust)."""
     grouper: SessionGrouper | WindowGrouper
     if concept or pattern:
         grouper = SessionGrouper(concept, pattern, timeout_s=timeout_s, max_open=10**9)
@@ -48,6 +51,8 @@ def collect_groups(events: Iterable[Event], concept: str | None = None, pattern:
     for event in events:
         clock = event_time(event, clock)
         batch.append((event, clock))
+        if texts is not None and event.template_id is not None:
+            texts[event.template_id] = event.template or ""
         if len(batch) >= 4096:
             groups.extend(grouper.add(batch))
             batch = []
@@ -67,16 +72,26 @@ def read_labels(path: Path) -> dict[str, int]:
     return labels
 
 
-def fit(name: str, groups: Sequence[Group], labels: dict[str, int] | None = None) -> Any:
+def sequences_of(detector: Any, groups: Sequence[Group], texts: dict[str, str] | None = None) -> list[list[str]]:
+    """What a detector reads of each group: template ids, or their texts for text-reading detectors."""
+    if getattr(detector, "uses_text", False):
+        if texts is None:
+            raise ValueError(f"{type(detector).__name__} reads template texts: collect them with the groups")
+        return [[texts.get(t, t) for t in g.templates] for g in groups]
+    return [g.templates for g in groups]
+
+
+def fit(name: str, groups: Sequence[Group], labels: dict[str, int] | None = None,
+        texts: dict[str, str] | None = None) -> Any:
     detector = make_detector(name)
-    sequences = [g.templates for g in groups]
+    sequences = sequences_of(detector, groups, texts)
     if name in SUPERVISED:
         if not labels:
             raise ValueError(f"{name} is supervised: give labels for the groups")
-        known = [(g.templates, labels[g.key]) for g in groups if g.key in labels]
+        known = [(seq, labels[g.key]) for seq, g in zip(sequences, groups, strict=True) if g.key in labels]
         if len({y for _, y in known}) < 2:
             raise ValueError("the labels must contain both normal and anomalous groups")
         return detector.fit([s for s, _ in known], [y for _, y in known])
     if labels:  # semi-supervised and unsupervised detectors learn normal behaviour only
-        sequences = [g.templates for g in groups if labels.get(g.key, 0) == 0]
+        sequences = [seq for seq, g in zip(sequences, groups, strict=True) if labels.get(g.key, 0) == 0]
     return detector.fit(sequences)
