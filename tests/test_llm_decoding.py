@@ -10,7 +10,7 @@ import pytest
 import torch
 from transformers import DynamicCache
 
-from logai.llm.decoding import _keep_path, _verify
+from logai.llm.decoding import _keep_path, _verify, cache_argument
 from logai.llm.speculative.draft import DraftTree
 from logai.llm.speculative.suffix_tree import SuffixProposer, SuffixTrie
 from logai.llm.speculative.token_recycling import RecyclingProposer
@@ -83,18 +83,19 @@ def test_tree_verification_keeps_a_consistent_kv_cache(tiny_model):
     draft = DraftTree(tokens=[5, 6, 7, 8, 9], parents=[-1, -1, 0, 0, 2])  # two branches under the root
     with torch.inference_mode():
         cache = DynamicCache(config=model.config)
-        model(input_ids=torch.tensor([prompt]), past_key_values=cache)
+        kv = cache_argument(model)
+        model(input_ids=torch.tensor([prompt]), **{kv: cache})
         past = cache.get_seq_length()
         root = 42
         inputs = [root, *draft.tokens]
         positions = torch.tensor([[past + d for d in [0, *draft.depths()]]])
-        tree_logits = model(input_ids=torch.tensor([inputs]), past_key_values=cache, position_ids=positions,
+        tree_logits = model(input_ids=torch.tensor([inputs]), **{kv: cache}, position_ids=positions,
                             attention_mask=draft.attention_mask(past, model.dtype, torch.device("cpu"))).logits[0]
         path = [0, 2, 4]  # tokens 5, 7, 9: root -> node 0 -> node 2 -> node 4
         _keep_path(cache, past, path, chain=False)
         committed = [*prompt, root, 5, 7, 9]
         fresh = DynamicCache(config=model.config)
-        fresh_logits = model(input_ids=torch.tensor([committed]), past_key_values=fresh).logits[0]
+        fresh_logits = model(input_ids=torch.tensor([committed]), **{kv: fresh}).logits[0]
     for kept, ref in zip(cache.layers, fresh.layers, strict=True):
         assert torch.allclose(kept.keys, ref.keys, atol=1e-5)
         assert torch.allclose(kept.values, ref.values, atol=1e-5)

@@ -14,6 +14,7 @@ grammar rejects are cut before verification. The KV cache keeps only the committ
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +39,12 @@ class DecodeOutput:
     drafted: int = 0
     accepted: int = 0
     top_logprobs: list[list[tuple[int, float]]] = field(default_factory=list)
+
+
+def cache_argument(model: Any) -> str:
+    """The keyword a model's forward takes its KV cache under: `cache` from transformers 5.24,
+    `past_key_values` before (still accepted, deprecated, until 5.40)."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
 def _allowed(bitmask: torch.Tensor, row: int, token: int) -> bool:
@@ -120,7 +127,8 @@ def decode(model: Any, prompt: list[int], sampling: SamplingParams, eos_ids: set
 
     started = time.perf_counter()
     with torch.inference_mode():
-        result = model(input_ids=torch.tensor([prompt], device=device), past_key_values=cache, use_cache=True,
+        kv = cache_argument(model)
+        result = model(input_ids=torch.tensor([prompt], device=device), **{kv: cache}, use_cache=True,
                        logits_to_keep=0 if wants_prompt_logits else 1)
         logits = result.logits[0].float()
         if proposer is not None and wants_prompt_logits:
@@ -150,7 +158,7 @@ def decode(model: Any, prompt: list[int], sampling: SamplingParams, eos_ids: set
             if len(draft) and not draft.is_chain():
                 kwargs["attention_mask"] = draft.attention_mask(past, model.dtype, device)
                 kwargs["position_ids"] = torch.tensor([[past + d for d in depths]], device=device)
-            result = model(input_ids=torch.tensor([inputs], device=device), past_key_values=cache,
+            result = model(input_ids=torch.tensor([inputs], device=device), **{kv: cache},
                            use_cache=True, **kwargs)
             out.forward_passes += 1
             logits = result.logits[0].float()
