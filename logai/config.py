@@ -168,6 +168,22 @@ class LlmConfig(BaseModel):
     reset_after_s: float = Field(30.0, gt=0, description="how long the open circuit fails fast")
 
 
+class RouteConfig(BaseModel):
+    """AdaptiveLog routing: the small model first, the LLM for what it is unsure of."""
+
+    model_config = ConfigDict(extra="forbid")
+    model_dir: Path | None = Field(None, description="a router folder written by pipelines/train_slm.py; "
+                                                     "without one, /v1/analyze answers 503")
+    use_llm: bool = Field(True, description="escalate uncertain verdicts to the configured `llm`")
+    k: int = Field(5, ge=0, le=50, description="error-prone cases retrieved into the LLM prompt")
+    statistic: Literal["entropy", "vote"] = "entropy"
+    max_llm_calls_per_s: float | None = Field(None, gt=0)
+    max_llm_calls_per_day: int | None = Field(None, ge=0)
+    cache_size: int = Field(100_000, ge=0, description="verdicts kept per (task, small-model input)")
+    ingest_task: str | None = Field(None, description="also give every ingested event a verdict of this "
+                                                      "task (e.g. anomaly), stored as analyses")
+
+
 class LoggingConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     level: str = "INFO"
@@ -195,6 +211,7 @@ class Settings(BaseModel):
     kafka: KafkaConfig = Field(default_factory=KafkaConfig)
     detect: DetectConfig = Field(default_factory=DetectConfig)
     llm: LlmConfig = Field(default_factory=LlmConfig)
+    route: RouteConfig = Field(default_factory=RouteConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
 
 

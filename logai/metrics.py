@@ -19,3 +19,8 @@ BATCH_SECONDS = Histogram("logai_batch_seconds", "Time to parse and store one ba
 REQUEST_SECONDS = Histogram("logai_http_request_seconds", "HTTP request latency", ["method", "route", "status"],
                             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5), registry=REGISTRY)
 ANOMALIES = Counter("logai_anomalies_total", "Anomalies found in the stream", ["detector"], registry=REGISTRY)
+VERDICTS = Counter("logai_route_verdicts_total", "Verdicts by task and path (slm, llm, slm_fallback, cache)",
+                   ["task", "path"], registry=REGISTRY)
+ROUTE_SECONDS = Histogram("logai_route_seconds", "Time per verdict by path", ["path"],
+                          buckets=(0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30), registry=REGISTRY)
+LLM_TOKENS = Counter("logai_route_llm_tokens_total", "LLM tokens spent by the router", ["kind"], registry=REGISTRY)

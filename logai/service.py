@@ -19,6 +19,7 @@ from logai.detect.stream import StreamScorer
 from logai.events import Event
 from logai.ingest.lines import decode_line
 from logai.pipeline import ParsePipeline
+from logai.route.analysis import AnalysisService
 from logai.store.rows import prepare
 from logai.store.store import EventStore, WriteResult
 from logai.store.writer import StoreWriter
@@ -51,6 +52,8 @@ class IngestService:
         self.writer = writer
         self.scorer = scorer
         self._lock = threading.Lock()  # parser state is per process and not thread-safe
+        self.analysis: AnalysisService | None = None  # set when a router is configured
+        self.analysis_task: str | None = None  # then every parsed event also gets a verdict of this task
 
     def ingest(self, lines: Sequence[bytes], *, source: str, format_name: str, keys: Sequence[str],
                door: str, first_line: int = 1) -> IngestResult:
@@ -91,6 +94,8 @@ class IngestService:
             if self.scorer is not None:
                 result.anomalies = self.scorer.observe(result.events)
             self.pipeline.maybe_save()
+        if self.analysis is not None and self.analysis_task and result.events:
+            self.analysis.analyze(result.events, self.analysis_task)
         return result
 
     def submit(self, results: Sequence[IngestResult]) -> Callable[[], WriteResult]:
@@ -130,4 +135,6 @@ class IngestService:
             self.pipeline.close()
         if self.writer is not None:
             self.writer.close()
+        if self.analysis is not None and self.analysis.router.backend is not None:
+            self.analysis.router.backend.close()
         self.store.close()

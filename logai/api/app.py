@@ -11,10 +11,12 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from logai import __version__, metrics
+from logai.api.analysis_routes import router as analysis_router
 from logai.api.routes import router
 from logai.config import Settings, store_url
 from logai.detect.stream import StreamScorer
 from logai.pipeline import ParsePipeline
+from logai.route.analysis import AnalysisService, build_router
 from logai.service import IngestService
 from logai.store.store import EventStore
 from logai.store.writer import StoreWriter
@@ -27,7 +29,20 @@ def build_service(settings: Settings, writer_process: bool = False) -> IngestSer
     store = EventStore(url, bucket)  # opened (and migrated) here first, so the writer finds the schema
     writer = StoreWriter(url, bucket) if writer_process else None
     scorer = StreamScorer.from_config(settings.detect) if settings.detect.enabled else None
-    return IngestService(ParsePipeline(settings), store, writer, scorer)
+    service = IngestService(ParsePipeline(settings), store, writer, scorer)
+    attach_analysis(settings, service)
+    return service
+
+
+def attach_analysis(settings: Settings, service: IngestService) -> AnalysisService | None:
+    """The verdict service when a router is configured; shared with the ingest path (`route.ingest_task`)."""
+    router = build_router(settings)
+    if router is None:
+        return None
+    library_dir = settings.route.model_dir / "cases" if settings.route.model_dir else None
+    service.analysis = AnalysisService(router, service.store, library_dir)
+    service.analysis_task = settings.route.ingest_task
+    return service.analysis
 
 
 def create_app(settings: Settings, service: IngestService | None = None) -> FastAPI:
@@ -35,6 +50,7 @@ def create_app(settings: Settings, service: IngestService | None = None) -> Fast
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.service = service or build_service(settings)
+        app.state.analysis = app.state.service.analysis
         yield
         if service is None:
             app.state.service.close()
@@ -69,4 +85,5 @@ def create_app(settings: Settings, service: IngestService | None = None) -> Fast
         return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(router)
+    app.include_router(analysis_router)
     return app

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Request, status
 
 from logai.config import Settings
+from logai.route.analysis import AnalysisService
 from logai.service import IngestService
 
 
@@ -16,6 +17,14 @@ def get_settings(request: Request) -> Settings:
 
 def get_service(request: Request) -> IngestService:
     return request.app.state.service
+
+
+def get_analysis(request: Request) -> AnalysisService:
+    analysis = getattr(request.app.state, "analysis", None)
+    if analysis is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
+                            "no router configured: train one with pipelines/train_slm.py and set route.model_dir")
+    return analysis
 
 
 def require_api_key(
@@ -30,3 +39,4 @@ def require_api_key(
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ServiceDep = Annotated[IngestService, Depends(get_service)]
+AnalysisDep = Annotated[AnalysisService, Depends(get_analysis)]

@@ -92,3 +92,68 @@ class Stats(BaseModel):
 
 class Problem(BaseModel):
     detail: str
+
+
+class AnalyzeRequest(BaseModel):
+    lines: list[str] = Field(min_length=1, max_length=1000, description="raw log lines, one verdict each")
+    task: str = Field("anomaly", description="a task the router was trained for (see GET /v1/tasks)")
+    source: str = Field("analyze", min_length=1, max_length=256, description="stream the lines are parsed as")
+    format: str = Field("generic", description="log format of the lines")
+    choices: list[str] | None = Field(None, description="restrict the answer to these labels")
+    evidence: dict[str, Any] | None = Field(None, description="detector evidence shown to the LLM")
+
+
+class CaseOut(BaseModel):
+    label: str
+    similarity: float
+    log: str
+
+
+class VerdictOut(BaseModel):
+    analysis_id: int
+    task: str
+    label: str
+    path: str = Field(description="slm (small model alone), llm, or slm_fallback (LLM down or over budget)")
+    model: str
+    confidence: float = Field(description="the small model's mean MC-dropout probability of its label")
+    uncertainty: float
+    slm_label: str
+    reason: str
+    cases: list[CaseOut] = Field(description="error-prone cases the LLM was shown")
+    cached: bool
+    llm_error: str | None = None
+    template_id: str | None = None
+
+
+class AnalyzeResponse(BaseModel):
+    verdicts: list[VerdictOut]
+
+
+class AnalysisOut(BaseModel):
+    id: int
+    event_id: int | None = None
+    task: str
+    label: str
+    model: str
+    confidence: float | None = None
+    provenance: dict[str, Any]
+    created_at: float
+
+
+class AnalysesPage(BaseModel):
+    analyses: list[AnalysisOut]
+
+
+class FeedbackRequest(BaseModel):
+    line: str = Field(min_length=1, max_length=65536, description="the log line an operator labelled")
+    task: str = "anomaly"
+    label: str = Field(min_length=1, max_length=128, description="the correct label")
+    reason: str = Field("", max_length=500)
+    source: str = Field("feedback", min_length=1, max_length=256)
+    format: str = "generic"
+
+
+class FeedbackResponse(BaseModel):
+    cases: int = Field(description="cases in the library now")
+    label: str
+    small_model_label: str | None = None

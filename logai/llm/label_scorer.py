@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from logai.calibration import fit_temperature
 from logai.llm.types import LabelScores
 
 
@@ -64,15 +65,5 @@ class LabelScorer:
         """Temperature scaling: the T minimising the negative log-likelihood of the gold labels."""
         scores = torch.stack([self.logits(messages, labels) for messages, _ in examples])
         gold = torch.tensor([list(labels).index(label) for _, label in examples])
-        log_t = torch.zeros((), requires_grad=True)
-        optimizer = torch.optim.LBFGS([log_t], lr=0.1, max_iter=steps)
-
-        def closure():
-            optimizer.zero_grad()
-            loss = torch.nn.functional.cross_entropy(scores / log_t.exp(), gold)
-            loss.backward()
-            return loss
-
-        optimizer.step(closure)
-        self.temperature = float(log_t.detach().exp().clamp(0.05, 20.0))
+        self.temperature = fit_temperature(scores, gold, steps)
         return self.temperature

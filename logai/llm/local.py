@@ -19,6 +19,7 @@ from typing import Any, Literal
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, LogitsProcessorList
 
+from logai.devices import pick_device, pick_dtype
 from logai.llm.backend import Backend
 from logai.llm.decoding import decode
 from logai.llm.grammar import GrammarCompilerCache, GrammarLogitsProcessor
@@ -30,25 +31,6 @@ from logai.llm.types import GenerationRequest, GenerationResult, LabelScores, LL
 
 log = logging.getLogger(__name__)
 Speculation = Literal["none", "suffix", "recycling"]
-
-
-def pick_device(device: str | None = None) -> torch.device:
-    if device:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def pick_dtype(device: torch.device, dtype: str | None = None) -> torch.dtype:
-    """bf16 on CUDA and on CPUs with native bf16 (AVX512-BF16 / AMX); float32 elsewhere."""
-    if dtype:
-        return getattr(torch, dtype)
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        flags = ""
-    return torch.bfloat16 if ("avx512_bf16" in flags or "amx_bf16" in flags) else torch.float32
 
 
 class Fp32Head(torch.nn.Module):

@@ -10,6 +10,8 @@ records (JSON lines) side by side; `load` refuses a pair that does not match.
 from __future__ import annotations
 
 import json
+import random
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,7 @@ class CaseLibrary:
         self.hnsw_m = hnsw_m
         self.cases: list[Case] = []
         self.index = faiss.IndexFlatIP(embedder.dim)
+        self._lock = threading.Lock()  # feedback adds while the router searches
 
     def __len__(self) -> int:
         return len(self.cases)
@@ -53,11 +56,12 @@ class CaseLibrary:
         if not cases:
             return
         vectors = self.embedder.encode([c.key_text() for c in cases]).astype(np.float32)
-        self.cases.extend(cases)
-        if self.kind == "flat" and len(self.cases) > self.hnsw_threshold:
-            self._rebuild_hnsw(vectors)
-        else:
-            self.index.add(vectors)
+        with self._lock:
+            self.cases.extend(cases)
+            if self.kind == "flat" and len(self.cases) > self.hnsw_threshold:
+                self._rebuild_hnsw(vectors)
+            else:
+                self.index.add(vectors)
 
     def _rebuild_hnsw(self, new_vectors: np.ndarray) -> None:
         dim = new_vectors.shape[1]
@@ -72,11 +76,17 @@ class CaseLibrary:
             return []
         vector = self.embedder.encode([text]).astype(np.float32)
         wanted = k if task is None else min(len(self.cases), k * 4)
-        scores, ids = self.index.search(vector, min(wanted, len(self.cases)))
+        with self._lock:
+            scores, ids = self.index.search(vector, min(wanted, len(self.cases)))
         found = [(self.cases[i], float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
         if task is not None:
             found = [(c, s) for c, s in found if c.task == task]
         return found[:k]
+
+    def sample(self, k: int, task: str | None = None, seed: int = 0) -> list[Case]:
+        """k cases drawn at random (the few-shot baseline retrieval is measured against)."""
+        pool = [c for c in self.cases if task is None or c.task == task]
+        return random.Random(seed).sample(pool, min(k, len(pool)))
 
     def save(self, folder: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)

@@ -192,6 +192,18 @@ class EventStore:
                 ts=ts, source=source, detector=detector, score=score, threshold=threshold, evidence=evidence,
                 created_at=time.time())).inserted_primary_key[0])
 
+    def add_analyses(self, rows: Sequence[dict[str, Any]]) -> list[int]:
+        """Store verdicts: dicts with task, label, model, confidence, provenance and optional event_id."""
+        now = time.time()
+        ids = []
+        with self.engine.begin() as conn:
+            for row in rows:  # one insert each: the ids go back to the caller
+                ids.append(int(conn.execute(schema.analyses.insert().values(
+                    event_id=row.get("event_id"), task=row["task"], label=row["label"][:128],
+                    model=row["model"][:128], confidence=row.get("confidence"), provenance=row["provenance"],
+                    created_at=now)).inserted_primary_key[0]))
+        return ids
+
     # -- queries -------------------------------------------------------------------------------------------
     def events(self, query: EventQuery) -> tuple[list[dict[str, Any]], str | None]:
         """Matching events, newest first by (ts, id), and the cursor of the next page (None at the end)."""
@@ -276,6 +288,17 @@ class EventStore:
             stmt = stmt.where(a.c.ts >= start)
         if end is not None:
             stmt = stmt.where(a.c.ts < end)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(stmt)]
+
+    def analyses(self, task: str | None = None, label: str | None = None, event_id: int | None = None,
+                 limit: int = 100) -> list[dict[str, Any]]:
+        """Stored verdicts, newest first."""
+        a = schema.analyses
+        stmt = select(a).order_by(a.c.id.desc()).limit(limit)
+        for column, value in ((a.c.task, task), (a.c.label, label), (a.c.event_id, event_id)):
+            if value is not None:
+                stmt = stmt.where(column == value)
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(stmt)]
 

@@ -1,0 +1,89 @@
+"""The /v1 routes of AdaptiveLog verdicts: analyze lines, list stored analyses, feed back correct labels."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi.concurrency import run_in_threadpool
+
+from logai.api.deps import AnalysisDep, ServiceDep, require_api_key
+from logai.api.models import (
+    AnalysesPage,
+    AnalyzeRequest,
+    AnalyzeResponse,
+    FeedbackRequest,
+    FeedbackResponse,
+    Problem,
+    VerdictOut,
+)
+from logai.ingest.formats import UnknownFormatError
+
+router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)],
+                   responses={401: {"model": Problem}, 422: {"description": "invalid request"}})
+
+
+def _check(service, analysis, task: str, fmt: str, labels: list[str] | None = None) -> None:
+    known = analysis.tasks
+    if task not in known:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            f"unknown task {task!r}; this router knows {sorted(known)}")
+    unknown = [label for label in labels or [] if label not in known[task]]
+    if unknown:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            f"labels {unknown} are not labels of task {task!r}: {known[task]}")
+    try:
+        service.pipeline.registry.get(fmt)
+    except UnknownFormatError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+
+
+@router.get("/tasks", summary="Tasks the router answers, with their labels",
+            responses={503: {"model": Problem}})
+def tasks(analysis: AnalysisDep) -> dict[str, list[str]]:
+    return analysis.tasks
+
+
+@router.post("/analyze", response_model=AnalyzeResponse, responses={503: {"model": Problem}},
+             summary="Verdicts for ad-hoc lines: small model first, the LLM when it is unsure")
+async def analyze(body: AnalyzeRequest, service: ServiceDep, analysis: AnalysisDep) -> AnalyzeResponse:
+    """Each line is parsed like ingested lines (templates and semantics) but not stored as an event; its
+    verdict is stored as an analysis with its provenance (which model, uncertainty, cases shown)."""
+    _check(service, analysis, body.task, body.format, body.choices)
+
+    def run():
+        events = [service.pipeline.parse_text(line, source=body.source, format_name=body.format, line=i + 1)
+                  for i, line in enumerate(body.lines)]
+        return events, analysis.analyze(events, body.task, choices=body.choices, evidence=body.evidence)
+
+    events, results = await run_in_threadpool(run)
+    return AnalyzeResponse(verdicts=[
+        VerdictOut(analysis_id=aid, task=v.task, label=v.label, path=v.path, model=v.model,
+                   confidence=v.confidence, uncertainty=v.uncertainty, slm_label=v.slm_label, reason=v.reason,
+                   cases=v.cases, cached=v.cached, llm_error=v.llm_error, template_id=e.template_id)
+        for e, (aid, v) in zip(events, results, strict=True)])
+
+
+@router.get("/analyses", response_model=AnalysesPage, summary="Stored verdicts, newest first")
+def analyses(
+    service: ServiceDep,
+    task: str | None = None,
+    label: str | None = None,
+    event_id: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> AnalysesPage:
+    return AnalysesPage(analyses=service.store.analyses(task, label, event_id, limit))  # type: ignore[arg-type]
+
+
+@router.post("/feedback", response_model=FeedbackResponse, responses={503: {"model": Problem}},
+             summary="An operator's correct label: it becomes an error-prone case at once")
+async def feedback(body: FeedbackRequest, service: ServiceDep, analysis: AnalysisDep) -> FeedbackResponse:
+    _check(service, analysis, body.task, body.format, [body.label])
+
+    def run():
+        event = service.pipeline.parse_text(body.line, source=body.source, format_name=body.format, line=1)
+        return analysis.feedback(event, body.task, body.label, body.reason)
+
+    case = await run_in_threadpool(run)
+    return FeedbackResponse(cases=len(analysis.router.library or []), label=case.label,
+                            small_model_label=case.small_model_label)

@@ -1,0 +1,24 @@
+"""Temperature scaling (Guo et al., 2017): one scalar T dividing the logits so that softmax probabilities
+match observed accuracy. Shared by the small model and the LLM label scorer."""
+
+from __future__ import annotations
+
+import torch
+
+
+def fit_temperature(logits: torch.Tensor, gold: torch.Tensor, steps: int = 200,
+                    bounds: tuple[float, float] = (0.05, 20.0)) -> float:
+    """The T within `bounds` minimising the negative log-likelihood of `gold` (class indexes) under
+    softmax(logits / T). `logits` is (items, classes)."""
+    logits = logits.detach().float()
+    log_t = torch.zeros((), requires_grad=True)
+    optimizer = torch.optim.LBFGS([log_t], lr=0.1, max_iter=steps)
+
+    def closure():
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(logits / log_t.exp(), gold)
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    return float(log_t.detach().exp().clamp(*bounds))

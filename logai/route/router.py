@@ -1,0 +1,196 @@
+"""`AdaptiveRouter`: the small model answers first; the LLM only where the small model is unsure.
+
+Per batch of events: verdict cache → small model with MC dropout (one batched forward) → items whose
+uncertainty is above the task's threshold go to the LLM with the top-k retrieved error-prone cases, under a
+JSON constraint `{"label", "reason"}`. When the LLM is down, over budget or answers off-contract, the small
+model's verdict stands and says so (`path="slm_fallback"`). Every verdict keeps its provenance.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from logai import metrics
+from logai.events import Event
+from logai.llm.backend import Backend
+from logai.llm.types import GenerationRequest, LLMError, SamplingParams
+from logai.route.budget import LlmBudget
+from logai.route.cache import VerdictCache
+from logai.route.cases import Case, CaseLibrary
+from logai.route.prompt import build_messages, parse_answer, verdict_constraint
+from logai.route.tasks import task as task_spec
+from logai.slm.classifier import SlmClassifier
+from logai.slm.inputs import event_text
+
+log = logging.getLogger(__name__)
+Path_ = Literal["slm", "llm", "slm_fallback"]
+CaseMode = Literal["retrieved", "random", "none"]
+
+
+@dataclass
+class Verdict:
+    task: str
+    label: str
+    path: Path_  # who decided: the small model alone, the LLM, or the small model because the LLM could not
+    confidence: float  # the small model's mean probability of its label (the LLM's answer has none)
+    uncertainty: float  # the routing statistic (0 = sure)
+    slm_label: str
+    model: str  # the model whose answer this is
+    reason: str = ""
+    cases: list[dict[str, Any]] = field(default_factory=list)  # cases shown to the LLM: label, similarity
+    llm_error: str | None = None
+    cached: bool = False
+    latency_s: float = 0.0
+    llm_tokens: int = 0
+
+    def provenance(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if k not in ("task", "label")}
+
+
+@dataclass
+class LlmAnswer:
+    label: str
+    reason: str
+    tokens: int
+    cases: list[tuple[Case, float]]
+
+
+class AdaptiveRouter:
+    def __init__(self, models: dict[str, SlmClassifier], thresholds: dict[str, float],
+                 library: CaseLibrary | None = None, backend: Backend | None = None, *, k: int = 5,
+                 statistic: str = "entropy", budget: LlmBudget | None = None, cache: VerdictCache | None = None,
+                 case_mode: CaseMode = "retrieved", max_tokens: int = 64, seed: int = 0, llm_name: str = "llm"):
+        self.models = models
+        self.thresholds = thresholds
+        self.library = library
+        self.backend = backend
+        self.k = k
+        self.statistic = statistic
+        self.budget = budget
+        self.cache = cache if cache is not None else VerdictCache()
+        self.case_mode = case_mode
+        self.max_tokens = max_tokens
+        self.seed = seed
+        self.llm_name = llm_name
+
+    def model(self, task: str) -> SlmClassifier:
+        try:
+            return self.models[task]
+        except KeyError:
+            raise KeyError(f"no small model for task {task!r}; trained tasks: {sorted(self.models)}") from None
+
+    # -- the route -------------------------------------------------------------------------------------
+    def analyze(self, events: Sequence[Event], task: str, *, choices: Sequence[Sequence[str] | None] | None = None,
+                evidence: Sequence[dict[str, Any] | None] | None = None) -> list[Verdict]:
+        """One verdict per event. `choices[i]` restricts event i's labels; `evidence[i]` is shown to the LLM."""
+        model = self.model(task)
+        texts = [event_text(e) for e in events]
+        keys = [(task, tuple(choices[i]) if choices and choices[i] else None, text) for i, text in enumerate(texts)]
+        verdicts: list[Verdict | None] = [None] * len(events)
+        todo: list[int] = []
+        for i, key in enumerate(keys):
+            hit = self.cache.get(key)
+            if hit is not None:
+                verdicts[i] = Verdict(**{**asdict(hit), "cached": True, "latency_s": 0.0})
+                metrics.VERDICTS.labels(task, "cache").inc()
+            else:
+                todo.append(i)
+        if todo:
+            started = time.perf_counter()
+            first = {}  # duplicates inside the batch are decided once
+            for i in todo:
+                first.setdefault(keys[i], i)
+            unique = list(first.values())
+            mc = model.predict_mc([texts[i] for i in unique],
+                                  allowed=[choices[i] for i in unique] if choices else None)
+            uncertainty = mc.uncertainty(self.statistic)
+            slm_seconds = (time.perf_counter() - started) / len(unique)
+            threshold = self.thresholds.get(task, float("inf"))
+            decided: dict[tuple, Verdict] = {}
+            for row, i in enumerate(unique):
+                label = mc.labels[row]
+                verdict = Verdict(task, label, "slm", float(mc.probs[row].max()), float(uncertainty[row]), label,
+                                  f"slm:{task}", latency_s=slm_seconds)
+                if uncertainty[row] > threshold:
+                    self._escalate(verdict, events[i], task, self._labels(model, choices[i] if choices else None),
+                                   evidence[i] if evidence else None)
+                metrics.VERDICTS.labels(task, verdict.path).inc()
+                metrics.ROUTE_SECONDS.labels(verdict.path).observe(verdict.latency_s)
+                self.cache.put(keys[i], verdict)
+                decided[keys[i]] = verdict
+            for i in todo:
+                verdicts[i] = decided[keys[i]]
+        return verdicts  # type: ignore[return-value]
+
+    @staticmethod
+    def _labels(model: SlmClassifier, choices: Sequence[str] | None) -> list[str]:
+        return list(choices) if choices else list(model.labels_)
+
+    def _escalate(self, verdict: Verdict, event: Event, task: str, labels: list[str],
+                  evidence: dict[str, Any] | None) -> None:
+        if self.backend is None:
+            return  # no LLM configured: the small model decides everything
+        if self.budget is not None and not self.budget.try_acquire():
+            verdict.path, verdict.llm_error = "slm_fallback", "over the LLM call budget"
+            return
+        started = time.perf_counter()
+        try:
+            answer = self.ask_llm(event, task, labels, evidence=evidence)
+        except (LLMError, ValueError) as exc:
+            log.warning("LLM unavailable for a %s verdict, the small model's answer stands: %s", task, exc)
+            verdict.path, verdict.llm_error = "slm_fallback", str(exc)[:300]
+            return
+        verdict.latency_s += time.perf_counter() - started
+        verdict.path, verdict.label, verdict.reason = "llm", answer.label, answer.reason
+        verdict.model, verdict.llm_tokens = self.llm_name, answer.tokens
+        verdict.cases = [{"label": c.label, "similarity": round(s, 4), "log": c.log[:200]} for c, s in answer.cases]
+
+    def cases_for(self, event: Event, task: str, mode: CaseMode | None = None) -> list[tuple[Case, float]]:
+        mode = mode or self.case_mode
+        if self.library is None or mode == "none" or self.k == 0:
+            return []
+        if mode == "random":
+            seed = self.seed + sum(map(ord, event.content or event.raw))  # fixed per log, varied across logs
+            return [(c, 0.0) for c in self.library.sample(self.k, task, seed)]
+        query = Case(log=event.content or event.raw, template=event.conceptualized or event.template or "",
+                     label="", task=task).key_text()
+        return self.library.search(query, self.k, task)
+
+    def ask_llm(self, event: Event, task: str, labels: Sequence[str], *, evidence: dict[str, Any] | None = None,
+                mode: CaseMode | None = None) -> LlmAnswer:
+        """The LLM's verdict on one event with the task's cases (raises LLMError / ValueError)."""
+        if self.backend is None:
+            raise LLMError("no LLM backend configured")
+        found = self.cases_for(event, task, mode)
+        ordered = [c for c, _ in sorted(found, key=lambda pair: pair[1])]  # most similar last
+        messages = build_messages(task_spec(task), labels, event, ordered, evidence)
+        request = GenerationRequest(messages=messages, constraint=verdict_constraint(labels),
+                                    sampling=SamplingParams(max_tokens=self.max_tokens, temperature=0.0))
+        result = self.backend.generate([request])[0]
+        metrics.LLM_TOKENS.labels("prompt").inc(result.prompt_tokens)
+        metrics.LLM_TOKENS.labels("completion").inc(result.completion_tokens)
+        label, reason = parse_answer(result.text, labels)
+        return LlmAnswer(label, reason, result.prompt_tokens + result.completion_tokens, found)
+
+    # -- learning from operators ---------------------------------------------------------------------
+    def feedback(self, event: Event, task: str, label: str, reason: str = "") -> Case:
+        """An operator's correct label becomes an error-prone case at once (no rebuild), and the verdicts
+        cached for this task are dropped so the next identical line is routed afresh."""
+        if self.library is None:
+            raise RuntimeError("no case library configured")
+        model = self.models.get(task)
+        slm_label = model.predict([event_text(event)])[0] if model is not None else None
+        case = Case(log=event.content or event.raw, template=event.conceptualized or event.template or "",
+                    label=label, small_model_label=slm_label, task=task, reason=reason,
+                    meta={"origin": "feedback", "at": time.time()})
+        if not case.reason:
+            from logai.route.reasons import template_reason
+
+            case.reason = template_reason(case)
+        self.library.add([case])
+        self.cache.invalidate(task)
+        return case

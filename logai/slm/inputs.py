@@ -1,0 +1,48 @@
+"""What the small model reads: the parsed event, not the raw line.
+
+The conceptualized template is written out with each slot filled by its value when the value carries
+meaning (words, small codes, paths, exception names) and by its concept or type when it is an identifier
+or a measurement that differs from line to line (block ids, addresses, timestamps, large numbers). The
+same text is the verdict cache key, so the cache is exact: two events with the same key are the same
+model input.
+"""
+
+from __future__ import annotations
+
+import re
+
+from logai.events import Event
+
+# value types replaced by a placeholder: they identify or measure, and rarely decide a label
+_PLACEHOLDER_TYPES = frozenset({
+    "ip:port", "ip", "url", "uuid", "mac", "timestamp", "time", "duration", "size", "hex", "float", "id",
+    "email", "host",
+})
+_SMALL_INT = 3  # integers up to this many characters (codes, counts, small readings) are kept
+_SLOT = re.compile(r"<\*(?:[^*<>]*)\*?>")
+
+
+def slot_text(value: str, value_type: str | None, concept: str | None) -> str:
+    kind = value_type or "text"
+    if kind in _PLACEHOLDER_TYPES or (kind == "integer" and len(value.lstrip("+-")) > _SMALL_INT):
+        return f"<{concept or kind}>"
+    return value
+
+
+def event_text(event: Event) -> str:
+    """The small model's input for `event` (also its verdict cache key)."""
+    template = event.template or event.content or event.raw
+    if not event.params:
+        return template
+    values = iter(event.params)
+    out: list[str] = []
+    last = 0
+    for match in _SLOT.finditer(template):
+        param = next(values, None)
+        if param is None:
+            break
+        out.append(template[last:match.start()])
+        out.append(slot_text(param.value, param.type, param.concept))
+        last = match.end()
+    out.append(template[last:])
+    return "".join(out)

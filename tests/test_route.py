@@ -1,0 +1,191 @@
+"""AdaptiveLog routing: the small model's uncertainty, thresholds, the router with the real packaged models,
+fallback when the LLM is down, budgets, feedback, persistence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from logai.llm.openai_compat import OpenAICompatBackend
+from logai.pipeline import ParsePipeline
+from logai.route.budget import LlmBudget
+from logai.route.cases import Case, CaseLibrary
+from logai.route.router import AdaptiveRouter
+from logai.route.threshold import routed_share, threshold_for_accuracy, threshold_for_budget
+from logai.route.training import LabelledLog, load_router, save_router, train_task
+from logai.slm.classifier import SlmClassifier
+from logai.slm.embeddings import SentenceEmbedder
+from logai.slm.inputs import event_text
+from logai.slm.uncertainty import summarise
+
+ABNORMAL = ["kernel panic on node {i}: machine check exception", "disk {i} failed: unrecoverable read error",
+            "fatal: out of memory, killing process {i}"]
+NORMAL = ["user {i} logged in successfully", "heartbeat from worker {i} ok", "job {i} completed in time"]
+AMBIGUOUS = "connection to peer reset, retrying"  # labelled both ways in training
+
+
+def _training() -> tuple[list[str], list[str]]:
+    texts, labels = [], []
+    for i in range(6):
+        for pattern in ABNORMAL:
+            texts.append(pattern.format(i=i))
+            labels.append("abnormal")
+        for pattern in NORMAL:
+            texts.append(pattern.format(i=i))
+            labels.append("normal")
+    for label in ("abnormal", "normal") * 6:
+        texts.append(AMBIGUOUS)
+        labels.append(label)
+    return texts, labels
+
+
+@pytest.fixture(scope="module")
+def classifier() -> SlmClassifier:
+    texts, labels = _training()
+    return SlmClassifier(epochs=10, batch_size=16, lr=2e-4, seed=0).fit(texts, labels)
+
+
+@pytest.fixture(scope="module")
+def embedder() -> SentenceEmbedder:
+    return SentenceEmbedder()
+
+
+@pytest.fixture
+def library(embedder) -> CaseLibrary:
+    library = CaseLibrary(embedder)
+    library.add([Case(log=AMBIGUOUS, template=AMBIGUOUS, label="abnormal", small_model_label="normal",
+                      reason="resets that repeat precede outages")])
+    return library
+
+
+def test_summarise_vote_and_entropy():
+    # 3 passes, 2 items, 2 classes: item 0 always class 0; item 1 splits 2:1
+    probs = torch.tensor([[[0.9, 0.1], [0.6, 0.4]], [[0.8, 0.2], [0.3, 0.7]], [[0.7, 0.3], [0.7, 0.3]]])
+    mc = summarise(probs, ["a", "b"])
+    assert mc.labels == ["a", "a"]
+    assert mc.vote.tolist() == pytest.approx([1.0, 2 / 3])
+    mean = np.array([0.8, 0.2])
+    assert mc.entropy[0] == pytest.approx(-(mean * np.log(mean)).sum(), rel=1e-5)
+    assert mc.uncertainty("vote").tolist() == pytest.approx([0.0, 1 / 3])
+    assert 0 < mc.uncertainty("entropy")[0] < mc.uncertainty("entropy")[1] <= 1
+
+
+def test_mc_dropout_is_unsure_of_the_ambiguous_input(classifier):
+    clear = ["kernel panic on node 42: machine check exception", "user 42 logged in successfully"]
+    mc = classifier.predict_mc([*clear, AMBIGUOUS])
+    assert mc.labels[:2] == ["abnormal", "normal"]
+    u = mc.uncertainty()
+    assert u[2] > 0.9 and max(u[0], u[1]) < 0.5, u
+    assert mc.probs.shape == (3, 2) and np.allclose(mc.probs.sum(1), 1.0)
+    # restricting the choices leaves one label: certain
+    only = classifier.predict_mc([AMBIGUOUS], allowed=[["normal"]])
+    assert only.labels == ["normal"] and only.uncertainty()[0] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_threshold_calibration():
+    u = np.array([0.1, 0.2, 0.3, 0.4, 0.5])
+    assert threshold_for_budget(u, 0.4) == pytest.approx(0.3)  # routes 0.4 and 0.5
+    assert routed_share(u, threshold_for_budget(u, 0.4)) == pytest.approx(0.4)
+    assert threshold_for_budget(u, 0.0) == pytest.approx(0.5)
+    assert routed_share(u, threshold_for_budget(u, 1.0)) == 1.0
+    slm_ok = [True, True, True, False, False]
+    # an LLM right 90% of the time should take the two items the small model gets wrong, not more
+    assert threshold_for_accuracy(u, slm_ok, 0.9) == pytest.approx(0.3)
+    # a useless LLM gets nothing routed; a budget caps the share
+    assert threshold_for_accuracy(u, slm_ok, 0.0) == float("inf")
+    assert threshold_for_accuracy(u, slm_ok, 0.9, budget=0.2) == pytest.approx(0.4)
+    with pytest.raises(ValueError):
+        threshold_for_budget(u, 1.5)
+
+
+def test_budget_per_second_and_per_day():
+    now = [1000.0]
+    budget = LlmBudget(per_second=2, per_day=3, clock=lambda: now[0])
+    assert [budget.try_acquire() for _ in range(3)] == [True, True, False]
+    now[0] += 1.0
+    assert budget.try_acquire() is True
+    now[0] += 1.0
+    assert budget.try_acquire() is False  # the day's 3 calls are spent
+    now[0] += 86400
+    assert budget.try_acquire() is True
+
+
+def _events(lines: list[str]):
+    pipeline = ParsePipeline()
+    return [pipeline.parse_text(line, source="t", format_name="generic", line=i + 1) for i, line in enumerate(lines)]
+
+
+def _threshold_between(classifier: SlmClassifier) -> float:
+    u = classifier.predict_mc(["kernel panic on node 7: machine check exception", AMBIGUOUS]).uncertainty()
+    return float((u[0] + u[1]) / 2)
+
+
+@pytest.fixture(scope="module")
+def local_llm():
+    from logai.llm.local import LocalBackend
+
+    backend = LocalBackend()  # the packaged SmolLM2-135M-Instruct
+    yield backend
+    backend.close()
+
+
+def test_router_sends_only_the_uncertain_event_to_the_llm(classifier, library, local_llm):
+    router = AdaptiveRouter({"anomaly": classifier}, {"anomaly": _threshold_between(classifier)}, library,
+                            local_llm, k=3, llm_name="smollm2")
+    events = _events(["kernel panic on node 7: machine check exception", AMBIGUOUS])
+    clear, unsure = router.analyze(events, "anomaly")
+    assert clear.path == "slm" and clear.label == "abnormal" and clear.model == "slm:anomaly"
+    assert unsure.path == "llm" and unsure.model == "smollm2"
+    assert unsure.label in ("normal", "abnormal")
+    assert unsure.cases and unsure.cases[0]["label"] == "abnormal" and unsure.cases[0]["similarity"] > 0.9
+    assert unsure.llm_tokens > 0 and unsure.uncertainty > clear.uncertainty
+    again = router.analyze(_events([AMBIGUOUS]), "anomaly")[0]
+    assert again.cached and again.label == unsure.label and router.cache.hits >= 1
+
+
+def test_llm_down_leaves_the_small_model_verdict_marked(classifier, library):
+    dead = OpenAICompatBackend("http://127.0.0.1:9", "m", timeout_s=1.0, max_retries=0)
+    router = AdaptiveRouter({"anomaly": classifier}, {"anomaly": _threshold_between(classifier)}, library, dead)
+    verdict = router.analyze(_events([AMBIGUOUS]), "anomaly")[0]
+    assert verdict.path == "slm_fallback" and verdict.llm_error
+    assert verdict.label == verdict.slm_label and verdict.model == "slm:anomaly"
+    over = AdaptiveRouter({"anomaly": classifier}, {"anomaly": -1.0}, library, dead,
+                          budget=LlmBudget(per_day=0))
+    verdict = over.analyze(_events(["disk 3 failed: unrecoverable read error"]), "anomaly")[0]
+    assert verdict.path == "slm_fallback" and "budget" in verdict.llm_error
+
+
+def test_feedback_grows_the_library_and_drops_cached_verdicts(classifier, library):
+    router = AdaptiveRouter({"anomaly": classifier}, {"anomaly": float("inf")}, library)
+    line = "raid controller battery degraded on shelf 4"
+    router.analyze(_events([line]), "anomaly")
+    assert len(router.cache) == 1
+    before = len(library)
+    case = router.feedback(_events([line])[0], "anomaly", "abnormal")
+    assert len(library) == before + 1 and case.meta["origin"] == "feedback"
+    assert case.small_model_label in ("normal", "abnormal") and case.reason
+    found = library.search(line, k=1)
+    assert found[0][0].log == line and found[0][1] > 0.9
+    assert len(router.cache) == 0
+
+
+def test_train_save_load_round_trip(tmp_path, embedder):
+    texts, labels = _training()
+    train = [LabelledLog(t, label) for t, label in zip(texts, labels, strict=True)]
+    dev = [LabelledLog(p.format(i=99), "abnormal") for p in ABNORMAL] + \
+          [LabelledLog(p.format(i=99), "normal") for p in NORMAL] + [LabelledLog(AMBIGUOUS, "abnormal")]
+    trained = train_task("anomaly", train, dev, ParsePipeline(),
+                         classifier=SlmClassifier(epochs=2, batch_size=16, lr=2e-4), budget=0.3, case_share=0.2)
+    assert trained.cases and all(c.task == "anomaly" and c.reason for c in trained.cases)
+    assert 0.0 <= trained.report["dev_routed_share"] <= 0.3
+    library = CaseLibrary(embedder)
+    library.add(trained.cases)
+    folder = save_router(tmp_path / "router", {"anomaly": trained}, library)
+    router = load_router(folder, embedder=embedder)
+    assert router.thresholds["anomaly"] == pytest.approx(trained.threshold)
+    assert len(router.library) == len(trained.cases)
+    texts = [event_text(e) for e in _events([t.log for t in dev])]
+    assert router.models["anomaly"].predict(texts) == trained.model.predict(texts)
+    with pytest.raises(FileNotFoundError, match="train_slm"):
+        load_router(tmp_path / "nothing")
