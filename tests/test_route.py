@@ -189,3 +189,37 @@ def test_train_save_load_round_trip(tmp_path, embedder):
     assert router.models["anomaly"].predict(texts) == trained.model.predict(texts)
     with pytest.raises(FileNotFoundError, match="train_slm"):
         load_router(tmp_path / "nothing")
+
+
+def test_api_analyze_feedback_and_analyses(tmp_path, classifier, library):
+    from fastapi.testclient import TestClient
+
+    from logai.api.app import create_app
+    from logai.config import RouteConfig, Settings
+    from logai.route.training import TaskTraining
+
+    folder = save_router(tmp_path / "router", {"anomaly": TaskTraining(classifier, -1.0, [])}, library)
+    settings = Settings(data_dir=tmp_path / "data", route=RouteConfig(model_dir=folder, use_llm=False))
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/v1/tasks").json() == {"anomaly": ["abnormal", "normal"]}
+        r = client.post("/v1/analyze", json={"lines": ["disk 9 failed: unrecoverable read error", AMBIGUOUS]})
+        assert r.status_code == 200, r.text
+        verdicts = r.json()["verdicts"]
+        assert verdicts[0]["label"] == "abnormal" and verdicts[0]["path"] == "slm"  # no LLM configured
+        assert verdicts[0]["template_id"] and 0 <= verdicts[0]["uncertainty"] <= 1
+        stored = client.get("/v1/analyses", params={"task": "anomaly"}).json()["analyses"]
+        assert len(stored) == 2 and stored[0]["provenance"]["log"] == AMBIGUOUS
+        assert client.post("/v1/analyze", json={"lines": ["x"], "task": "nope"}).status_code == 422
+        assert client.post("/v1/analyze", json={"lines": []}).status_code == 422
+        assert client.post("/v1/analyze", json={"lines": ["x"], "format": "nope"}).status_code == 422
+        r = client.post("/v1/feedback", json={"line": "raid battery degraded on shelf 2", "label": "abnormal"})
+        assert r.status_code == 200, r.text
+        assert r.json()["cases"] == len(library) + 1
+        assert client.post("/v1/feedback", json={"line": "x", "label": "purple"}).status_code == 422
+        metrics = client.get("/metrics").text
+        assert 'logai_route_verdicts_total{path="slm",task="anomaly"}' in metrics
+    # the feedback case was saved with the router and is there after a restart
+    assert len(CaseLibrary.load(folder / "cases", library.embedder)) == len(library) + 1
+    with TestClient(create_app(Settings(data_dir=tmp_path / "other"))) as client:
+        r = client.post("/v1/analyze", json={"lines": ["x"]})
+        assert r.status_code == 503 and "train_slm" in r.json()["detail"]
