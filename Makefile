@@ -3,7 +3,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run test lint bench-parsing bench-semantics bench-decoding bench-anomaly train-semantics
+.PHONY: install run test lint bench-parsing bench-semantics bench-decoding bench-anomaly train-semantics train-router bench-adaptive
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -42,3 +42,9 @@ bench-anomaly: install
 
 train-semantics: install
 	$(PY) pipelines/train_semantics.py --out logai/semantics/pair_model.json
+
+train-router: install
+	$(PY) pipelines/train_slm.py --data ../shared/data/logeval --out models/router
+
+bench-adaptive: install
+	$(PY) pipelines/bench_adaptive.py --out reports/adaptive

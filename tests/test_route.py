@@ -223,3 +223,22 @@ def test_api_analyze_feedback_and_analyses(tmp_path, classifier, library):
     with TestClient(create_app(Settings(data_dir=tmp_path / "other"))) as client:
         r = client.post("/v1/analyze", json={"lines": ["x"]})
         assert r.status_code == 503 and "train_slm" in r.json()["detail"]
+
+
+def test_cli_analyze(tmp_path, classifier, library):
+    import json
+
+    from click.testing import CliRunner
+
+    from logai.cli.main import cli
+    from logai.route.training import TaskTraining
+
+    folder = save_router(tmp_path / "router", {"anomaly": TaskTraining(classifier, 0.5, [])}, library)
+    log = tmp_path / "in.log"
+    log.write_text("disk 4 failed: unrecoverable read error\nuser 5 logged in successfully\n")
+    result = CliRunner().invoke(cli, ["analyze", "--router", str(folder), "--input", str(log), "--no-llm"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line[line.index('{"line"'):]) for line in result.output.splitlines() if '{"line"' in line]
+    assert [r["label"] for r in rows] == ["abnormal", "normal"] and rows[0]["path"] == "slm"
+    bad = CliRunner().invoke(cli, ["analyze", "--router", str(folder), "--input", str(log), "--task", "x"])
+    assert bad.exit_code != 0 and "unknown task" in bad.output

@@ -35,6 +35,7 @@ def cli(ctx: click.Context, config_path: Path | None, log_level: str | None, log
 
 
 def _register() -> None:
+    from logai.cli.analyze_cmd import analyze
     from logai.cli.daemon_cmd import daemon
     from logai.cli.detect_cmd import detect
     from logai.cli.formats_cmd import formats
@@ -50,6 +51,7 @@ def _register() -> None:
     cli.add_command(templates)
     cli.add_command(llm)
     cli.add_command(detect)
+    cli.add_command(analyze)
 
 
 _register()

@@ -1,0 +1,61 @@
+"""`logai analyze`: verdicts for log lines from a file or stdin, through the trained router."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+import orjson
+
+from logai.pipeline import ParsePipeline
+from logai.route.analysis import build_router
+
+
+@click.command()
+@click.option("--input", "input_path", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              default=None, help="Log file (default: stdin).")
+@click.option("--task", default="anomaly", show_default=True, help="A task the router was trained for.")
+@click.option("--router", "router_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Router folder from pipelines/train_slm.py (default: route.model_dir).")
+@click.option("--format", "format_name", default="generic", show_default=True, help="Log format of the lines.")
+@click.option("--no-llm", is_flag=True, help="Small model only: no LLM is loaded or called.")
+@click.option("--batch", type=int, default=256, show_default=True, help="Lines per small-model batch.")
+@click.pass_obj
+def analyze(obj, input_path: Path | None, task: str, router_dir: Path | None, format_name: str, no_llm: bool,
+            batch: int) -> None:
+    """One JSON verdict per line: label, path (slm / llm / slm_fallback), uncertainty, reason, cases."""
+    settings = obj.settings
+    route = settings.route.model_copy(update={"model_dir": router_dir or settings.route.model_dir,
+                                              "use_llm": settings.route.use_llm and not no_llm})
+    if route.model_dir is None:
+        raise click.ClickException("no router: pass --router or set route.model_dir (train one with "
+                                   "pipelines/train_slm.py)")
+    try:
+        router = build_router(settings.model_copy(update={"route": route}))
+    except (FileNotFoundError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    if task not in router.models:  # type: ignore[union-attr]
+        raise click.ClickException(f"unknown task {task!r}; this router knows {sorted(router.models)}")  # type: ignore[union-attr]
+    pipeline = ParsePipeline(settings)
+    stream = input_path.open("rb") if input_path else sys.stdin.buffer
+    source = str(input_path or "stdin")
+    pending = []
+    try:
+        for event in pipeline.parse_stream(stream, source=source, format_name=format_name):
+            pending.append(event)
+            if len(pending) >= batch:
+                _emit(router, pending, task)
+                pending = []
+        _emit(router, pending, task)
+    finally:
+        if input_path:
+            stream.close()
+
+
+def _emit(router, events, task: str) -> None:
+    if not events:
+        return
+    for event, verdict in zip(events, router.analyze(events, task), strict=True):
+        click.echo(orjson.dumps({"line": event.line, "template_id": event.template_id, "label": verdict.label,
+                                 **verdict.provenance()}))
