@@ -53,9 +53,10 @@ def expand(logs: list[Any], predicted: list[str]) -> tuple[list[str], list[str]]
     return gold, pred
 
 
-def scores(logs: list[Any], predicted: list[str], labels: list[str]) -> dict[str, float]:
+def scores(logs: list[Any], predicted: list[str]) -> dict[str, float]:
+    """Accuracy and macro-F1 over items (labels seen in gold or predictions), and accuracy over logs."""
     gold, pred = expand(logs, predicted)
-    return {"accuracy": accuracy(gold, pred), "macro_f1": macro_f1(gold, pred, labels),
+    return {"accuracy": accuracy(gold, pred), "macro_f1": macro_f1(gold, pred),
             "distinct_accuracy": accuracy([x.label for x in logs], predicted)}
 
 
@@ -100,6 +101,19 @@ def llm_answers(router, task: str, logs: list[Any], events: list[Any], mode: str
     return out
 
 
+def compare_on(test: list[Any], chosen: np.ndarray, slm: list[str], answers: dict[str, list[str]]
+               ) -> dict[str, Any]:
+    """Every system's scores on the chosen subset of logs."""
+    if not chosen.any():
+        return {}
+    subset = [x for x, c in zip(test, chosen, strict=True) if c]
+    out: dict[str, Any] = {"logs": len(subset), "items": int(sum(x.weight for x in subset))}
+    for name in ("slm", "llm_zero_shot", "llm_random_cases", "llm_retrieved_cases"):
+        predicted = slm if name == "slm" else answers[name]
+        out[name] = scores(subset, [p for p, c in zip(predicted, chosen, strict=True) if c])
+    return out
+
+
 def bench_task(router, task: str, out: Path, store: AnswerLog, seed: int) -> dict[str, Any]:
     items = load_logeval(find_logeval_file(DATA / "logeval", task, "en", "zero"))
     split = split_by_input(items, seed=seed)
@@ -120,7 +134,7 @@ def bench_task(router, task: str, out: Path, store: AnswerLog, seed: int) -> dic
     slm_seconds = (time.perf_counter() - started) / len(texts)
     uncertainty = mc.uncertainty(router.statistic)
     systems: dict[str, dict[str, Any]] = {}
-    systems["slm"] = {**scores(test, mc.labels, labels), "llm_share": 0.0, "seconds_per_item": slm_seconds,
+    systems["slm"] = {**scores(test, mc.labels), "llm_share": 0.0, "seconds_per_item": slm_seconds,
                       "llm_tokens_per_item": 0.0}
     answers = {}
     n_items = sum(x.weight for x in test)
@@ -128,7 +142,7 @@ def bench_task(router, task: str, out: Path, store: AnswerLog, seed: int) -> dic
         rows = llm_answers(router, task, test, events, mode, store, labels)
         answers[name] = [r["label"] for r in rows]
         weights = [x.weight for x in test]
-        systems[name] = {**scores(test, answers[name], labels), "llm_share": 1.0,
+        systems[name] = {**scores(test, answers[name]), "llm_share": 1.0,
                          "seconds_per_item": float(np.mean([r["seconds"] for r in rows])),
                          "llm_tokens_per_item": float(np.average([r["tokens"] for r in rows], weights=weights)),
                          "off_contract": sum(1 for r in rows if r.get("error"))}
@@ -138,22 +152,16 @@ def bench_task(router, task: str, out: Path, store: AnswerLog, seed: int) -> dic
     verdicts = router.analyze(events, task, choices=allowed)
     routed = np.array([v.path != "slm" for v in verdicts])
     threshold = router.thresholds[task]
-    systems["adaptive"] = {**scores(test, [v.label for v in verdicts], labels),
+    systems["adaptive"] = {**scores(test, [v.label for v in verdicts]),
                            "llm_share": float(sum(x.weight for x, r in zip(test, routed, strict=True) if r)
                                               / n_items),
                            "distinct_llm_share": float(routed.mean()),
                            "seconds_per_item": (time.perf_counter() - started) / len(test),
                            "llm_tokens_per_item": float(sum(v.llm_tokens for v in verdicts)) / n_items,
                            "fallbacks": sum(v.path == "slm_fallback" for v in verdicts), "threshold": threshold}
-    # on the routed logs: retrieved vs random cases
-    on_routed = {}
-    if routed.any():
-        subset = [x for x, r in zip(test, routed, strict=True) if r]
-        for name in ("slm", "llm_zero_shot", "llm_random_cases", "llm_retrieved_cases"):
-            predicted = mc.labels if name == "slm" else answers[name]
-            on_routed[name] = scores(subset, [p for p, r in zip(predicted, routed, strict=True) if r], labels)
-        on_routed["logs"] = len(subset)
-        on_routed["items"] = int(sum(x.weight for x in subset))
+    # on the routed logs, and on the 30% least sure: retrieved vs random cases
+    on_routed = compare_on(test, routed, mc.labels, answers)
+    least_sure = compare_on(test, uncertainty >= np.quantile(uncertainty, 0.7), mc.labels, answers)
     # the curve: macro-F1 against LLM share as the threshold moves (LLM answers with retrieved cases)
     curve = []
     for t in sorted(set(np.quantile(uncertainty, np.linspace(0, 1, 41)).tolist()) | {float("inf"), -1.0}):
@@ -162,9 +170,10 @@ def bench_task(router, task: str, out: Path, store: AnswerLog, seed: int) -> dic
                                                       strict=True)]
         share = float(sum(x.weight for x, u in zip(test, use_llm, strict=True) if u) / n_items)
         curve.append({"threshold": t if np.isfinite(t) else None, "llm_share": share,
-                      **scores(test, predicted, labels)})
+                      **scores(test, predicted)})
     return {"test_logs": len(test), "test_items": int(n_items), "labels": labels, "systems": systems,
-            "on_routed": on_routed, "curve": curve, "slm_cold_events_per_s": 1.0 / slm_seconds}
+            "on_routed": on_routed, "least_sure_30": least_sure, "curve": curve,
+            "slm_cold_events_per_s": 1.0 / slm_seconds}
 
 
 def bench_speed(router, lines: int) -> dict[str, Any]:
@@ -225,12 +234,13 @@ def markdown(report: dict[str, Any]) -> str:
         for name, row in result["systems"].items():
             lines.append(f"| {name} | {row['accuracy']:.3f} | {row['macro_f1']:.3f} | {row['llm_share']:.1%} | "
                          f"{row['seconds_per_item']:.3f} | {row['llm_tokens_per_item']:.0f} |")
-        routed = result["on_routed"]
-        if routed:
-            lines += ["", f"On the {routed['logs']} routed logs ({routed['items']} items):", "",
-                      "| system | accuracy | macro-F1 |", "| --- | --- | --- |"]
-            for name in ("slm", "llm_zero_shot", "llm_random_cases", "llm_retrieved_cases"):
-                lines.append(f"| {name} | {routed[name]['accuracy']:.3f} | {routed[name]['macro_f1']:.3f} |")
+        for key, what in (("on_routed", "routed logs"), ("least_sure_30", "30% least sure logs")):
+            subset = result[key]
+            if subset:
+                lines += ["", f"On the {subset['logs']} {what} ({subset['items']} items):", "",
+                          "| system | accuracy | macro-F1 |", "| --- | --- | --- |"]
+                for name in ("slm", "llm_zero_shot", "llm_random_cases", "llm_retrieved_cases"):
+                    lines.append(f"| {name} | {subset[name]['accuracy']:.3f} | {subset[name]['macro_f1']:.3f} |")
         lines += ["", f"Small model cold: {result['slm_cold_events_per_s']:.0f} distinct events/s (MC dropout, "
                   f"{report['mc_passes']} passes).", ""]
     speed = report["speed"]

@@ -13,8 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-_PREFIX = re.compile(r"^\s*log (?:entry|sequence)\s*[:：]\s*", re.IGNORECASE)
-_CHOICES = re.compile(r"\{([^{}]+)\}")
+_PREFIX = re.compile(r"^\s*(?:log(?: entry| sequence)?|日志)\s*[:：]\s*", re.IGNORECASE)
+_CHOICES = re.compile(r"[{｛]([^{}｛｝]+)[}｝]")
 
 
 class LogEvalFormatError(ValueError):
@@ -39,7 +39,7 @@ class LogEvalItem:
         match = _CHOICES.search(self.instruction)
         if not match:
             return []
-        return list(dict.fromkeys(c.strip() for c in match.group(1).split(",") if c.strip()))
+        return list(dict.fromkeys(c.strip() for c in re.split(r"[,，、]", match.group(1)) if c.strip()))
 
 
 def load_logeval(path: str | Path) -> list[LogEvalItem]:

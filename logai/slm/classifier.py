@@ -191,7 +191,9 @@ class SlmClassifier:
         `allowed[i]` restricts item i to some labels (a question that offers choices); labels this model
         does not know are ignored, and a set with none it knows leaves the item unrestricted."""
         passes = passes or self.mc_passes
-        logits = self._logits(texts, passes) / self.temperature_
+        with torch.random.fork_rng(devices=[]):  # seeded dropout masks: the same batch gets the same answer
+            torch.manual_seed(self.seed)
+            logits = self._logits(texts, passes) / self.temperature_
         if allowed is not None:
             logits = logits + self._mask(allowed).unsqueeze(0)
         return summarise(torch.softmax(logits, -1), self.labels_)
