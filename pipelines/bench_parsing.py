@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 from logai.config import SemanticsConfig, Settings  # noqa: E402
 from logai.evaluation.benchmark_logs import LOGHUB_SYSTEMS, load_labelled  # noqa: E402
 from logai.evaluation.parsing_metrics import score_parsing  # noqa: E402
+from logai.evaluation.parsing_run import final_templates  # noqa: E402
 from logai.ingest.lines import decode_line  # noqa: E402
 from logai.pipeline import ParsePipeline  # noqa: E402
 from pipelines import hdfs_like  # noqa: E402
@@ -50,11 +51,7 @@ METRICS = ("GA", "PA", "FGA", "FTA")
 
 # -- accuracy ------------------------------------------------------------------------------------------
 def logai_templates(system: str, lines: list[bytes]) -> list[str]:
-    pipeline = ParsePipeline()
-    ids = [pipeline.parse_bytes(raw, source=system, format_name=system, line=i).template_id
-           for i, raw in enumerate(lines, start=1)]
-    miner = pipeline.parser(system).miners[system]
-    return [miner.templates[miner.resolve(tid)].text for tid in ids]
+    return final_templates(ParsePipeline(), [decode_line(raw)[0] for raw in lines], system, system)
 
 
 def drain3_templates(system: str, lines: list[bytes], settings: dict[str, Any]) -> list[str]:

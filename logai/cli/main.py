@@ -38,6 +38,7 @@ def _register() -> None:
     from logai.cli.analyze_cmd import analyze
     from logai.cli.daemon_cmd import daemon
     from logai.cli.detect_cmd import detect
+    from logai.cli.eval_cmd import eval_group
     from logai.cli.formats_cmd import formats
     from logai.cli.llm_cmd import llm
     from logai.cli.parse_cmd import parse
@@ -52,6 +53,7 @@ def _register() -> None:
     cli.add_command(llm)
     cli.add_command(detect)
     cli.add_command(analyze)
+    cli.add_command(eval_group)
 
 
 _register()
