@@ -94,3 +94,11 @@ def test_long_content_is_truncated_for_mining():
     result = miner.add("x " * 500_000)
     assert result.truncated
     assert len(result.template.text) <= 100
+
+
+def test_generalised_token_keeps_its_brackets():
+    """Loghub's templates keep the brackets around a value: `any [<*>] datasource`, `(<*>)`."""
+    miner = make_miner()
+    for name in ("Thunderbird_C8", "Thunderbird_A5", "LocalCluster"):
+        result = miner.add(f"got no answer from any [{name}] datasource ({name})")
+    assert result.template.text == "got no answer from any [<*>] datasource (<*>)"

@@ -19,6 +19,7 @@ WILDCARD = "<*>"
 _SKELETON_SPLIT = re.compile(r"([^\w<>*]+)")
 _ADJACENT = re.compile(r"(?:<\*>){2,}")
 _HAS_WORD_CHAR = re.compile(r"[A-Za-z0-9_]")
+_WRAPPED = frozenset(f"{left}{WILDCARD}{right}" for left, right in ("[]", "()", "{}", '""', "''"))
 
 
 @lru_cache(maxsize=65536)
@@ -41,8 +42,11 @@ def merge_tokens(message_token: str, template_token: str) -> str:
     merged = [a if a == b else WILDCARD for a, b in zip(left, right, strict=True)]
     merged[1::2] = right[1::2]
     out = _ADJACENT.sub(WILDCARD, "".join(merged))
-    # A token that is nothing but wildcards and punctuation says no more than a bare wildcard.
-    return out if _HAS_WORD_CHAR.search(out.replace(WILDCARD, "")) else WILDCARD
+    # A token that is nothing but wildcards and punctuation says no more than a bare wildcard, except a
+    # bracketed one: Loghub's templates keep the brackets around a value (`[<*>]`, `(<*>)`).
+    if out in _WRAPPED or _HAS_WORD_CHAR.search(out.replace(WILDCARD, "")):
+        return out
+    return WILDCARD
 
 
 class SubtokenDrain(Drain):
