@@ -10,6 +10,7 @@ from logai.evaluation.classification import accuracy, label_score, macro_f1
 from logai.evaluation.logeval import (
     LogEvalFormatError,
     find_logeval_file,
+    folds_by_input,
     labelled_logs,
     load_logeval,
     split_by_input,
@@ -45,6 +46,17 @@ def test_load_and_split_by_input(tmp_path):
         assert any(i.output == "abnormal" for i in part)
     logs = labelled_logs(split.test)
     assert all(x.weight == 3 for x in logs) and len(logs) == len(parts[2])
+
+
+def test_folds_by_input_are_stratified_and_cover_every_log(tmp_path):
+    items = load_logeval(_write(tmp_path / "a.json", _items(n_logs=25)))
+    fold_of = folds_by_input(items, 5, seed=3)
+    assert set(fold_of) == {i.log for i in items} and set(fold_of.values()) == set(range(5))
+    abnormal = {fold_of[i.log] for i in items if i.output == "abnormal"}
+    assert abnormal == set(range(5))  # five rare logs, one per fold
+    assert split_by_input(items, (0.8, 0.2, 0.0)).test == []  # no test part asked, none made
+    with pytest.raises(ValueError, match="at least 2 folds"):
+        folds_by_input(items, 1)
 
 
 @pytest.mark.parametrize("content, message", [

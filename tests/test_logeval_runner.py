@@ -95,11 +95,29 @@ def test_runner_end_to_end_and_resume(tmp_path):
     assert sum(g["answered_now"] for g in again["groups"].values()) == 10
 
 
+def test_cross_fitting_scores_every_item_with_routers_that_never_saw_it(tmp_path):
+    from logai.evaluation.logeval import folds_by_input, load_logeval
+
+    data = _write_logeval(tmp_path / "data")
+    out = tmp_path / "run"
+    report = LogEvalRunner(EvalOptions(data=data, out=out, system="slm", tasks=["diagnosis"], folds=2),
+                           progress=False).run()
+    assert report["groups"]["diagnosis/en/zero"]["items"] == 48  # all of them, not a test split
+    items = load_logeval(next(data.rglob("*diagnosis*.json")))
+    fold_of = folds_by_input(items, 2)
+    for fold in (0, 1):
+        record = json.loads((out / "routers" / f"diagnosis-en-fold{fold}" / "router.json").read_text())
+        seen = record["tasks"]["diagnosis"]["train_logs"] + record["tasks"]["diagnosis"]["dev_logs"]
+        assert seen == sum(1 for f in fold_of.values() if f != fold)  # its own fold's logs stay out
+
+
 def test_bad_options_and_files(tmp_path):
     with pytest.raises(ValueError, match="unknown system"):
         EvalOptions(data=tmp_path, out=tmp_path, system="gpt")
     with pytest.raises(ValueError, match="unknown tasks"):
         EvalOptions(data=tmp_path, out=tmp_path, tasks=["poetry"])
+    with pytest.raises(ValueError, match="at least 1"):
+        EvalOptions(data=tmp_path, out=tmp_path, concurrency=0)
     data = tmp_path / "data"
     (data / "log_parsing").mkdir(parents=True)
     (data / "log_parsing" / "evaluation_set_english_log_parsing_zero_shot.json").write_text("{broken")
@@ -119,7 +137,7 @@ def test_llm_system_over_http(tmp_path):
     local = LocalBackend()  # the packaged SmolLM2, served over HTTP as vLLM would serve a model
     with serving(create_llm_app(local, "smollm2")) as base:
         options = EvalOptions(data=data, out=tmp_path / "run", system="llm", tasks=["anomaly", "diagnosis"],
-                              limit=3)
+                              limit=3, concurrency=2)
         report = LogEvalRunner(options, lambda: OpenAICompatBackend(base, "smollm2", timeout_s=60),
                                progress=False).run()
     local.close()

@@ -33,22 +33,31 @@ def eval_group() -> None:
 @click.option("--model", default=None, help="Model name (openai) or local model dir / GGUF.")
 @click.option("--no-llm", is_flag=True, help="logai system without the LLM (routing keeps the small model).")
 @click.option("--limit", type=int, default=None, help="Score a seeded sample of N items per file.")
+@click.option("--folds", type=click.IntRange(min=1), default=1, show_default=True,
+              help="With --train = --data: cross-fit anomaly and diagnosis over N folds by input, so every "
+                   "item is scored by routers that never saw its log (1: score the test split only).")
+@click.option("--concurrency", type=click.IntRange(min=1), default=1, show_default=True,
+              help="LLM requests in flight (remote backends; the local backend answers one at a time).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True,
               help="Output folder: predictions.jsonl, report.json, report.md, scores.png (resumes).")
 @click.pass_obj
 def logeval(obj, data: Path, train: Path | None, tasks: str, langs: str, shots: str, system: str,
             backend: str | None, base_url: str | None, model: str | None, no_llm: bool, limit: int | None,
-            seed: int, out: Path) -> None:
+            folds: int, concurrency: int, seed: int, out: Path) -> None:
     """Score a system on LogEval: predictions.jsonl plus a report by task x language x shots."""
     from logai.evaluation.logeval_runner import EvalOptions, LogEvalRunner
     from logai.llm.factory import build_backend
 
     llm_config = obj.settings.llm.model_copy(update={k: v for k, v in (
         ("backend", backend), ("base_url", base_url), ("model", model)) if v is not None})
+    if llm_config.backend == "local" and concurrency > 1:
+        click.echo("--concurrency applies to remote backends; the local model answers one at a time", err=True)
+        concurrency = 1
     try:
         options = EvalOptions(data=data, out=out, system=system, tasks=_csv(tasks), langs=_csv(langs),
-                              shots=_csv(shots), train=train, seed=seed, limit=limit)
+                              shots=_csv(shots), train=train, seed=seed, limit=limit, folds=folds,
+                              concurrency=concurrency)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     factory = None if (no_llm or system == "slm") else (lambda: build_backend(llm_config))

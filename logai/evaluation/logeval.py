@@ -86,15 +86,34 @@ def split_by_input(items: Sequence[LogEvalItem], fractions: tuple[float, float, 
         rng.shuffle(logs)
         n_train = round(len(logs) * fractions[0])
         n_dev = round(len(logs) * fractions[1])
-        if len(logs) >= 3:  # at least one of each label in dev and test
+        if len(logs) >= 3:  # at least one of each label in dev (and in test, when there is one)
             n_dev = max(n_dev, 1)
-            n_train = min(n_train, len(logs) - n_dev - 1)
+            n_train = min(n_train, len(logs) - n_dev - (1 if fractions[2] > 0 else 0))
         for i, log in enumerate(logs):
             part_of[log] = 0 if i < n_train else 1 if i < n_train + n_dev else 2
     parts: list[list[LogEvalItem]] = [[], [], []]
     for item in items:
         parts[part_of[item.log]].append(item)
     return Split(*parts)
+
+
+def folds_by_input(items: Sequence[LogEvalItem], k: int, seed: int = 0) -> dict[str, int]:
+    """The fold (0..k-1) of each distinct log, stratified by label: for cross-fitting, where every item is
+    scored by a model trained on the other folds, so no scored log was ever seen in training."""
+    if k < 2:
+        raise ValueError("cross-fitting needs at least 2 folds")
+    by_label: dict[str, list[str]] = defaultdict(list)
+    for item in unique_logs(items):
+        by_label[item.output].append(item.log)
+    rng = random.Random(seed)
+    fold_of: dict[str, int] = {}
+    for label in sorted(by_label):
+        logs = sorted(by_label[label])
+        rng.shuffle(logs)
+        start = rng.randrange(k)  # rare labels do not all land in fold 0
+        for i, log in enumerate(logs):
+            fold_of[log] = (start + i) % k
+    return fold_of
 
 
 def unique_logs(items: Iterable[LogEvalItem]) -> list[LogEvalItem]:

@@ -14,9 +14,11 @@ import json
 import logging
 import random
 import subprocess
+import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ from logai.evaluation.classification import accuracy, label_score, macro_f1
 from logai.evaluation.logeval import (
     LogEvalItem,
     find_logeval_file,
+    folds_by_input,
     labelled_logs,
     load_logeval,
     split_by_input,
@@ -50,6 +53,8 @@ class EvalOptions:
     train: Path | None = None
     seed: int = 0
     limit: int | None = None  # items per task × language × shots (a seeded sample), e.g. for CI
+    folds: int = 1  # >1: cross-fit the routed tasks when --train is --data, so every item is scored
+    concurrency: int = 1  # LLM requests in flight (remote backends)
 
     def __post_init__(self) -> None:
         if self.system not in SYSTEMS:
@@ -57,6 +62,8 @@ class EvalOptions:
         unknown = [t for t in self.tasks if t not in TASKS]
         if unknown:
             raise ValueError(f"unknown tasks {unknown}; known: {TASKS}")
+        if self.folds < 1 or self.concurrency < 1:
+            raise ValueError("folds and concurrency are at least 1")
 
 
 class PredictionLog:
@@ -86,6 +93,14 @@ class Cost:
     llm_tokens: int = 0
     seconds: float = 0.0
 
+    def add_call(self, tokens: int) -> None:
+        with _LOCK:  # answers may come from several threads
+            self.llm_calls += 1
+            self.llm_tokens += tokens
+
+
+_LOCK = threading.Lock()
+
 
 class LogEvalRunner:
     def __init__(self, options: EvalOptions, backend_factory: Callable[[], Backend] | None = None,
@@ -101,45 +116,58 @@ class LogEvalRunner:
     # -- shared resources ---------------------------------------------------------------------------
     @property
     def backend(self) -> Backend:
-        if self._backend is None:
-            if self.backend_factory is None:
-                raise RuntimeError(f"system {self.options.system!r} needs an LLM backend for this task")
-            self._backend = self.backend_factory()
+        with _LOCK:
+            if self._backend is None:
+                if self.backend_factory is None:
+                    raise RuntimeError(f"system {self.options.system!r} needs an LLM backend for this task")
+                self._backend = self.backend_factory()
         return self._backend
 
     def _same_train_and_data(self) -> bool:
         train = self.options.train
         return train is None or train.resolve() == self.options.data.resolve()
 
+    def _cross_fit(self) -> bool:
+        return self.options.folds > 1 and self._same_train_and_data()
+
     def items(self, task: str, lang: str, shots: str) -> list[LogEvalItem]:
-        """The scored items: all of `--data`, or its test part when it is also the training set."""
+        """The scored items: all of `--data`, or its test part when it is also the training set (all of it,
+        cross-fitted, with `folds` > 1)."""
         items = load_logeval(find_logeval_file(self.options.data, task, lang, shots))
-        if task in ("anomaly", "diagnosis") and self.options.system != "llm" and self._same_train_and_data():
+        if task in ("anomaly", "diagnosis") and self.options.system != "llm" and self._same_train_and_data() \
+                and not self._cross_fit():
             items = split_by_input(items, seed=self.options.seed).test
         if self.options.limit and len(items) > self.options.limit:
             items = sorted(random.Random(self.options.seed).sample(items, self.options.limit), key=lambda i: i.id)
         return items
 
-    def router(self, task: str, lang: str):
-        """The router of one language: trained on `--train` (its train/dev parts), cached under OUT."""
+    def _training_items(self, task: str, lang: str) -> list[LogEvalItem]:
+        source = self.options.train or self.options.data
+        return load_logeval(find_logeval_file(source, task, lang, "zero"))
+
+    def router(self, task: str, lang: str, fold: int | None = None):
+        """The router of one language: trained on `--train` (its train/dev parts; with cross-fitting, on the
+        folds other than `fold`), cached under OUT/routers."""
         from logai.route.cases import CaseLibrary
         from logai.route.training import load_router, save_router, train_task
         from logai.slm.classifier import SlmClassifier
         from logai.slm.embeddings import SentenceEmbedder
 
-        key = f"{task}-{lang}"
+        key = f"{task}-{lang}" if fold is None else f"{task}-{lang}-fold{fold}"
         if key in self._routers:
             return self._routers[key]
         folder = self.options.out / "routers" / key
         if not (folder / "router.json").is_file():
-            source = self.options.train or self.options.data
-            items = load_logeval(find_logeval_file(source, task, lang, "zero"))
-            if self._same_train_and_data():
+            items = self._training_items(task, lang)
+            if fold is not None:  # the other folds: four fifths train, one fifth calibrates
+                fold_of = folds_by_input(items, self.options.folds, self.options.seed)
+                split = split_by_input([i for i in items if fold_of[i.log] != fold], (0.8, 0.2, 0.0),
+                                       seed=self.options.seed)
+            elif self._same_train_and_data():
                 split = split_by_input(items, seed=self.options.seed)
-                train, dev = split.train, split.dev
             else:  # a separate training set: all of it trains, a fifth calibrates
                 split = split_by_input(items, (0.8, 0.2, 0.0), seed=self.options.seed)
-                train, dev = split.train, split.dev
+            train, dev = split.train, split.dev
             trained = train_task(task, labelled_logs(train), labelled_logs(dev), self.pipeline_factory(),
                                  classifier=SlmClassifier(seed=self.options.seed))
             library = CaseLibrary(SentenceEmbedder())
@@ -155,19 +183,36 @@ class LogEvalRunner:
         """Predictions for `items` not yet answered (all systems batch where they can)."""
         system = self.options.system
         if system == "llm":
-            return {item.id: self._llm_answer(task, lang, item, cost) for item in self._bar(items, task)}
+            return dict(zip([i.id for i in items], self._each(items, task, lambda i: self._llm_answer(
+                task, lang, i, cost)), strict=True))
         if task == "parsing":
             return self._parse(items)
         if task in ("anomaly", "diagnosis"):
+            if self._cross_fit():
+                fold_of = folds_by_input(self._training_items(task, lang), self.options.folds, self.options.seed)
+                out: dict[int, str] = {}
+                for fold in range(self.options.folds):
+                    part = [i for i in items if fold_of[i.log] == fold]
+                    if part:
+                        out.update(self._route(task, lang, part, cost, fold))
+                return out
             return self._route(task, lang, items, cost)
-        return {item.id: self._summary(item, cost) for item in self._bar(items, task)}
+        return dict(zip([i.id for i in items], self._each(items, task, lambda i: self._summary(i, cost)),
+                        strict=True))
 
-    def _bar(self, items: list[LogEvalItem], task: str):
+    def _each(self, items: list[LogEvalItem], task: str, answer: Callable[[LogEvalItem], str]) -> list[str]:
+        """`answer` for every item in order, `concurrency` at a time (threads: the work is waiting on HTTP)."""
+        if self.options.concurrency == 1:
+            return [answer(item) for item in self._bar(items, task)]
+        with ThreadPoolExecutor(self.options.concurrency) as pool:
+            return list(self._bar(pool.map(answer, items), task, total=len(items)))
+
+    def _bar(self, items: Iterable[Any], task: str, total: int | None = None) -> Iterator[Any]:
         if not self.progress:
-            return items
+            return iter(items)
         from tqdm import tqdm
 
-        return tqdm(items, desc=task, leave=False)
+        return iter(tqdm(items, desc=task, leave=False, total=total))
 
     def _parse(self, items: list[LogEvalItem]) -> dict[int, str]:
         """The parser mines every distinct log of the set, then each item gets its log's final template."""
@@ -178,10 +223,11 @@ class LogEvalRunner:
                              strict=True))
         return {item.id: templates[item.log] for item in items}
 
-    def _route(self, task: str, lang: str, items: list[LogEvalItem], cost: Cost) -> dict[int, str]:
+    def _route(self, task: str, lang: str, items: list[LogEvalItem], cost: Cost, fold: int | None = None
+               ) -> dict[int, str]:
         from logai.route.training import parse_logs
 
-        router = self.router(task, lang)
+        router = self.router(task, lang, fold)
         pipeline = self.pipeline_factory()
         out: dict[int, str] = {}
         for start in range(0, len(items), 256):
@@ -191,8 +237,7 @@ class LogEvalRunner:
             for item, verdict in zip(chunk, verdicts, strict=True):
                 out[item.id] = verdict.label
                 if verdict.path == "llm" and not verdict.cached:
-                    cost.llm_calls += 1
-                    cost.llm_tokens += verdict.llm_tokens
+                    cost.add_call(verdict.llm_tokens)
         return out
 
     def _summary(self, item: LogEvalItem, cost: Cost) -> str:
@@ -209,8 +254,7 @@ class LogEvalRunner:
         prompt = (f"These log templates occurred (count x template):\n{listing}\n"
                   "Write a one-sentence summary of what happened.")
         result = self.backend.chat([{"role": "user", "content": prompt}], max_tokens=48)
-        cost.llm_calls += 1
-        cost.llm_tokens += result.prompt_tokens + result.completion_tokens
+        cost.add_call(result.prompt_tokens + result.completion_tokens)
         return " ".join(result.text.split())
 
     def _llm_answer(self, task: str, lang: str, item: LogEvalItem, cost: Cost) -> str:
@@ -222,8 +266,7 @@ class LogEvalRunner:
         except LLMError as exc:
             log.warning("LLM failed on %s item %d: %s", task, item.id, exc)
             return ""
-        cost.llm_calls += 1
-        cost.llm_tokens += result.prompt_tokens + result.completion_tokens
+        cost.add_call(result.prompt_tokens + result.completion_tokens)
         if task == "anomaly":
             return anomaly_label(result.text, lang)
         if task == "diagnosis":

@@ -78,8 +78,9 @@ def train_task(task: str, train: Sequence[LabelledLog], dev: Sequence[LabelledLo
         threshold = threshold_for_budget(uncertainty, budget)
     else:
         threshold = threshold_for_accuracy(uncertainty, correct, llm_accuracy, budget, weights)
-        if not np.isfinite(threshold):  # nothing worth routing on dev: still route the least sure items
-            threshold = threshold_for_budget(uncertainty, min(budget, 0.1))
+        if not np.isfinite(threshold) and len(uncertainty):
+            # nothing worth routing on dev: route only what the model is less sure of than anything there
+            threshold = float(np.max(uncertainty))
     doubtful = np.quantile(uncertainty, 1 - case_share) if len(uncertainty) and case_share > 0 else np.inf
     cases = [Case(log=x.log, template=e.conceptualized or e.template or "", label=x.label,
                   small_model_label=p, task=task, meta={"uncertainty": round(float(u), 4), "origin": "dev"})
