@@ -3,7 +3,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run test lint bench-parsing bench-semantics bench-decoding bench-anomaly train-semantics train-router bench-adaptive
+.PHONY: install run test lint bench-parsing bench-semantics bench-decoding bench-anomaly train-semantics train-router bench-adaptive eval-logeval
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -48,3 +48,11 @@ train-router: install
 
 bench-adaptive: install
 	$(PY) pipelines/bench_adaptive.py --out reports/adaptive
+
+# full English LogEval runs of the whole system: the issue's protocol (train/dev/test split by input, the
+# test part scored), then 5-fold cross-fitting (every item scored by routers that never saw its log)
+eval-logeval: install
+	$(VENV)/bin/logai eval logeval --data ../shared/data/logeval --tasks parsing,anomaly,diagnosis --lang en \
+		--out reports/logeval/en-zero-logai
+	$(VENV)/bin/logai eval logeval --data ../shared/data/logeval --tasks parsing,anomaly,diagnosis --lang en \
+		--folds 5 --out reports/logeval/en-zero-logai-crossfit5

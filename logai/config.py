@@ -8,6 +8,7 @@ e.g. `LOGAI_PARSING__SIM_TH=0.4`. Values in variables are read as YAML scalars, 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -289,3 +290,21 @@ def load_settings(path: str | Path | None = None, environ: dict[str, str] | None
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
         )
         raise ConfigError(f"{path}: invalid configuration: {problems}") from exc
+
+
+_SECRET_KEYS = re.compile(r"password|api_keys?$|secret|token")
+_URL_PASSWORD = re.compile(r"(//[^:/@]+:)[^@/]+@")
+
+
+def redacted(settings: BaseModel) -> dict[str, Any]:
+    """The settings as JSON-ready data with secrets masked (for run manifests and reports)."""
+    def walk(value: Any, key: str = "") -> Any:
+        if isinstance(value, dict):
+            return {k: walk(v, k) for k, v in value.items()}
+        if isinstance(value, list):
+            return ["***" for _ in value] if _SECRET_KEYS.search(key) else [walk(v) for v in value]
+        if value is not None and _SECRET_KEYS.search(key):
+            return "***"
+        return _URL_PASSWORD.sub(r"\1***@", value) if isinstance(value, str) else value
+
+    return walk(settings.model_dump(mode="json"))

@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 from logai.config import SemanticsConfig, Settings  # noqa: E402
 from logai.evaluation.benchmark_logs import LOGHUB_SYSTEMS, load_labelled  # noqa: E402
 from logai.evaluation.parsing_metrics import score_parsing  # noqa: E402
-from logai.evaluation.parsing_run import final_templates  # noqa: E402
+from logai.evaluation.parsing_run import loghub_templates  # noqa: E402
 from logai.ingest.lines import decode_line  # noqa: E402
 from logai.pipeline import ParsePipeline  # noqa: E402
 from pipelines import hdfs_like  # noqa: E402
@@ -50,10 +50,6 @@ METRICS = ("GA", "PA", "FGA", "FTA")
 
 
 # -- accuracy ------------------------------------------------------------------------------------------
-def logai_templates(system: str, lines: list[bytes]) -> list[str]:
-    return final_templates(ParsePipeline(), [decode_line(raw)[0] for raw in lines], system, system)
-
-
 def drain3_templates(system: str, lines: list[bytes], settings: dict[str, Any]) -> list[str]:
     spec = settings["systems"][system]
     drain = VanillaDrain(spec["log_format"], spec["regex"], spec["drain"]["st"], spec["drain"]["depth"])
@@ -70,7 +66,7 @@ def accuracy(data: Path, annotation: str) -> dict[str, Any]:
     rows: dict[str, dict[str, dict[str, float]]] = {}
     for system in sorted(systems):
         log = load_labelled(data, system, annotation)
-        ours = score_parsing(log.templates, logai_templates(system, log.lines))
+        ours = score_parsing(log.templates, loghub_templates(system, log.lines))
         base = score_parsing(log.templates, drain3_templates(system, log.lines, settings))
         rows[system] = {"logai": ours.as_dict(), "drain3": base.as_dict()}
         print(f"  [{annotation}] {system:10s} logai GA {ours.GA:.3f} PA {ours.PA:.3f} | "

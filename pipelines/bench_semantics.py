@@ -18,41 +18,17 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from logai.evaluation.benchmark_logs import read_raw_lines  # noqa: E402
-from logai.evaluation.pair_metrics import PairScore  # noqa: E402
-from logai.evaluation.semparser_data import GOLD_SYSTEMS, read_gold  # noqa: E402
-from logai.pipeline import ParsePipeline  # noqa: E402
+from logai.evaluation.semantics_run import semparser_scores  # noqa: E402
+from logai.evaluation.semparser_data import GOLD_SYSTEMS  # noqa: E402
 from pipelines import hdfs_like  # noqa: E402
 from pipelines.bench_parsing import median_of, worker  # noqa: E402
 from pipelines.reporting import write_report  # noqa: E402
-
-LOGHUB_NAME = {"Andriod": "Android"}  # SemParser's spelling -> Loghub's
-
-
-def score_system(data: Path, system: str) -> dict[str, Any]:
-    name = LOGHUB_NAME.get(system, system)
-    gold = {g.line_id: g.pairs for g in read_gold(data / "semparser" / "test" / "label" / f"{system}_gt.csv")}
-    raw = read_raw_lines(data / "loghub_2k" / name / f"{name}_2k.log")
-    pipeline = ParsePipeline()
-    parser = pipeline.open_source(name, name)
-    annotator = parser.annotator(name)
-    assert annotator is not None
-    score = PairScore()
-    start = time.perf_counter()
-    for line_id, line in enumerate(raw, start=1):
-        event = pipeline.parse_bytes(line, source=name, format_name=name, line=line_id)
-        if line_id in gold:
-            score.add(annotator.pairs(event), gold[line_id])
-    seconds = time.perf_counter() - start
-    return {"precision": score.precision, "recall": score.recall, "f1": score.f1, "gold_pairs": score.gold,
-            "predicted_pairs": score.predicted, "lines_per_s": len(raw) / seconds}
 
 
 def speed(n_lines: int, repeats: int) -> dict[str, Any]:
@@ -102,7 +78,7 @@ def main() -> None:
     args = ap.parse_args()
     report: dict[str, Any] = {"protocol": __doc__}
     if (args.data / "semparser").is_dir():
-        systems = {s: score_system(args.data, s) for s in GOLD_SYSTEMS}
+        systems = {s: semparser_scores(args.data, s) for s in GOLD_SYSTEMS}
         for s, row in systems.items():
             print(f"  {s:10s} P {row['precision']:.3f} R {row['recall']:.3f} F1 {row['f1']:.3f}", flush=True)
         average = {k: statistics.mean(r[k] for r in systems.values()) for k in ("precision", "recall", "f1")}

@@ -53,3 +53,14 @@ def test_unrelated_logai_variables_are_not_configuration(tmp_path):
 def test_a_typo_inside_a_known_section_is_reported():
     with pytest.raises(ConfigError, match="simth"):
         load_settings(environ={"LOGAI_PARSING__SIMTH": "0.4"})
+
+
+def test_redacted_masks_secrets_for_manifests():
+    from logai.config import redacted
+
+    settings = load_settings()
+    settings.llm.api_key = "sk-secret"
+    settings.store.url = "postgresql://logai:hunter2@db/logai"
+    dumped = redacted(settings)
+    assert dumped["llm"]["api_key"] == "***" and dumped["store"]["url"] == "postgresql://logai:***@db/logai"
+    assert "sk-secret" not in str(dumped) and "hunter2" not in str(dumped)

@@ -10,7 +10,15 @@ import pytest
 
 from logai.evaluation.answers import anomaly_label, choice_label, template_answer
 from logai.evaluation.logeval_runner import EvalOptions, LogEvalRunner
-from logai.evaluation.text_metrics import edit_distance, normalize_template, parsing_scores, rouge, spread, tokens
+from logai.evaluation.text_metrics import (
+    edit_distance,
+    normalize_template,
+    parsing_scores,
+    rouge,
+    spread,
+    summary_scores,
+    tokens,
+)
 
 FAULTS = ["Disk Failure", "Network Down"]
 
@@ -22,6 +30,9 @@ def test_text_metrics_by_hand():
     r = rouge("the cat sat", "the cat ran")
     assert (r.rouge1, r.rouge2, r.rougeL) == pytest.approx((2 / 3, 0.5, 2 / 3))
     assert rouge("a b", "c d").rouge1 == 0.0
+    # summaries: the mean over items; (2/3 + 0) / 2 for ROUGE-1, (1/2 + 0) / 2 for ROUGE-2
+    assert summary_scores(["the cat sat", "x y"], ["the cat ran", "z"]) == pytest.approx(
+        {"rouge1": 1 / 3, "rouge2": 0.25, "rougeL": 1 / 3})
     assert tokens("磁盘 故障 disk") == ["磁", "盘", "故", "障", "disk"]
     assert spread({"p1": 0.5, "p2": 1.0}) == {"mean": 0.75, "variance": 0.0625, "min": 0.5, "max": 1.0}
 

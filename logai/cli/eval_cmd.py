@@ -1,10 +1,14 @@
-"""`logai eval`: reproducible batch evaluations (LogEval; Loghub parsing accuracy)."""
+"""`logai eval`: reproducible batch evaluations (LogEval; Loghub parsing accuracy; SemParser semantics)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
+from tqdm import tqdm
+
+PARSING_METRICS = ("GA", "PA", "FGA", "FTA")
 
 
 def _csv(value: str) -> list[str]:
@@ -46,6 +50,7 @@ def logeval(obj, data: Path, train: Path | None, tasks: str, langs: str, shots: 
             backend: str | None, base_url: str | None, model: str | None, no_llm: bool, limit: int | None,
             folds: int, concurrency: int, seed: int, out: Path) -> None:
     """Score a system on LogEval: predictions.jsonl plus a report by task x language x shots."""
+    from logai.config import redacted
     from logai.evaluation.logeval_runner import EvalOptions, LogEvalRunner
     from logai.llm.factory import build_backend
 
@@ -61,10 +66,23 @@ def logeval(obj, data: Path, train: Path | None, tasks: str, langs: str, shots: 
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     factory = None if (no_llm or system == "slm") else (lambda: build_backend(llm_config))
-    report = LogEvalRunner(options, factory).run()
+    context = {"llm_config": redacted(llm_config) if factory else None, "config": redacted(obj.settings)}
+    report = LogEvalRunner(options, factory, context=context).run()
     click.echo((out / "report.md").read_text())
     if not report["groups"]:
         raise click.ClickException(f"no LogEval file for {tasks} / {langs} / {shots} under {data}")
+
+
+def _write_report(out: Path | None, report: dict) -> None:
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "report.json").write_text(json.dumps(report, indent=2))
+        click.echo(f"report: {out / 'report.json'}")
+
+
+def _average(rows: dict[str, dict[str, float]]) -> dict[str, float]:
+    keys = next(iter(rows.values())).keys() if rows else []
+    return {k: sum(r[k] for r in rows.values()) / len(rows) for k in keys}
 
 
 @eval_group.command("loghub")
@@ -72,25 +90,52 @@ def logeval(obj, data: Path, train: Path | None, tasks: str, langs: str, shots: 
               help="Folder holding loghub_2k/ (and loghub2_2k/ for --annotation loghub2).")
 @click.option("--annotation", type=click.Choice(["corrected", "loghub2"]), default="corrected", show_default=True)
 @click.option("--systems", default=None, help="Comma-separated systems (default: every one with data).")
-def loghub(data: Path, annotation: str, systems: str | None) -> None:
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Also write report.json here.")
+def loghub(data: Path, annotation: str, systems: str | None, out: Path | None) -> None:
     """Parsing accuracy (GA, PA, FGA, FTA) on Loghub-2k with the corrected or Loghub-2.0 templates."""
-    from logai.evaluation.benchmark_logs import LOGHUB_SYSTEMS, BenchmarkDataError, load_labelled
-    from logai.evaluation.parsing_metrics import score_parsing
-    from logai.evaluation.parsing_run import final_templates
-    from logai.ingest.lines import decode_line
-    from logai.pipeline import ParsePipeline
+    from logai.evaluation.benchmark_logs import LOGHUB_SYSTEMS, BenchmarkDataError
+    from logai.evaluation.parsing_run import loghub_scores
 
     wanted = _csv(systems) if systems else [s for s in LOGHUB_SYSTEMS if (data / "loghub_2k" / s).is_dir()]
-    totals: dict[str, float] = {}
-    for system in wanted:
+    rows: dict[str, dict[str, float]] = {}
+    for system in tqdm(wanted, desc="systems", leave=False):
         try:
-            labelled = load_labelled(data, system, annotation)
+            rows[system] = loghub_scores(data, system, annotation).as_dict()
         except BenchmarkDataError as exc:
-            click.echo(f"{system}: skipped ({exc})", err=True)
+            tqdm.write(f"{system}: skipped ({exc})")
             continue
-        lines = [decode_line(raw)[0] for raw in labelled.lines]
-        scores = score_parsing(labelled.templates, final_templates(ParsePipeline(), lines, system, system))
-        click.echo(f"{system:12s} GA {scores.GA:.3f}  PA {scores.PA:.3f}  FGA {scores.FGA:.3f}  FTA {scores.FTA:.3f}")
-        for name, value in scores.as_dict().items():
-            totals[name] = totals.get(name, 0.0) + value / len(wanted)
-    click.echo("average      " + "  ".join(f"{k} {v:.3f}" for k, v in totals.items()))
+        tqdm.write(f"{system:12s} " + "  ".join(f"{k} {rows[system][k]:.3f}" for k in PARSING_METRICS))
+    if not rows:
+        raise click.ClickException(f"no Loghub-2k system with {annotation} templates under {data}")
+    average = _average(rows)
+    click.echo("average      " + "  ".join(f"{k} {average[k]:.3f}" for k in PARSING_METRICS))
+    _write_report(out, {"annotation": annotation, "systems": rows, "average": average})
+
+
+@eval_group.command("semparser")
+@click.option("--data", type=click.Path(path_type=Path, exists=True, file_okay=False), required=True,
+              help="Folder holding semparser/ (test gold) and loghub_2k/ (the raw lines).")
+@click.option("--systems", default=None, help="Comma-separated SemParser systems (default: the six with gold).")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Also write report.json here.")
+def semparser(data: Path, systems: str | None, out: Path | None) -> None:
+    """Concept-instance pair precision/recall/F1 of logai's semantics on SemParser's gold."""
+    from logai.evaluation.benchmark_logs import BenchmarkDataError
+    from logai.evaluation.semantics_run import semparser_scores
+    from logai.evaluation.semparser_data import GOLD_SYSTEMS
+
+    rows: dict[str, dict[str, float]] = {}
+    for system in tqdm(_csv(systems) if systems else GOLD_SYSTEMS, desc="systems", leave=False):
+        try:
+            scores = semparser_scores(data, system)
+        except (BenchmarkDataError, OSError, ValueError) as exc:
+            tqdm.write(f"{system}: skipped ({exc})")
+            continue
+        rows[system] = {k: scores[k] for k in ("precision", "recall", "f1")}
+        tqdm.write(f"{system:12s} P {scores['precision']:.3f}  R {scores['recall']:.3f}  F1 {scores['f1']:.3f}")
+    if not rows:
+        raise click.ClickException(f"no SemParser gold found under {data / 'semparser'}")
+    average = _average(rows)
+    click.echo(f"average      P {average['precision']:.3f}  R {average['recall']:.3f}  F1 {average['f1']:.3f}")
+    _write_report(out, {"systems": rows, "average": average})

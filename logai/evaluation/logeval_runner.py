@@ -105,11 +105,12 @@ _LOCK = threading.Lock()
 class LogEvalRunner:
     def __init__(self, options: EvalOptions, backend_factory: Callable[[], Backend] | None = None,
                  pipeline_factory: Callable[[], ParsePipeline] = ParsePipeline,
-                 progress: bool = True):
+                 progress: bool = True, context: dict[str, Any] | None = None):
         self.options = options
         self.backend_factory = backend_factory
         self.pipeline_factory = pipeline_factory
         self.progress = progress
+        self.context = context or {}  # recorded in the manifest as given (e.g. the configuration)
         self._backend: Backend | None = None
         self._routers: dict[str, Any] = {}
 
@@ -321,7 +322,7 @@ class LogEvalRunner:
         llm = getattr(self._backend, "model_name", None) or (type(self._backend).__name__ if self._backend else None)
         return {"logai_version": __version__, "commit": commit, "seed": self.options.seed,
                 "options": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self.options).items()},
-                "data_sha256": data_files, "llm": llm, "routers": sorted(self._routers)}
+                "data_sha256": data_files, "llm": llm, "routers": sorted(self._routers), **self.context}
 
 
 def score_group(task: str, lang: str, items: list[LogEvalItem], predicted: list[str]) -> dict[str, Any]:

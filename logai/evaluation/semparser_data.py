@@ -81,9 +81,18 @@ class GoldLine:
 
 def read_gold(path: Path) -> list[GoldLine]:
     """`test/label/<S>_gt.csv`: gold tokens and pairs per Loghub-2k line (malformed pairs are skipped)."""
-    rows = list(csv.DictReader(path.open(encoding="utf-8", newline="")))
+    from logai.evaluation.benchmark_logs import BenchmarkDataError
+
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    except OSError as exc:
+        raise BenchmarkDataError(f"cannot read {path}: {exc}") from exc
     out = []
-    for row in rows:
-        pairs = [tuple(p) for p in ast.literal_eval(row["pair"]) if len(p) == 2]
-        out.append(GoldLine(int(row["LineID"]), ast.literal_eval(row["log"]), pairs))  # type: ignore[arg-type]
+    for n, row in enumerate(rows, start=2):
+        try:
+            pairs = [tuple(p) for p in ast.literal_eval(row["pair"]) if len(p) == 2]
+            out.append(GoldLine(int(row["LineID"]), ast.literal_eval(row["log"]), pairs))  # type: ignore[arg-type]
+        except (KeyError, ValueError, SyntaxError, TypeError) as exc:
+            raise BenchmarkDataError(f"{path}, line {n}: expected LineID, log and pair columns ({exc})") from exc
     return out

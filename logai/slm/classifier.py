@@ -37,6 +37,7 @@ MANIFEST = "slm.json"
 class SlmClassifier:
     def __init__(self, model_dir: str | Path | None = None, *, max_length: int = 128, epochs: int = 10,
                  batch_size: int = 32, lr: float = 1e-4, weight_decay: float = 0.01, patience: int = 3,
+                 min_epochs: int = 3,
                  mc_passes: int = 10, class_weight: str | None = "balanced", seed: int = 0,
                  device: str | None = None, autocast: bool | None = None, progress: bool = False):
         self.model_dir = model_dir
@@ -46,6 +47,7 @@ class SlmClassifier:
         self.lr = lr
         self.weight_decay = weight_decay
         self.patience = patience
+        self.min_epochs = min_epochs
         self.mc_passes = mc_passes
         self.class_weight = class_weight
         self.seed = seed
@@ -82,7 +84,7 @@ class SlmClassifier:
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: max(0.0, 1 - s / max(1, steps)))
         generator = torch.Generator().manual_seed(self.seed)
         self.history_: list[dict[str, float]] = []
-        best_f1, best_state, waited = -1.0, None, 0
+        best, best_state, waited = -1.0, None, 0
         started = time.perf_counter()
         for epoch in range(self.epochs):
             self.model_.train()
@@ -105,9 +107,15 @@ class SlmClassifier:
                 total += loss.item() * len(rows)
             record = {"epoch": epoch + 1, "loss": total / len(texts)}
             if dev_texts:
-                record["dev_macro_f1"] = macro_f1(list(dev_labels or []), self._plain_predict(dev_texts))
-                if record["dev_macro_f1"] > best_f1:
-                    best_f1, waited = record["dev_macro_f1"], 0
+                record["dev_macro_f1"], record["dev_loss"] = self._dev_scores(dev_texts, dev_labels or [], weights)
+                # Selection starts at `min_epochs`, and ties go to the later epoch: with a rare class whose few
+                # dev examples look like none in train, dev macro-F1 is flat or noisy early on, and keeping the
+                # first epoch would keep a model that never fit that class at all.
+                if epoch + 1 < self.min_epochs:
+                    pass
+                elif record["dev_macro_f1"] >= best - 1e-9:
+                    waited = 0 if record["dev_macro_f1"] > best + 1e-9 else waited + 1
+                    best = record["dev_macro_f1"]
                     best_state = {k: v.detach().clone() for k, v in self.model_.state_dict().items()}
                 else:
                     waited += 1
@@ -181,6 +189,18 @@ class SlmClassifier:
 
     def predict(self, texts: Sequence[str]) -> list[str]:
         return self._plain_predict(texts)
+
+    def _dev_scores(self, texts: Sequence[str], labels: Sequence[str], weights: torch.Tensor | None
+                    ) -> tuple[float, float]:
+        """Macro-F1 and class-weighted cross-entropy on the dev split (labels unseen in training skipped)."""
+        logits = self._logits(texts)
+        predicted = [self.labels_[int(i)] for i in logits.argmax(-1)]
+        index = {label: i for i, label in enumerate(self.labels_)}
+        gold = torch.tensor([index.get(label, -100) for label in labels])
+        cpu_weights = weights.cpu() if weights is not None else None
+        loss = torch.nn.functional.cross_entropy(logits, gold, weight=cpu_weights, ignore_index=-100) \
+            if bool((gold >= 0).any()) else torch.tensor(0.0)
+        return macro_f1(list(labels), predicted), float(loss)
 
     def _plain_predict(self, texts: Sequence[str]) -> list[str]:
         return [self.labels_[int(i)] for i in self._logits(texts).argmax(-1)]
