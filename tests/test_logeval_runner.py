@@ -37,6 +37,25 @@ def test_text_metrics_by_hand():
     assert spread({"p1": 0.5, "p2": 1.0}) == {"mean": 0.75, "variance": 0.0625, "min": 0.5, "max": 1.0}
 
 
+def test_extractive_summary_lists_template_phrases():
+    from collections import Counter
+
+    from logai.evaluation.summaries import extractive_summary, key_phrase, read_summary, summary_constraint
+
+    assert key_phrase("RAS APP FATAL ciod : Error creating node map from file <*> : Bad address") == \
+        "Error creating node map from file"
+    assert key_phrase("<*> <*>") == ""
+    templates = Counter({"Received block <*> of size <*>": 4, "Receiving block <*> src: <*>": 3, "<*>": 2,
+                         "Received block <*> of size <*> from <*>": 1})
+    assert extractive_summary(templates) == "Received block; Receiving block;"
+    schema = summary_constraint(["Received block", "Receiving block"])
+    assert schema["properties"]["events"]["items"] == {"enum": ["Received block", "Receiving block"]}
+    assert read_summary('{"events": ["Receiving block", "Receiving block", "Received block"]}') == \
+        "Receiving block; Received block;"
+    with pytest.raises(ValueError, match="not a summary answer"):
+        read_summary("20 x Receiving block")
+
+
 def test_answers_are_read_the_logeval_way():
     assert anomaly_label("The log entry is abnormal.") == "abnormal"
     assert anomaly_label("normal") == "normal" and anomaly_label("It is not abnormal") == "normal"

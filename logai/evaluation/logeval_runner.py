@@ -9,6 +9,7 @@ interrupted run resumes where it stopped and produces the same file.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import logging
@@ -242,21 +243,37 @@ class LogEvalRunner:
         return out
 
     def _summary(self, item: LogEvalItem, cost: Cost) -> str:
+        """Templates of the window's lines; `slm` lists their key phrases, `logai` has the LLM pick and order
+        them under a JSON-schema constraint (falling back to the key phrases when the LLM fails)."""
         from logai.evaluation.parsing_run import final_templates
+        from logai.evaluation.summaries import (
+            extractive_summary,
+            key_phrases,
+            read_summary,
+            summary_constraint,
+            summary_messages,
+        )
+        from logai.llm.types import Constraint, GenerationRequest, LLMError, SamplingParams
 
         try:
-            lines = [str(x) for x in json.loads(item.log.replace("'", '"'))]
-        except json.JSONDecodeError:
+            lines = [str(x) for x in ast.literal_eval(item.log)]
+        except (ValueError, SyntaxError):
             lines = [line for line in item.log.splitlines() if line.strip()]
         templates = Counter(final_templates(self.pipeline_factory(), lines, "summary", "plain"))
-        if self.options.system == "slm":
-            return templates.most_common(1)[0][0] if templates else ""
-        listing = "\n".join(f"{n} x {t}" for t, n in templates.most_common(10))
-        prompt = (f"These log templates occurred (count x template):\n{listing}\n"
-                  "Write a one-sentence summary of what happened.")
-        result = self.backend.chat([{"role": "user", "content": prompt}], max_tokens=48)
-        cost.add_call(result.prompt_tokens + result.completion_tokens)
-        return " ".join(result.text.split())
+        extractive = extractive_summary(templates)
+        phrases = key_phrases(templates)
+        if self.options.system == "slm" or not phrases:
+            return extractive
+        request = GenerationRequest(messages=summary_messages(templates),
+                                    constraint=Constraint.json_schema(summary_constraint(phrases[:20])),
+                                    sampling=SamplingParams(max_tokens=96, temperature=0.0))
+        try:
+            result = self.backend.generate([request])[0]
+            cost.add_call(result.prompt_tokens + result.completion_tokens)
+            return read_summary(result.text)
+        except (LLMError, ValueError) as exc:
+            log.warning("LLM summary failed on item %d, key phrases instead: %s", item.id, exc)
+            return extractive
 
     def _llm_answer(self, task: str, lang: str, item: LogEvalItem, cost: Cost) -> str:
         from logai.llm.types import LLMError
