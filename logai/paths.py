@@ -35,3 +35,14 @@ def packaged_path(dist_name: str, relative: str) -> Path:
     if not path.exists():
         raise PackagedModelMissing(f"{dist_name} is installed but {path} is missing")
     return path
+
+
+def read_manifest(folder: Path, filename: str, what: str) -> dict:
+    """The JSON manifest `filename` of a saved model folder, or a FileNotFoundError saying how to make one."""
+    import json
+
+    path = folder / filename
+    if not path.is_file():
+        raise FileNotFoundError(f"{folder} holds no {what} ({filename} missing); train one with "
+                                "pipelines/train_slm.py")
+    return json.loads(path.read_text())

@@ -19,7 +19,7 @@ def test_loghub2_grouping_accuracy_floor(data_dir):
 
 def test_parsed_templates_are_deterministic(data_dir):
     from logai.evaluation.benchmark_logs import load_labelled
-    from pipelines.bench_parsing import logai_templates
+    from logai.evaluation.parsing_run import loghub_templates
 
     log = load_labelled(data_dir, "Mac", "loghub2")
-    assert logai_templates("Mac", log.lines) == logai_templates("Mac", log.lines)
+    assert loghub_templates("Mac", log.lines) == loghub_templates("Mac", log.lines)

@@ -10,9 +10,9 @@ pytestmark = pytest.mark.data
 def test_pair_f1_floor_on_linux(data_dir):
     if not (data_dir / "semparser").is_dir():
         pytest.skip("SemParser data not found")
-    from pipelines.bench_semantics import score_system
+    from logai.evaluation.semantics_run import semparser_scores
 
-    assert score_system(data_dir, "Linux")["f1"] >= 0.90
+    assert semparser_scores(data_dir, "Linux")["f1"] >= 0.90
 
 
 def test_shipped_model_is_reproducible_from_the_training_data(data_dir, tmp_path):

@@ -2,7 +2,8 @@
 
 A format scores the share of sample lines it splits *and* whose declared timestamp and level fields
 parse (so a permissive pattern like `<A> <B> <C> <Content>` does not win by accepting anything).
-The best score of at least 0.6 wins, the more specific format on ties; otherwise `generic`.
+The best score of at least 0.6 wins, the more specific format on ties; otherwise `generic`. A format
+without header fields (`plain`: the whole line is the message) accepts anything and is never guessed.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ def detect_format(sample: list[str], registry: FormatRegistry) -> str:
         return "generic"
     best: tuple[float, int, str] | None = None
     for fmt in registry:
-        if fmt.kind == "generic":
+        if fmt.kind == "generic" or fmt.log_format == "<Content>":
             continue
         parser = header_parser_for(fmt)
         hits = 0

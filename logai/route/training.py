@@ -22,6 +22,7 @@ import numpy as np
 
 from logai.events import Event
 from logai.llm.backend import Backend
+from logai.paths import read_manifest
 from logai.pipeline import ParsePipeline
 from logai.route.cases import Case, CaseLibrary
 from logai.route.reasons import write_reasons
@@ -114,11 +115,7 @@ def load_router(folder: str | Path, backend: Backend | None = None, embedder: An
     from logai.slm.embeddings import SentenceEmbedder
 
     folder = Path(folder)
-    record_file = folder / ROUTER_FILE
-    if not record_file.is_file():
-        raise FileNotFoundError(f"{folder} holds no trained router ({ROUTER_FILE} missing); train one with "
-                                "pipelines/train_slm.py")
-    record = json.loads(record_file.read_text())
+    record = read_manifest(folder, ROUTER_FILE, "trained router")
     models = {task: SlmClassifier.load(folder / task) for task in record["tasks"]}
     thresholds = {task: float(info["threshold"]) for task, info in record["tasks"].items()}
     library = CaseLibrary.load(folder / "cases", embedder or SentenceEmbedder())

@@ -28,6 +28,7 @@ from logai import __version__
 from logai.calibration import fit_temperature
 from logai.devices import pick_device, pick_dtype
 from logai.evaluation.classification import macro_f1
+from logai.paths import read_manifest
 from logai.slm.uncertainty import McPrediction, summarise
 
 log = logging.getLogger(__name__)
@@ -255,11 +256,7 @@ class SlmClassifier:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         path = Path(path)
-        manifest_file = path / MANIFEST
-        if not manifest_file.is_file():
-            raise FileNotFoundError(f"{path} is not a saved small model (no {MANIFEST}); train one with "
-                                    "pipelines/train_slm.py")
-        manifest = json.loads(manifest_file.read_text())
+        manifest = read_manifest(path, MANIFEST, "saved small model")
         self = cls(device=device, **manifest["params"])
         self.manifest_ = manifest
         self.labels_ = list(manifest["labels"])
