@@ -24,8 +24,8 @@ def detect_format(sample: list[str], registry: FormatRegistry) -> str:
         return "generic"
     best: tuple[float, int, str] | None = None
     for fmt in registry:
-        if fmt.kind == "generic" or fmt.log_format == "<Content>":
-            continue
+        if fmt.kind == "generic" or (fmt.kind == "regex" and _specificity(fmt) <= 1):
+            continue  # reads no header field (only <Content>): it accepts any line, so it proves nothing
         parser = header_parser_for(fmt)
         hits = 0
         for line in lines:
