@@ -114,6 +114,7 @@ class LogEvalRunner:
         self.context = context or {}  # recorded in the manifest as given (e.g. the configuration)
         self._backend: Backend | None = None
         self._routers: dict[str, Any] = {}
+        self._folds: dict[tuple[str, str], dict[str, int]] = {}
 
     # -- shared resources ---------------------------------------------------------------------------
     @property
@@ -147,6 +148,13 @@ class LogEvalRunner:
         source = self.options.train or self.options.data
         return load_logeval(find_logeval_file(source, task, lang, "zero"))
 
+    def _fold_of(self, task: str, lang: str) -> dict[str, int]:
+        """Each training log's fold (computed once per task and language)."""
+        if (task, lang) not in self._folds:
+            self._folds[(task, lang)] = folds_by_input(self._training_items(task, lang), self.options.folds,
+                                                       self.options.seed)
+        return self._folds[(task, lang)]
+
     def router(self, task: str, lang: str, fold: int | None = None):
         """The router of one language: trained on `--train` (its train/dev parts; with cross-fitting, on the
         folds other than `fold`), cached under OUT/routers."""
@@ -162,7 +170,7 @@ class LogEvalRunner:
         if not (folder / "router.json").is_file():
             items = self._training_items(task, lang)
             if fold is not None:  # the other folds: four fifths train, one fifth calibrates
-                fold_of = folds_by_input(items, self.options.folds, self.options.seed)
+                fold_of = self._fold_of(task, lang)
                 split = split_by_input([i for i in items if fold_of[i.log] != fold], (0.8, 0.2, 0.0),
                                        seed=self.options.seed)
             elif self._same_train_and_data():
@@ -191,7 +199,7 @@ class LogEvalRunner:
             return self._parse(items)
         if task in ("anomaly", "diagnosis"):
             if self._cross_fit():
-                fold_of = folds_by_input(self._training_items(task, lang), self.options.folds, self.options.seed)
+                fold_of = self._fold_of(task, lang)
                 out: dict[int, str] = {}
                 for fold in range(self.options.folds):
                     part = [i for i in items if fold_of[i.log] == fold]
@@ -342,33 +350,35 @@ class LogEvalRunner:
                 "data_sha256": data_files, "llm": llm, "routers": sorted(self._routers), **self.context}
 
 
+PRIMARY = {"parsing": "accuracy", "anomaly": "f1", "diagnosis": "f1", "summary": "rougeL"}
+
+
+def task_scores(task: str, lang: str, gold: list[str], predicted: list[str]) -> dict[str, float]:
+    """The scores of one task; `PRIMARY[task]` names the headline one."""
+    if task == "parsing":
+        return parsing_scores(gold, predicted)
+    if task == "summary":
+        return summary_scores(gold, predicted)
+    if task == "anomaly":
+        f1 = label_score(gold, predicted, ANOMALY_WORDS[lang][0])
+        return {"accuracy": accuracy(gold, predicted), "precision": f1.precision, "recall": f1.recall,
+                "f1": f1.f1}
+    return {"accuracy": accuracy(gold, predicted), "f1": macro_f1(gold, predicted)}
+
+
 def score_group(task: str, lang: str, items: list[LogEvalItem], predicted: list[str]) -> dict[str, Any]:
+    """The task's scores over all items, and the spread of the headline score across prompts."""
     gold = [item.output for item in items]
     if len(predicted) != len(gold):
         raise ValueError("predictions missing for some items")
     per_prompt: dict[str, list[int]] = defaultdict(list)
     for n, item in enumerate(items):
         per_prompt[item.instruction].append(n)
-    if task == "parsing":
-        scores: dict[str, Any] = parsing_scores(gold, predicted)
-        primary = lambda idx: parsing_scores([gold[i] for i in idx], [predicted[i] for i in idx])["accuracy"]  # noqa: E731
-    elif task == "summary":
-        scores = summary_scores(gold, predicted)
-        primary = lambda idx: summary_scores([gold[i] for i in idx], [predicted[i] for i in idx])["rougeL"]  # noqa: E731
-    elif task == "anomaly":
-        positive = ANOMALY_WORDS[lang][0]
-        f1 = label_score(gold, predicted, positive)
-        scores = {"accuracy": accuracy(gold, predicted), "precision": f1.precision, "recall": f1.recall,
-                  "f1": f1.f1}
-        primary = lambda idx: label_score([gold[i] for i in idx], [predicted[i] for i in idx], positive).f1  # noqa: E731
-    else:
-        scores = {"accuracy": accuracy(gold, predicted), "f1": macro_f1(gold, predicted)}
-        primary = lambda idx: macro_f1([gold[i] for i in idx], [predicted[i] for i in idx])  # noqa: E731
-    scores["per_prompt"] = spread({prompt: primary(idx) for prompt, idx in per_prompt.items()})
+    scores: dict[str, Any] = task_scores(task, lang, gold, predicted)
+    scores["per_prompt"] = spread({
+        prompt: task_scores(task, lang, [gold[i] for i in idx], [predicted[i] for i in idx])[PRIMARY[task]]
+        for prompt, idx in per_prompt.items()})
     return scores
-
-
-PRIMARY = {"parsing": "accuracy", "anomaly": "f1", "diagnosis": "f1", "summary": "rougeL"}
 
 
 def write_run_report(out: Path, report: dict[str, Any]) -> None:

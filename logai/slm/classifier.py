@@ -108,7 +108,7 @@ class SlmClassifier:
                 total += loss.item() * len(rows)
             record = {"epoch": epoch + 1, "loss": total / len(texts)}
             if dev_texts:
-                record["dev_macro_f1"], record["dev_loss"] = self._dev_scores(dev_texts, dev_labels or [], weights)
+                record["dev_macro_f1"] = macro_f1(list(dev_labels or []), self._plain_predict(dev_texts))
                 # Selection starts at `min_epochs`, and ties go to the later epoch: with a rare class whose few
                 # dev examples look like none in train, dev macro-F1 is flat or noisy early on, and keeping the
                 # first epoch would keep a model that never fit that class at all.
@@ -190,18 +190,6 @@ class SlmClassifier:
 
     def predict(self, texts: Sequence[str]) -> list[str]:
         return self._plain_predict(texts)
-
-    def _dev_scores(self, texts: Sequence[str], labels: Sequence[str], weights: torch.Tensor | None
-                    ) -> tuple[float, float]:
-        """Macro-F1 and class-weighted cross-entropy on the dev split (labels unseen in training skipped)."""
-        logits = self._logits(texts)
-        predicted = [self.labels_[int(i)] for i in logits.argmax(-1)]
-        index = {label: i for i, label in enumerate(self.labels_)}
-        gold = torch.tensor([index.get(label, -100) for label in labels])
-        cpu_weights = weights.cpu() if weights is not None else None
-        loss = torch.nn.functional.cross_entropy(logits, gold, weight=cpu_weights, ignore_index=-100) \
-            if bool((gold >= 0).any()) else torch.tensor(0.0)
-        return macro_f1(list(labels), predicted), float(loss)
 
     def _plain_predict(self, texts: Sequence[str]) -> list[str]:
         return [self.labels_[int(i)] for i in self._logits(texts).argmax(-1)]
