@@ -185,6 +185,43 @@ class RouteConfig(BaseModel):
                                                       "task (e.g. anomaly), stored as analyses")
 
 
+class OtlpConfig(BaseModel):
+    """OTLP/HTTP logs at POST /v1/logs."""
+
+    model_config = ConfigDict(extra="forbid")
+    source_attributes: list[str] = Field(default_factory=lambda: ["service.name"],
+                                         description="resource attributes that name the source, first found wins")
+    default_source: str = "otlp"
+
+
+class LokiConfig(BaseModel):
+    """The Loki push API at POST /loki/api/v1/push."""
+
+    model_config = ConfigDict(extra="forbid")
+    source_labels: list[str] = Field(default_factory=lambda: ["service_name", "job", "app"],
+                                     description="stream labels that name the source, first found wins")
+    default_source: str = "loki"
+    line_format: str = Field("auto", description="format of the pushed lines: auto (JSON when a line is a JSON "
+                                                 "object, else generic), or any format name")
+
+
+class SyslogConfig(BaseModel):
+    """The syslog listener (`logai serve --syslog-port`): TCP (RFC 6587), UDP (RFC 5426), TLS (RFC 5425)."""
+
+    model_config = ConfigDict(extra="forbid")
+    host: str = "127.0.0.1"
+    port: int | None = Field(None, ge=0, le=65535, description="TCP port (514 is usual); none: off")
+    udp_port: int | None = Field(None, ge=0, le=65535, description="UDP port; none: off")
+    tls_port: int | None = Field(None, ge=0, le=65535, description="TLS port (6514 is usual); needs cert and key")
+    tls_certfile: str | None = None
+    tls_keyfile: str | None = None
+    source: Literal["app", "host"] = Field("app", description="what names the source: app-name or host")
+    default_source: str = "syslog"
+    max_message_bytes: int = Field(65536, ge=480, description="longer frames are dead-lettered")
+    udp_queue: int = Field(20000, ge=1, description="datagrams waiting to be stored; past it they are dropped")
+    batch_lines: int = Field(2000, ge=1, description="UDP datagrams stored per batch")
+
+
 class LoggingConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     level: str = "INFO"
@@ -213,6 +250,9 @@ class Settings(BaseModel):
     detect: DetectConfig = Field(default_factory=DetectConfig)
     llm: LlmConfig = Field(default_factory=LlmConfig)
     route: RouteConfig = Field(default_factory=RouteConfig)
+    otlp: OtlpConfig = Field(default_factory=OtlpConfig)
+    loki: LokiConfig = Field(default_factory=LokiConfig)
+    syslog: SyslogConfig = Field(default_factory=SyslogConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
 
 

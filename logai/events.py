@@ -98,3 +98,18 @@ class Event:
     @classmethod
     def from_json(cls, blob: bytes | str) -> Event:
         return cls.from_dict(orjson.loads(blob))
+
+
+@dataclass(slots=True)
+class Record:
+    """One log record from a door whose protocol already splits it (OTLP, Loki push, syslog, JSON with a
+    per-record source): the message to mine, plus the time, level and fields the protocol carries."""
+
+    source: str
+    content: str
+    key: str  # the ingest key: a retried delivery of the same record carries the same key
+    raw: str = ""  # what is kept as the event's raw text (default: the content)
+    timestamp: str | None = None  # ISO 8601
+    level: str | None = None
+    fields: dict[str, str] = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)

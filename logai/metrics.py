@@ -24,3 +24,7 @@ VERDICTS = Counter("logai_route_verdicts_total", "Verdicts by task and path (slm
 ROUTE_SECONDS = Histogram("logai_route_seconds", "Time per verdict by path", ["path"],
                           buckets=(0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30), registry=REGISTRY)
 LLM_TOKENS = Counter("logai_route_llm_tokens_total", "LLM tokens spent by the router", ["kind"], registry=REGISTRY)
+SYSLOG_UDP_DROPPED = Counter("logai_syslog_udp_dropped_total", "Syslog datagrams dropped: the queue was full",
+                             registry=REGISTRY)
+DOOR_REJECTED = Counter("logai_door_rejected_total", "Requests or records a door refused, by door and reason",
+                        ["door", "reason"], registry=REGISTRY)

@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from logai import metrics
 from logai.detect.signals import Anomaly
 from logai.detect.stream import StreamScorer
-from logai.events import Event
+from logai.events import FLAG_EMPTY, Event, Record
 from logai.ingest.lines import decode_line
 from logai.pipeline import ParsePipeline
 from logai.route.analysis import AnalysisService
@@ -25,6 +26,7 @@ from logai.store.store import EventStore, WriteResult
 from logai.store.writer import StoreWriter
 
 log = logging.getLogger(__name__)
+MAX_SOURCE_CHARS = 256  # the store's source column
 
 
 @dataclass
@@ -61,12 +63,7 @@ class IngestService:
         start = time.perf_counter()
         result = self.parse(lines, source=source, format_name=format_name, keys=keys, door=door,
                             first_line=first_line)
-        written = self.store.write(prepare(list(zip(result.keys, result.events, strict=True))))
-        self._count(written)
-        self._store_anomalies([result])
-        result.stored, result.duplicates = written.inserted, written.duplicates
-        metrics.BATCH_SECONDS.labels(door=door).observe(time.perf_counter() - start)
-        return result
+        return self._store(result, door, start)
 
     def parse(self, lines: Sequence[bytes], *, source: str, format_name: str, keys: Sequence[str],
               door: str, first_line: int = 1) -> IngestResult:
@@ -82,21 +79,84 @@ class IngestService:
                     text, flags = decode_line(raw)
                     event = parse(text, source, first_line + i, None, flags)
                 except Exception as exc:
-                    log.warning("dead-lettering a record of %s: %s", source, exc)
-                    metrics.ERRORS.labels(stage="parse").inc()
-                    metrics.DEAD_LETTERS.labels(reason="parse").inc()
-                    self.store.dead_letter(source, raw, f"parse error: {exc!r}", ingest_key=key)
-                    result.dead_letters += 1
-                    result.failed.append((i, f"parse error: {exc!r}"))
+                    self._dead_letter(result, i, source, raw, key, exc)
                     continue
                 result.events.append(event)
                 result.keys.append(key)
-            if self.scorer is not None:
-                result.anomalies = self.scorer.observe(result.events)
-            self.pipeline.maybe_save()
+            self._observe(result)
+        self._analyze(result)
+        return result
+
+    def ingest_records(self, records: Sequence[Record], *, format_name: str, door: str) -> IngestResult:
+        """Mine and store records that a door has already split (OTLP, Loki, syslog, per-record JSON sources).
+        `format_name` picks the miner settings (masking, Drain); records keep their order within a source."""
+        start = time.perf_counter()
+        result = IngestResult(received=len(records))
+        for source, count in Counter(record.source[:MAX_SOURCE_CHARS] for record in records).items():
+            metrics.LINES_IN.labels(source=source, door=door).inc(count)
+        with self._lock:
+            parsers: dict[str, Callable[..., Event]] = {}
+            for i, record in enumerate(records):
+                try:
+                    event = self._parse_record(parsers, format_name, record, i + 1)
+                except Exception as exc:
+                    raw = (record.raw or record.content).encode("utf-8", "backslashreplace")
+                    self._dead_letter(result, i, record.source[:MAX_SOURCE_CHARS], raw, record.key, exc)
+                    continue
+                result.events.append(event)
+                result.keys.append(record.key)
+            self._observe(result)
+        self._analyze(result)
+        return self._store(result, door, start)
+
+    def _observe(self, result: IngestResult) -> None:
+        """In-stream detection and the parser-state timer; called under the lock, after parsing a batch."""
+        if self.scorer is not None:
+            result.anomalies = self.scorer.observe(result.events)
+        self.pipeline.maybe_save()
+
+    def _analyze(self, result: IngestResult) -> None:
         if self.analysis is not None and self.analysis_task and result.events:
             self.analysis.analyze(result.events, self.analysis_task)
+
+    def _store(self, result: IngestResult, door: str, start: float) -> IngestResult:
+        written = self.store.write(prepare(list(zip(result.keys, result.events, strict=True))))
+        self._count(written)
+        self._store_anomalies([result])
+        result.stored, result.duplicates = written.inserted, written.duplicates
+        metrics.BATCH_SECONDS.labels(door=door).observe(time.perf_counter() - start)
         return result
+
+    def _parse_record(self, parsers: dict[str, Callable[..., Event]], format_name: str, record: Record,
+                      line: int) -> Event:
+        """One record through its source's parser (looked up once per batch and source, kept in `parsers`)."""
+        if not record.source or len(record.source) > MAX_SOURCE_CHARS:
+            raise ValueError(f"source name must be 1 to {MAX_SOURCE_CHARS} characters, got {len(record.source)}")
+        parse = parsers.get(record.source)
+        if parse is None:
+            parse = parsers[record.source] = self.pipeline.open_source(record.source, format_name).parse_split
+        raw = record.raw or record.content
+        if not record.content or record.content.isspace():
+            return Event(raw=raw, source=record.source, line=line, timestamp=record.timestamp, level=record.level,
+                         fields=record.fields, content=record.content, flags=[*record.flags, FLAG_EMPTY])
+        return parse(raw, record.content, record.source, line, None, record.timestamp, record.level,
+                     record.fields, list(record.flags))
+
+    def reject(self, source: str, raw: bytes, door: str, reason: str, key: str | None = None) -> None:
+        """Keep a record a door could not map (a bad timestamp, an oversized frame) as a dead letter."""
+        log.warning("dead-lettering a record of %s from %s: %s", source, door, reason)
+        metrics.DEAD_LETTERS.labels(reason=door).inc()
+        metrics.DOOR_REJECTED.labels(door=door, reason="record").inc()
+        self.store.dead_letter(source[:MAX_SOURCE_CHARS], raw, f"{door}: {reason}", ingest_key=key)
+
+    def _dead_letter(self, result: IngestResult, index: int, source: str, raw: bytes, key: str,
+                     exc: Exception) -> None:
+        log.warning("dead-lettering a record of %s: %s", source, exc)
+        metrics.ERRORS.labels(stage="parse").inc()
+        metrics.DEAD_LETTERS.labels(reason="parse").inc()
+        self.store.dead_letter(source, raw, f"parse error: {exc!r}", ingest_key=key)
+        result.dead_letters += 1
+        result.failed.append((index, f"parse error: {exc!r}"))
 
     def submit(self, results: Sequence[IngestResult]) -> Callable[[], WriteResult]:
         """Start storing the events of parsed `results` as one transaction; the returned function waits

@@ -91,3 +91,51 @@ def tiny_backend(tiny_model):
         return LocalBackend(model_obj=model, tokenizer=tokenizer, speculation=speculation, device="cpu")
 
     return build
+
+
+class LiveServer:
+    """A real `logai serve` process on free ports: the HTTP doors and a syslog listener (TCP and UDP)."""
+
+    def __init__(self, folder: Path, config: str = ""):
+        import subprocess
+        import sys
+
+        from pipelines.local_services import free_port, wait_ready
+
+        self.port, self.syslog_port, self.syslog_udp_port = free_port(), free_port(), free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        config_file = folder / "logai.yaml"
+        config_file.write_text(f"data_dir: {folder / 'data'}\n{config}")
+        logai = str(Path(sys.executable).with_name("logai"))
+        self.proc = subprocess.Popen(
+            [logai, "--config", str(config_file), "serve", "--port", str(self.port),
+             "--syslog-port", str(self.syslog_port), "--syslog-udp-port", str(self.syslog_udp_port)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        wait_ready(self.base, self.proc)
+
+    def events(self, **params) -> list[dict]:
+        import httpx
+
+        return httpx.get(f"{self.base}/v1/events", params={"limit": 1000, **params}, timeout=30).json()["events"]
+
+    def wait_events(self, count: int, timeout: float = 30.0, **params) -> list[dict]:
+        """Poll until at least `count` events match (deliveries through a shipper are asynchronous)."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.events(**params)
+            if len(found) >= count or time.monotonic() > deadline:
+                return found
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory):
+    server = LiveServer(tmp_path_factory.mktemp("live"))
+    yield server
+    server.stop()

@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from logai import __version__, metrics
 from logai.api.analysis_routes import router as analysis_router
 from logai.api.routes import router
+from logai.api.shipper_routes import router as shipper_router
 from logai.config import Settings, store_url
 from logai.detect.stream import StreamScorer
 from logai.pipeline import ParsePipeline
@@ -86,4 +87,5 @@ def create_app(settings: Settings, service: IngestService | None = None) -> Fast
 
     app.include_router(router)
     app.include_router(analysis_router)
+    app.include_router(shipper_router)
     return app

@@ -30,9 +30,15 @@ def get_analysis(request: Request) -> AnalysisService:
 def require_api_key(
     settings: Annotated[Settings, Depends(get_settings)],
     x_api_key: Annotated[str | None, Header(description="one of the configured api.api_keys")] = None,
+    authorization: Annotated[str | None, Header(description="or `Bearer <key>` (OTLP exporters, Loki clients)")]
+    = None,
 ) -> None:
-    """When API keys are configured, every /v1 call must present one in `X-API-Key`."""
-    if settings.api.api_keys and x_api_key not in settings.api.api_keys:
+    """When API keys are configured, every /v1 call (and the Loki push) must present one, in `X-API-Key` or as
+    `Authorization: Bearer <key>`."""
+    if not settings.api.api_keys:
+        return
+    bearer = authorization[7:].strip() if authorization and authorization[:7].lower() == "bearer " else None
+    if x_api_key not in settings.api.api_keys and bearer not in settings.api.api_keys:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or invalid X-API-Key",
                             headers={"WWW-Authenticate": "ApiKey"})
 

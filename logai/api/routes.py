@@ -6,9 +6,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 
+from logai.api.bodies import media_type, read_decoded_body
 from logai.api.deps import ServiceDep, SettingsDep, require_api_key
 from logai.api.models import (
     AnomaliesPage,
@@ -19,7 +20,10 @@ from logai.api.models import (
     TemplateDetail,
     TemplatesPage,
 )
+from logai.doors.bodies import BadBody
+from logai.doors.json_records import json_records
 from logai.ingest.formats import UnknownFormatError
+from logai.ingest.headers import header_parser_for
 from logai.store.store import EventQuery, parse_cursor
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)],
@@ -34,41 +38,49 @@ def _epoch(value: datetime | None) -> float | None:
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
 
 
-@router.post("/ingest", response_model=IngestResponse, responses={413: {"model": Problem}},
-             summary="Ingest log lines (plain text or JSON lines)")
+@router.post("/ingest", response_model=IngestResponse, responses={400: {"model": Problem}, 413: {"model": Problem}},
+             summary="Ingest log lines (plain text, JSON lines or a JSON array)")
 async def ingest(
     request: Request,
     service: ServiceDep,
     settings: SettingsDep,
     source: Annotated[str, Query(min_length=1, max_length=256, description="stream name")] = "http",
-    format: Annotated[str | None, Query(description="log format; default: json for JSON lines, else "
+    format: Annotated[str | None, Query(description="log format; default: json for JSON bodies, else "
                                                    "api.default_format")] = None,
     idempotency_key: Annotated[str | None, Query(alias="idempotency_key", max_length=128,
                                                  description="repeat a request with the same key: "
                                                              "nothing is stored twice")] = None,
+    idempotency_header: Annotated[str | None, Header(alias="Idempotency-Key", max_length=128,
+                                                     description="the same, as a header")] = None,
+    source_field: Annotated[str | None, Query(max_length=128, description="JSON bodies: take each record's "
+                                                                          "source from this field")] = None,
 ) -> IngestResponse:
     """One line per log record. `Content-Type: application/x-ndjson` (or jsonl/json) parses each line as a
-    JSON log record; anything else is plain text in `format`."""
-    declared = int(request.headers.get("content-length") or 0)
-    limit = settings.api.max_request_bytes
-    if declared > limit:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"request body over {limit} bytes")
-    body = await request.body()
-    if len(body) > limit:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"request body over {limit} bytes")
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    fmt = format or ("json" if content_type in JSON_TYPES else settings.api.default_format)
+    JSON log record, and `application/json` also takes an array of records (Fluent Bit's and Vector's HTTP
+    outputs). `Content-Encoding: gzip` is undone. A JSON record keeps a multi-line message whole."""
+    body = await read_decoded_body(request, settings.api.max_request_bytes)
+    content_type = media_type(request)
+    is_json = content_type in JSON_TYPES
+    fmt = format or ("json" if is_json else settings.api.default_format)
     try:
-        service.pipeline.registry.get(fmt)
+        log_format = service.pipeline.registry.get(fmt)
     except UnknownFormatError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
-    lines = [line.rstrip(b"\r") for line in body.split(b"\n")]
-    if lines and lines[-1] == b"":
-        lines.pop()
-    request_key = idempotency_key or uuid.uuid4().hex
-    keys = [f"{source}|http:{request_key}|{i}" for i in range(len(lines))]
-    result = await run_in_threadpool(service.ingest, lines, source=source, format_name=fmt, keys=keys,
-                                     door="http")
+    request_key = idempotency_key or idempotency_header or uuid.uuid4().hex
+    if is_json and log_format.kind == "json" and (source_field or body.lstrip()[:1] == b"["):
+        try:
+            records = json_records(body, parser=header_parser_for(log_format), default_source=source,
+                                   source_field=source_field, request_key=request_key)
+        except BadBody as exc:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
+        result = await run_in_threadpool(service.ingest_records, records, format_name=fmt, door="http")
+    else:
+        lines = [line.rstrip(b"\r") for line in body.split(b"\n")]
+        if lines and lines[-1] == b"":
+            lines.pop()
+        keys = [f"{source}|http:{request_key}|{i}" for i in range(len(lines))]
+        result = await run_in_threadpool(service.ingest, lines, source=source, format_name=fmt, keys=keys,
+                                         door="http")
     return IngestResponse(received=result.received, stored=result.stored, duplicates=result.duplicates,
                           dead_letters=result.dead_letters, template_ids=[e.template_id for e in result.events])
 
@@ -87,6 +99,9 @@ def events(
     q: Annotated[str | None, Query(min_length=1, max_length=512, description="substring of the message")] = None,
     cursor: Annotated[str | None, Query(max_length=64, description="next_cursor of the previous page")] = None,
     limit: Annotated[int, Query(ge=1)] = 100,
+    field: Annotated[list[str] | None, Query(max_length=512, description="`name=value`: events whose field equals "
+                                             "the value, e.g. `trace_id=5b8efff798038103d269b633813fc60c` "
+                                             "(repeatable)")] = None,
 ) -> EventsPage:
     if limit > settings.api.max_page_size:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
@@ -98,9 +113,15 @@ def events(
             parse_cursor(cursor)
         except ValueError as exc:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    filters = []
+    for item in field or []:
+        name, sep, wanted = item.partition("=")
+        if not sep or not name:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"field filter {item!r} is not name=value")
+        filters.append((name, wanted))
     rows, next_cursor = service.store.events(EventQuery(
         start=_epoch(start), end=_epoch(end), source=source, level=level, template_id=template_id,
-        concept=concept, value=value, q=q, cursor=cursor, limit=limit))
+        concept=concept, value=value, q=q, cursor=cursor, limit=limit, fields=tuple(filters)))
     return EventsPage(events=rows, next_cursor=next_cursor)  # type: ignore[arg-type]
 
 

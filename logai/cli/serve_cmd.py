@@ -42,16 +42,29 @@ def ingest_file(service, path: Path, format_name: str | None) -> int:
               help="Log file to follow like `tail -F` (repeatable; survives rotation, resumes after restart).")
 @click.option("--format", "format_name", default=None,
               help="Format of the --ingest/--watch files (default: detected).")
+@click.option("--syslog-port", type=int, default=None,
+              help="Also listen for syslog on this TCP port (RFC 6587; default: syslog.port, off).")
+@click.option("--syslog-udp-port", type=int, default=None,
+              help="Also listen for syslog on this UDP port (RFC 5426; default: syslog.udp_port, off).")
 @click.pass_obj
 def serve(app, host: str | None, port: int | None, files: tuple[Path, ...], watched: tuple[Path, ...],
-          format_name: str | None) -> None:
-    """Run the REST API (docs at /docs, metrics at /metrics) on the configured store."""
+          format_name: str | None, syslog_port: int | None, syslog_udp_port: int | None) -> None:
+    """Run the REST API (docs at /docs, metrics at /metrics), OTLP/HTTP at /v1/logs, Loki push at
+    /loki/api/v1/push and, when a port is given, a syslog listener, on the configured store."""
     import uvicorn
 
+    from logai.doors.syslog import SyslogServer
     from logai.ingest.watcher import FileWatcher, Retention
 
     settings = app.settings
+    if syslog_port is not None:
+        settings.syslog.port = syslog_port
+    if syslog_udp_port is not None:
+        settings.syslog.udp_port = syslog_udp_port
     service = build_service(settings)
+    syslog = None
+    if settings.syslog.port is not None or settings.syslog.udp_port is not None or settings.syslog.tls_port:
+        syslog = SyslogServer(service, settings.syslog).start()
     for path in files:
         ingest_file(service, path, format_name)
     watch_list = [(path, format_name or (service.pipeline.detect(_sample(path)) if path.exists() else "generic"))
@@ -64,6 +77,8 @@ def serve(app, host: str | None, port: int | None, files: tuple[Path, ...], watc
     try:
         uvicorn.run(create_app(settings, service), host=host, port=port, log_level="warning")
     finally:
+        if syslog is not None:
+            syslog.stop()
         watcher.stop()
         watcher.join(timeout=10)
         service.close()

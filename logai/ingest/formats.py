@@ -42,7 +42,8 @@ class LogFormat(BaseModel):
     field_patterns: dict[str, str] = Field(default_factory=dict)  # regex per field; default `.*?`
     message_keys: list[str] = Field(default_factory=lambda: ["message", "msg", "log", "text"])
     level_keys: list[str] = Field(default_factory=lambda: ["level", "severity", "lvl", "loglevel"])
-    time_keys: list[str] = Field(default_factory=lambda: ["timestamp", "time", "ts", "@timestamp", "t"])
+    # `date` is Fluent Bit's default time key
+    time_keys: list[str] = Field(default_factory=lambda: ["timestamp", "time", "ts", "@timestamp", "t", "date"])
     timestamp: TimestampSpec | None = None
     level_field: str | None = None
     syslog_pri_field: str | None = None  # field holding a syslog <PRI>: level = severity (PRI % 8)

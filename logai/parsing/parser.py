@@ -81,17 +81,33 @@ class LogParser:
         header = self.header.split(text)
         if header is None:
             flags.append(FLAG_NO_HEADER)
-            fields: dict[str, str] = {}
-            content, timestamp, level = text, None, None
-        else:
-            fields, content, timestamp, level = header
+            return self.parse_split(text, text, source, line, offset=offset, flags=flags)
+        fields, content, timestamp, level = header
+        return self.parse_split(text, content, source, line, offset, timestamp, level, fields, flags)
+
+    def parse_split(
+        self,
+        raw: str,
+        content: str,
+        source: str,
+        line: int,
+        offset: int | None = None,
+        timestamp: str | None = None,
+        level: str | None = None,
+        fields: dict[str, str] | None = None,
+        flags: list[str] | None = None,
+    ) -> Event:
+        """Mine and annotate a record whose header is already split: by this parser's `header`, or by a door
+        whose protocol carries time, level and fields beside the message (OTLP, Loki, syslog)."""
+        flags = flags if flags is not None else []
+        fields = fields if fields is not None else {}
         template, values, aligned, truncated = (self.miners.get(source) or self.miner(source)).add(content)
         if truncated:
             flags.append(FLAG_TRUNCATED)
         if not aligned:
             flags.append(FLAG_PARAMS_UNALIGNED)
         # positional: this runs once per line and keyword passing costs measurably
-        event = Event(text, source, line, offset, timestamp, level, fields, content,
+        event = Event(raw, source, line, offset, timestamp, level, fields, content,
                       template.id, template.text, list(map(Param, values)), flags)
         if self.semantics is not None:
             (self.annotators.get(source) or self.annotator(source)).annotate(event)  # type: ignore[union-attr]

@@ -55,6 +55,7 @@ class EventQuery:
     q: str | None = None
     cursor: str | None = None  # from the previous page: return events older than it (newest first)
     limit: int = 100
+    fields: tuple[tuple[str, str], ...] = ()  # (name, value): events whose field `name` equals `value`
 
 
 def parse_cursor(cursor: str) -> tuple[float, int]:
@@ -78,6 +79,9 @@ class EventStore:
         self.engine: Engine = create_engine(url, pool_pre_ping=True, json_serializer=_json_dumps)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "begin", _sqlite_begin)
+        # writes take SQLite's write lock when they begin, so ids reserved from max(id) stay theirs
+        self._writer: Engine = self.engine.execution_options(logai_write=True)
         self.schema_version = self._migrate()
 
     def _migrate(self, attempts: int = 3) -> int:
@@ -85,7 +89,7 @@ class EventStore:
         that loses simply finds the schema in place on its next try."""
         for attempt in range(attempts):
             try:
-                with self.engine.begin() as conn:
+                with self._writer.begin() as conn:
                     return migrate(conn)
             except OperationalError:
                 if attempt == attempts - 1:
@@ -111,7 +115,7 @@ class EventStore:
         prepared = batch if isinstance(batch, PreparedBatch) else prepare(batch)
         if not prepared.rows:
             return WriteResult(0, 0)
-        with self.engine.begin() as conn:
+        with self._writer.begin() as conn:
             e = schema.events
             stored: set[str] = set()
             for part in _chunks([row[KEY] for row in prepared.rows]):
@@ -173,21 +177,21 @@ class EventStore:
 
     def dead_letter(self, source: str, raw: bytes, error: str, ingest_key: str | None = None) -> None:
         """Keep a record that could not be processed, with its bytes and the reason."""
-        with self.engine.begin() as conn:
+        with self._writer.begin() as conn:
             conn.execute(schema.dead_letters.insert().values(
                 source=source, ingest_key=ingest_key, raw=raw, error=error[:4000], created_at=time.time()))
 
     def add_anomalies(self, anomalies: Sequence[Any]) -> None:
         """Store `Anomaly` records (ts, source, detector, score, threshold, evidence) in one transaction."""
         now = time.time()
-        with self.engine.begin() as conn:
+        with self._writer.begin() as conn:
             conn.execute(schema.anomalies.insert(), [
                 {"ts": a.ts, "source": a.source, "detector": a.detector, "score": a.score, "threshold": a.threshold,
                  "evidence": a.evidence, "created_at": now} for a in anomalies])
 
     def add_anomaly(self, ts: float, source: str, detector: str, score: float, threshold: float | None,
                     evidence: dict[str, Any]) -> int:
-        with self.engine.begin() as conn:
+        with self._writer.begin() as conn:
             return int(conn.execute(schema.anomalies.insert().values(
                 ts=ts, source=source, detector=detector, score=score, threshold=threshold, evidence=evidence,
                 created_at=time.time())).inserted_primary_key[0])
@@ -196,7 +200,7 @@ class EventStore:
         """Store verdicts: dicts with task, label, model, confidence, provenance and optional event_id."""
         now = time.time()
         ids = []
-        with self.engine.begin() as conn:
+        with self._writer.begin() as conn:
             for row in rows:  # one insert each: the ids go back to the caller
                 ids.append(int(conn.execute(schema.analyses.insert().values(
                     event_id=row.get("event_id"), task=row["task"], label=row["label"][:128],
@@ -229,6 +233,8 @@ class EventStore:
             if query.value:
                 sub = sub.where(p.c.value == query.value)
             stmt = stmt.where(e.c.id.in_(sub))
+        for name, value in query.fields:  # JSON_EXTRACT on SQLite, ->> on PostgreSQL; narrowed by the filters above
+            stmt = stmt.where(e.c.fields[name].as_string() == value)
         if query.cursor is not None:
             cursor_ts, cursor_id = parse_cursor(query.cursor)
             stmt = stmt.where(tuple_(e.c.ts, e.c.id) < tuple_(literal(cursor_ts), literal(cursor_id)))
@@ -324,7 +330,7 @@ class EventStore:
         """Delete events older than `max_age_seconds` (by ingest time) and beyond the newest `max_events`."""
         e, p = schema.events, schema.event_params
         deleted = 0
-        with self.engine.begin() as conn:
+        with self._writer.begin() as conn:
             if max_age_seconds is not None:
                 cutoff = select(func.max(e.c.id)).where(e.c.ingested_at < time.time() - max_age_seconds)
                 boundary = conn.execute(cutoff).scalar()
@@ -341,8 +347,8 @@ class EventStore:
 
 def _reserve_ids(conn, n: int) -> int:
     """The first of `n` consecutive event ids no other writer will use. PostgreSQL draws them from the
-    sequence (safe with concurrent daemons); SQLite has one writer at a time, so max(id) + 1 is free —
-    should another connection insert first, the primary key rejects the batch and it is retried."""
+    sequence (safe with concurrent daemons); on SQLite the transaction already holds the write lock
+    (`_sqlite_begin`), so max(id) + 1 is free."""
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("SELECT setval('events_id_seq', nextval('events_id_seq') + %s - 1)", (n,))
         return int(conn.exec_driver_sql("SELECT currval('events_id_seq')").scalar()) - n + 1
@@ -361,9 +367,17 @@ def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+def _sqlite_begin(conn) -> None:
+    """Writers begin with BEGIN IMMEDIATE: they queue on SQLite's write lock (busy_timeout) before reading
+    max(id), so two writers, threads or processes, never reserve the same ids. Readers begin deferred."""
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("logai_write") else "BEGIN")
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    """WAL: readers never block the writer; NORMAL sync is durable across process crashes in WAL mode.
+    """Transactions are begun by `_sqlite_begin`, not by the driver (isolation_level None).
+    WAL: readers never block the writer; NORMAL sync is durable across process crashes in WAL mode.
     A 64 MB page cache and a 10k-page checkpoint interval keep index pages hot between batches."""
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")

@@ -1,0 +1,69 @@
+"""Request bodies of the shipper doors: capped decompression, content-hash ingest keys, time conversion.
+
+Shippers retry whole batches, and Loki and OTLP carry no delivery id, so a record's ingest key is a hash of
+what identifies it (stream labels, time, message, attributes). The same record delivered twice gets the same
+key and is stored once; identical records within one request are told apart by their occurrence number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from datetime import UTC, datetime
+
+
+class BadBody(ValueError):
+    """The body cannot be decoded: answered 400 with this message; nothing of it is stored."""
+
+
+class BodyTooLarge(ValueError):
+    """The body, or what it decompresses to, is over the configured limit: answered 413."""
+
+
+def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
+    """Undo `Content-Encoding` (gzip, deflate or none) without ever holding more than `limit` bytes."""
+    encoding = (encoding or "identity").strip().lower()
+    if encoding in ("identity", ""):
+        return body
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise BadBody(f"unsupported Content-Encoding {encoding!r}: send gzip, deflate or none")
+    inflater = zlib.decompressobj(wbits=47)  # 32 + 15: gzip or zlib header, detected
+    try:
+        out = inflater.decompress(body, limit + 1)
+        if len(out) > limit or inflater.unconsumed_tail:
+            raise BodyTooLarge(f"body decompresses to more than {limit} bytes")
+        out += inflater.flush()
+    except zlib.error as exc:
+        raise BadBody(f"body is not valid {encoding}: {exc}") from exc
+    if not inflater.eof:
+        raise BadBody(f"body is truncated {encoding}")
+    if len(out) > limit:
+        raise BodyTooLarge(f"body decompresses to more than {limit} bytes")
+    return out
+
+
+class RecordKeys:
+    """Content-hash ingest keys for the records of one request: `door:<sha256 of the parts>[#n]`."""
+
+    def __init__(self, door: str):
+        self.door = door
+        self._seen: dict[str, int] = {}
+
+    def key(self, *parts: bytes | str) -> str:
+        digest = hashlib.sha256()
+        for part in parts:  # length-prefixed, so no two different part lists hash the same bytes
+            data = part.encode("utf-8", "surrogatepass") if isinstance(part, str) else part
+            digest.update(len(data).to_bytes(8, "big"))
+            digest.update(data)
+        base = f"{self.door}:{digest.hexdigest()[:40]}"
+        n = self._seen.get(base, 0)
+        self._seen[base] = n + 1
+        return base if n == 0 else f"{base}#{n}"
+
+
+def nanos_to_iso(nanos: int) -> str:
+    """Unix nanoseconds to ISO 8601 (microseconds kept); ValueError when out of datetime's range."""
+    try:
+        return datetime.fromtimestamp(nanos / 1e9, UTC).isoformat()
+    except (OverflowError, OSError, ValueError) as exc:
+        raise ValueError(f"timestamp {nanos} ns is out of range") from exc
