@@ -7,12 +7,16 @@ is kept whole with the `no_header` flag; a frame over `max_message_bytes` is dea
 TCP has backpressure: a connection's next bytes are read only once its previous frames are stored, so a
 slow store slows the sender instead of filling memory. UDP has none to give: datagrams wait in a bounded
 queue, and those that find it full are dropped and counted (`logai_syslog_udp_dropped_total`).
-Syslog carries no delivery id, so each frame's key is its connection and position: nothing is merged.
+Keys: an RFC 5424 message with a sub-second timestamp names itself (host, app, process, time to the
+microsecond), so its key is a hash of its bytes and a relay's re-send after a broken connection stores
+nothing twice. Other frames (RFC 3164 has whole seconds, where real repeats are common) are keyed by
+connection and position, so nothing is merged.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import re
 import ssl
@@ -142,6 +146,8 @@ class SyslogMapper:
             for name, value in _SD_PARAM.findall(params):
                 fields[f"{element}.{name}"] = value.replace('\\"', '"').replace("\\]", "]").replace("\\\\", "\\")
         fields["peer"] = peer
+        if parser is self.rfc5424 and "." in fields.get("Time", ""):
+            key = "syslog:" + hashlib.sha256(message).hexdigest()[:40]
         first, second = ("App", "Host") if self.source_by == "app" else ("Host", "App")
         source = fields.get(first) or fields.get(second) or self.default_source
         return Record(source=source, content=content.removeprefix("\ufeff"), raw=text, key=key,
