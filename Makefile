@@ -3,7 +3,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run test lint bench-parsing bench-semantics bench-decoding bench-anomaly train-semantics train-router bench-adaptive eval-logeval
+.PHONY: install peers run test lint bench-doors bench-parsing bench-semantics bench-decoding bench-anomaly train-semantics train-router bench-adaptive eval-logeval
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -22,11 +22,20 @@ run: install
 	@echo "logai API on http://127.0.0.1:8000/docs (embedded SQLite under .logai/; Ctrl-C to stop)"
 	$(VENV)/bin/logai serve --ingest examples/logs/payments-api.log
 
-test: install
+# real protocol peers of the tests (Debian packages): rsyslog for the syslog door; logger comes with util-linux
+peers:
+	@command -v rsyslogd >/dev/null || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rsyslog >/dev/null) || \
+		echo "rsyslog not installed and not root: its test is skipped"; }
+
+test: install peers
 	$(PY) -m pytest -q
 
 lint: install
 	$(VENV)/bin/ruff check .
+
+bench-doors: install
+	$(PY) pipelines/bench_doors.py --out reports/doors
 
 bench-parsing: install
 	$(PY) pipelines/bench_parsing.py --out reports/parsing
