@@ -139,3 +139,21 @@ def live_server(tmp_path_factory):
     server = LiveServer(tmp_path_factory.mktemp("live"))
     yield server
     server.stop()
+
+
+@pytest.fixture
+def door_client(tmp_path):
+    """A TestClient on a fresh store that takes bodies up to 64 MiB (the doors' 100k-record batches)."""
+    from fastapi.testclient import TestClient
+
+    from logai.api.app import create_app
+    from logai.config import ApiConfig, Settings
+
+    settings = Settings(data_dir=tmp_path, api=ApiConfig(max_request_bytes=64 * 1024 * 1024))
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def stored_events(client, **params) -> list[dict]:
+    """Events the API returns for `params`, newest first (up to 1000)."""
+    return client.get("/v1/events", params={"limit": 1000, **params}).json()["events"]

@@ -11,12 +11,10 @@ import time
 import orjson
 import pytest
 import snappy
-from fastapi.testclient import TestClient
 
-from logai.api.app import create_app
-from logai.config import ApiConfig, Settings
 from logai.doors.bodies import BadBody
 from logai.doors.loki import parse_labels
+from tests.conftest import stored_events as events
 
 # The push message as published in grafana/loki pkg/push/push.proto (field names and numbers; gogoproto
 # options left out, as they change nothing on the wire).
@@ -71,13 +69,8 @@ NS = 1_700_000_000_000_000_000
 
 
 @pytest.fixture
-def client(tmp_path):
-    with TestClient(create_app(Settings(data_dir=tmp_path, api=ApiConfig(max_request_bytes=64 * 1024 * 1024)))) as c:
-        yield c
-
-
-def events(client, **params):
-    return client.get("/v1/events", params={"limit": 1000, **params}).json()["events"]
+def client(door_client):
+    return door_client
 
 
 def json_push(*values, labels=None):

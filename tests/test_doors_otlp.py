@@ -17,6 +17,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
 
 from logai.api.app import create_app
 from logai.config import ApiConfig, Settings
+from tests.conftest import stored_events as events
 
 PB = {"Content-Type": "application/x-protobuf"}
 TRACE = "5b8efff798038103d269b633813fc60c"
@@ -47,13 +48,8 @@ def to_protobuf(data: dict) -> bytes:
 
 
 @pytest.fixture
-def client(tmp_path):
-    with TestClient(create_app(Settings(data_dir=tmp_path, api=ApiConfig(max_request_bytes=64 * 1024 * 1024)))) as c:
-        yield c
-
-
-def events(client, **params):
-    return client.get("/v1/events", params={"limit": 1000, **params}).json()["events"]
+def client(door_client):
+    return door_client
 
 
 def test_spec_json_example_maps_every_field(client):
