@@ -105,7 +105,8 @@ class LiveServer:
         self.port, self.syslog_port, self.syslog_udp_port = free_port(), free_port(), free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         config_file = folder / "logai.yaml"
-        config_file.write_text(f"data_dir: {folder / 'data'}\n{config}")
+        self.data = folder / "data"
+        config_file.write_text(f"data_dir: {self.data}\n{config}")
         logai = str(Path(sys.executable).with_name("logai"))
         self.proc = subprocess.Popen(
             [logai, "--config", str(config_file), "serve", "--port", str(self.port),
@@ -128,6 +129,16 @@ class LiveServer:
             if len(found) >= count or time.monotonic() > deadline:
                 return found
             time.sleep(0.2)
+
+    def dead_letters(self) -> list[dict]:
+        """The server's dead letters, read from its store (the REST API does not list them)."""
+        from logai.store.store import EventStore
+
+        store = EventStore(f"sqlite:///{self.data / 'logai.db'}")
+        try:
+            return store.dead_letters(1000)
+        finally:
+            store.close()
 
     def stop(self) -> None:
         self.proc.terminate()

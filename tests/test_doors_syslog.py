@@ -48,6 +48,13 @@ def test_oversized_frames_are_set_aside_and_the_stream_goes_on():
     assert [len(m) for m in out.oversized] == [500, 500] and out.messages == [b"<13>a", b"<13>ok"]
 
 
+def test_a_frame_cut_by_the_closing_peer_is_set_aside():
+    splitter = FrameSplitter(1000)
+    assert splitter.feed(b"100 <13>only part of it").messages == []
+    closed = splitter.close()
+    assert closed.truncated == [b"<13>only part of it"] and closed.messages == []
+
+
 def test_udp_datagrams_over_the_queue_are_dropped_and_counted():
     import asyncio
 
@@ -189,3 +196,22 @@ def test_tls_listener(tmp_path):
     finally:
         server.stop()
         service.close()
+
+
+def test_bad_utf8_no_pri_and_empty_connections(live_server):
+    socket.create_connection(("127.0.0.1", live_server.syslog_port)).close()  # connects, sends nothing
+    with socket.create_connection(("127.0.0.1", live_server.syslog_port)) as conn:
+        conn.sendall(b"\n\n<13>Nov 29 10:00:00 h oddapp: caf\xe9 \xff bytes\n")  # empty lines, then Latin-1
+        conn.sendall(b"Nov 29 10:00:01 h oddapp: no priority at all\n")  # severity unknown: no level
+        conn.sendall(b"100 <13>1 2024-05-01T12:00:00Z h oddapp - - - cut")  # closed inside the frame
+    found = {e["content"]: e for e in live_server.wait_events(2, source="oddapp")}
+    assert "invalid_utf8" in found["caf\\xe9 \\xff bytes"]["flags"]
+    assert found["no priority at all"]["level"] is None
+    assert len(found) == 2
+    deadline = time.monotonic() + 10
+    while True:
+        errors = [d["error"] for d in live_server.dead_letters()]
+        if any("inside an octet-counted frame" in e for e in errors) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert any("inside an octet-counted frame" in e for e in errors)

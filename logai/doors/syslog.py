@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 FORMAT = "syslog-rfc5424"  # miner settings for syslog messages (the two syslog formats share them)
 _RFC5424 = re.compile(r"^<\d{1,3}>\d{1,2} ")
 _SD_ELEMENT = re.compile(r'\[([^\s\]=]+)((?:\s+[^\s=\]"]+="(?:[^"\\]|\\.)*")*)\s*\]')
+_OCTET_PREFIX = re.compile(rb"\d{1,10} ")
 _SD_PARAM = re.compile(r'([^\s=\]"]+)="((?:[^"\\]|\\.)*)"')
 
 
@@ -44,6 +45,7 @@ _SD_PARAM = re.compile(r'([^\s=\]"]+)="((?:[^"\\]|\\.)*)"')
 class Frames:
     messages: list[bytes] = field(default_factory=list)
     oversized: list[bytes] = field(default_factory=list)  # the first max_bytes of each frame over the limit
+    truncated: list[bytes] = field(default_factory=list)  # octet-counted frames the peer closed in the middle of
 
 
 class FrameSplitter:
@@ -120,7 +122,8 @@ class FrameSplitter:
         rest = bytes(self._buffer).strip()
         self._buffer.clear()
         if rest and not self._skip:
-            out.messages.append(rest)
+            counted = _OCTET_PREFIX.match(rest)
+            (out.truncated if counted else out.messages).append(rest[counted.end():] if counted else rest)
         return out
 
 
@@ -256,18 +259,20 @@ class SyslogServer:
         for message in frames.messages:
             records.append(self.mapper.record(message, f"{prefix}:{sequence}", peer))
             sequence += 1
-        oversized = []
-        for message in frames.oversized:
-            oversized.append((f"{prefix}:{sequence}", message))
-            sequence += 1
-        if records or oversized:
-            await self._loop.run_in_executor(None, self._store, records, oversized)
+        rejected = []
+        too_long = f"message over syslog.max_message_bytes ({self.config.max_message_bytes})"
+        for reason, messages in ((too_long, frames.oversized),
+                                 ("connection closed inside an octet-counted frame", frames.truncated)):
+            for message in messages:
+                rejected.append((f"{prefix}:{sequence}", message, reason))
+                sequence += 1
+        if records or rejected:
+            await self._loop.run_in_executor(None, self._store, records, rejected)
         return sequence
 
-    def _store(self, records: list[Record], oversized: list[tuple[str, bytes]]) -> None:
-        for key, message in oversized:
-            self.service.reject(self.config.default_source, message, "syslog",
-                                f"message over syslog.max_message_bytes ({self.config.max_message_bytes})", key)
+    def _store(self, records: list[Record], rejected: list[tuple[str, bytes, str]]) -> None:
+        for key, message, reason in rejected:
+            self.service.reject(self.config.default_source, message, "syslog", reason, key)
         if records:
             self.service.ingest_records(records, format_name=FORMAT, door="syslog")
 
