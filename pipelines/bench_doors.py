@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,16 +39,17 @@ from pipelines.local_services import free_port, wait_ready  # noqa: E402
 from pipelines.reporting import write_report  # noqa: E402
 
 BATCH = 512
-START = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 def messages(n: int) -> list[tuple[str, str, str, str, datetime]]:
-    """(raw HDFS line, level, component, message, time) for `n` generated lines."""
+    """(raw HDFS line, level, component, message, time) for `n` generated lines; every door carries the
+    line's own time (HDFS headers have whole seconds), so all of them send the same information."""
     out = []
-    for i, line in enumerate(generate(n)):
-        _, _, _, level, rest = line.split(" ", 4)
+    for line in generate(n):
+        date, clock, _, level, rest = line.split(" ", 4)
         component, _, message = rest.partition(": ")
-        out.append((line, level, component.rstrip(":"), message, START + timedelta(milliseconds=i)))
+        when = datetime.strptime(date + clock, "%y%m%d%H%M%S").replace(tzinfo=UTC)
+        out.append((line, level, component.rstrip(":"), message, when))
     return out
 
 

@@ -50,12 +50,12 @@ class RecordKeys:
         self._seen: dict[str, int] = {}
 
     def key(self, *parts: bytes | str) -> str:
-        digest = hashlib.sha256()
+        buffer = bytearray()
         for part in parts:  # length-prefixed, so no two different part lists hash the same bytes
             data = part.encode("utf-8", "surrogatepass") if isinstance(part, str) else part
-            digest.update(len(data).to_bytes(8, "big"))
-            digest.update(data)
-        base = f"{self.door}:{digest.hexdigest()[:40]}"
+            buffer += len(data).to_bytes(8, "big")
+            buffer += data
+        base = f"{self.door}:{hashlib.sha256(buffer).hexdigest()[:40]}"
         n = self._seen.get(base, 0)
         self._seen[base] = n + 1
         return base if n == 0 else f"{base}#{n}"
