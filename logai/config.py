@@ -221,6 +221,11 @@ class SyslogConfig(BaseModel):
     udp_queue: int = Field(20000, ge=1, description="datagrams waiting to be stored; past it they are dropped")
     batch_lines: int = Field(2000, ge=1, description="UDP datagrams stored per batch")
 
+    @property
+    def enabled(self) -> bool:
+        """The listener runs when any of its ports is set."""
+        return any(port is not None for port in (self.port, self.udp_port, self.tls_port))
+
 
 class LoggingConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -101,7 +101,7 @@ class IngestService:
                     event = self._parse_record(parsers, format_name, record, i + 1)
                 except Exception as exc:
                     raw = (record.raw or record.content).encode("utf-8", "backslashreplace")
-                    self._dead_letter(result, i, record.source[:MAX_SOURCE_CHARS], raw, record.key, exc)
+                    self._dead_letter(result, i, record.source, raw, record.key, exc)
                     continue
                 result.events.append(event)
                 result.keys.append(record.key)
@@ -154,7 +154,7 @@ class IngestService:
         log.warning("dead-lettering a record of %s: %s", source, exc)
         metrics.ERRORS.labels(stage="parse").inc()
         metrics.DEAD_LETTERS.labels(reason="parse").inc()
-        self.store.dead_letter(source, raw, f"parse error: {exc!r}", ingest_key=key)
+        self.store.dead_letter(source[:MAX_SOURCE_CHARS], raw, f"parse error: {exc!r}", ingest_key=key)
         result.dead_letters += 1
         result.failed.append((index, f"parse error: {exc!r}"))
 

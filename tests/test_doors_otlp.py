@@ -144,7 +144,9 @@ def test_a_100k_record_batch(client):
 def test_body_over_the_limit_is_413(tmp_path):
     with TestClient(create_app(Settings(data_dir=tmp_path, api=ApiConfig(max_request_bytes=2048)))) as client:
         big = to_protobuf(spec_json(body="x" * 4000))
-        assert client.post("/v1/logs", content=big, headers=PB).status_code == 413
+        refused = client.post("/v1/logs", content=big, headers=PB)
+        assert refused.status_code == 413
+        assert "api.max_request_bytes" in status_pb2.Status.FromString(refused.content).message
         bomb = gzip.compress(to_protobuf(spec_json(body="y" * 100_000)))  # small on the wire, big inflated
         assert len(bomb) < 2048
         assert client.post("/v1/logs", content=bomb, headers={**PB, "Content-Encoding": "gzip"}).status_code == 413

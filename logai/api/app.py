@@ -16,6 +16,7 @@ from logai.api.routes import router
 from logai.api.shipper_routes import router as shipper_router
 from logai.config import Settings, store_url
 from logai.detect.stream import StreamScorer
+from logai.doors.bodies import BadBody, BodyTooLarge
 from logai.pipeline import ParsePipeline
 from logai.route.analysis import AnalysisService, build_router
 from logai.service import IngestService
@@ -46,6 +47,16 @@ def attach_analysis(settings: Settings, service: IngestService) -> AnalysisServi
     return service.analysis
 
 
+_DOOR_OF_ROUTE = {"/v1/logs": "otlp", "/loki/api/v1/push": "loki"}  # the rest of /v1 is the `http` door
+
+
+def _door_refusal(request: Request, status_code: int, detail: str, reason: str) -> JSONResponse:
+    """A body a door cannot take: 400 (undecodable) or 413 (over the cap), counted by door. Nothing is stored."""
+    route = getattr(request.scope.get("route"), "path", "")
+    metrics.DOOR_REJECTED.labels(door=_DOOR_OF_ROUTE.get(route, "http"), reason=reason).inc()
+    return JSONResponse({"detail": detail}, status_code=status_code)
+
+
 def create_app(settings: Settings, service: IngestService | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -71,6 +82,14 @@ def create_app(settings: Settings, service: IngestService | None = None) -> Fast
         metrics.REQUEST_SECONDS.labels(request.method, getattr(route, "path", "unmatched"),
                                        str(response.status_code)).observe(time.perf_counter() - started)
         return response
+
+    @app.exception_handler(BadBody)
+    async def bad_body(request: Request, exc: BadBody) -> JSONResponse:
+        return _door_refusal(request, 400, str(exc), "bad_body")
+
+    @app.exception_handler(BodyTooLarge)
+    async def body_too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:
+        return _door_refusal(request, 413, f"{exc} (api.max_request_bytes)", "too_large")
 
     @app.get("/healthz", summary="The process is alive")
     def healthz() -> dict[str, str]:

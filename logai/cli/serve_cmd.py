@@ -63,7 +63,7 @@ def serve(app, host: str | None, port: int | None, files: tuple[Path, ...], watc
         settings.syslog.udp_port = syslog_udp_port
     service = build_service(settings)
     syslog = None
-    if settings.syslog.port is not None or settings.syslog.udp_port is not None or settings.syslog.tls_port:
+    if settings.syslog.enabled:
         syslog = SyslogServer(service, settings.syslog).start()
     for path in files:
         ingest_file(service, path, format_name)

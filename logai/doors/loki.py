@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import cramjam
 import orjson
 from google.protobuf.message import DecodeError
 
+from logai.doors.batch import DoorBatch, Rejected
 from logai.doors.bodies import BadBody, BodyTooLarge, RecordKeys, nanos_to_iso
 from logai.doors.loki_proto import PushRequest
 from logai.events import Record
-from logai.ingest.headers import HeaderParser, normalize_level
+from logai.ingest.formats import FormatRegistry
+from logai.ingest.headers import HeaderParser, header_parser_for, normalize_level
 
 _LABEL = re.compile(r'\s*([A-Za-z_][\w.]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(,|$)')
 _ESCAPES = {"\\\\": "\\", '\\"': '"', "\\n": "\n", "\\t": "\t"}
@@ -33,12 +35,6 @@ _LEVEL_LABELS = ("level", "detected_level", "severity", "lvl", "loglevel")
 class Stream:
     labels: dict[str, str]
     entries: list[tuple[Any, str, dict[str, str]]]  # (timestamp in ns, as sent; line; structured metadata)
-
-
-@dataclass
-class LokiBatch:
-    records: list[Record] = field(default_factory=list)
-    rejected: list[tuple[str, bytes, str]] = field(default_factory=list)  # (source, raw entry, why)
 
 
 def parse_labels(text: str) -> dict[str, str]:
@@ -108,10 +104,17 @@ def _decode_protobuf(body: bytes, limit: int) -> list[Stream]:
     return out
 
 
+def line_parsers(registry: FormatRegistry, line_format: str) -> tuple[str, list[HeaderParser]]:
+    """The format whose miner settings the lines get, and the header parsers tried on each line, in order:
+    `auto` tries JSON, then the generic time-and-level sniffer."""
+    names = ["json", "generic"] if line_format == "auto" else [line_format]
+    return names[-1], [header_parser_for(registry.get(name)) for name in names]
+
+
 def to_records(streams: Sequence[Stream], *, source_labels: Sequence[str], default_source: str,
-               tenant: str | None, line_parsers: Sequence[HeaderParser]) -> LokiBatch:
+               tenant: str | None, line_parsers: Sequence[HeaderParser]) -> DoorBatch:
     """Every entry as a `Record`; entries with an unreadable timestamp are rejected one by one."""
-    batch = LokiBatch()
+    batch = DoorBatch()
     keys = RecordKeys("loki")
     for stream in streams:
         labels = dict(stream.labels)
@@ -123,7 +126,7 @@ def to_records(streams: Sequence[Stream], *, source_labels: Sequence[str], defau
             try:
                 timestamp = nanos_to_iso(int(ts))
             except (TypeError, ValueError):
-                batch.rejected.append((source, orjson.dumps([ts, line, metadata]), f"bad timestamp {ts!r}"))
+                batch.rejected.append(Rejected(source, orjson.dumps([ts, line, metadata]), f"bad timestamp {ts!r}"))
                 continue
             fields, content, level = _split(line, line_parsers)
             fields.update(labels)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -26,6 +25,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
+from logai.doors.batch import DoorBatch, Rejected
 from logai.doors.bodies import BadBody, RecordKeys, nanos_to_iso
 from logai.events import Record
 from logai.ingest.headers import normalize_level
@@ -34,12 +34,6 @@ PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 # OTLP severity numbers, ranges of four: TRACE 1-4, DEBUG 5-8, INFO 9-12, WARN 13-16, ERROR 17-20, FATAL 21-24
 _SEVERITY_RANGES = ("TRACE", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-
-
-@dataclass
-class OtlpBatch:
-    records: list[Record] = field(default_factory=list)
-    rejected: list[tuple[bytes, str]] = field(default_factory=list)  # (serialized LogRecord, why)
 
 
 def decode_request(body: bytes, content_type: str) -> ExportLogsServiceRequest:
@@ -90,9 +84,9 @@ def _list(obj: Any, *keys: str) -> list[Any]:
 
 
 def to_records(request: ExportLogsServiceRequest, *, source_attributes: list[str],
-               default_source: str) -> OtlpBatch:
-    """The request's log records as `Record`s, in order; unmappable ones in `rejected`."""
-    batch = OtlpBatch()
+               default_source: str) -> DoorBatch:
+    """The request's log records as `Record`s, in order; unmappable ones (serialized) in `rejected`."""
+    batch = DoorBatch()
     keys = RecordKeys("otlp")
     request_id = uuid.uuid4().hex  # for records with no time at all: no content key can tell retries apart
     for resource_logs in request.resource_logs:
@@ -110,7 +104,7 @@ def to_records(request: ExportLogsServiceRequest, *, source_attributes: list[str
                 try:
                     record = _record(log_record, source, scope_fields)
                 except ValueError as exc:
-                    batch.rejected.append((record_bytes, str(exc)))
+                    batch.rejected.append(Rejected(source, record_bytes, str(exc)))
                     continue
                 timeless = not (log_record.time_unix_nano or log_record.observed_time_unix_nano)
                 record.key = keys.key(resource_bytes, scope_bytes, record_bytes, request_id if timeless else "")
@@ -190,5 +184,3 @@ def encode_status(content_type: str, code: int, message: str) -> bytes:
     return json_format.MessageToJson(status, indent=None).encode()
 
 
-__all__ = ["JSON", "PROTOBUF", "OtlpBatch", "decode_request", "encode_response", "encode_status",
-           "to_records"]

@@ -24,10 +24,12 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from logai import metrics
 from logai.config import SyslogConfig
-from logai.events import Record
+from logai.doors.batch import DoorBatch, Rejected
+from logai.events import FLAG_NO_HEADER, Record
 from logai.ingest.formats import FormatRegistry
 from logai.ingest.headers import header_parser_for
 from logai.ingest.lines import decode_line
@@ -142,7 +144,7 @@ class SyslogMapper:
         header = parser.split(text)
         if header is None:
             return Record(source=self.default_source, content=text, raw=text, key=key, fields={"peer": peer},
-                          flags=[*flags, "no_header"])
+                          flags=[*flags, FLAG_NO_HEADER])
         fields, content, timestamp, level = header
         fields = {k: v for k, v in fields.items() if v not in ("-", "")}
         for element, params in _SD_ELEMENT.findall(fields.get("SD", "")):
@@ -259,22 +261,17 @@ class SyslogServer:
         for message in frames.messages:
             records.append(self.mapper.record(message, f"{prefix}:{sequence}", peer))
             sequence += 1
-        rejected = []
+        batch = DoorBatch(records)
         too_long = f"message over syslog.max_message_bytes ({self.config.max_message_bytes})"
         for reason, messages in ((too_long, frames.oversized),
                                  ("connection closed inside an octet-counted frame", frames.truncated)):
             for message in messages:
-                rejected.append((f"{prefix}:{sequence}", message, reason))
+                batch.rejected.append(Rejected(self.config.default_source, message, reason, f"{prefix}:{sequence}"))
                 sequence += 1
-        if records or rejected:
-            await self._loop.run_in_executor(None, self._store, records, rejected)
+        if batch.records or batch.rejected:
+            await self._loop.run_in_executor(None, partial(batch.deliver, self.service, format_name=FORMAT,
+                                                           door="syslog"))
         return sequence
-
-    def _store(self, records: list[Record], rejected: list[tuple[str, bytes, str]]) -> None:
-        for key, message, reason in rejected:
-            self.service.reject(self.config.default_source, message, "syslog", reason, key)
-        if records:
-            self.service.ingest_records(records, format_name=FORMAT, door="syslog")
 
 
 class _Datagrams(asyncio.DatagramProtocol):

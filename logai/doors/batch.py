@@ -1,0 +1,34 @@
+"""What a door made of one delivery, and how it reaches the service: records to ingest, plus those it could
+not map, kept as dead letters one by one. Every door (OTLP, Loki push, syslog) delivers through here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, NamedTuple
+
+from logai.events import Record
+
+if TYPE_CHECKING:
+    from logai.service import IngestService
+
+
+class Rejected(NamedTuple):
+    """A record the door could not map, kept as a dead letter."""
+
+    source: str
+    raw: bytes
+    why: str
+    key: str | None = None  # its ingest key, where the door had already given it one
+
+
+@dataclass
+class DoorBatch:
+    records: list[Record] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+
+    def deliver(self, service: IngestService, *, format_name: str, door: str) -> None:
+        """Dead-letter the rejected records, then mine and store the rest (blocking: call it off the event loop)."""
+        for source, raw, why, key in self.rejected:
+            service.reject(source, raw, door, why, key)
+        if self.records:
+            service.ingest_records(self.records, format_name=format_name, door=door)
