@@ -8,9 +8,6 @@ from pathlib import Path
 import click
 import orjson
 
-from logai.pipeline import ParsePipeline
-from logai.route.analysis import build_router
-
 
 @click.command()
 @click.option("--input", "input_path", type=click.Path(path_type=Path, exists=True, dir_okay=False),
@@ -25,6 +22,9 @@ from logai.route.analysis import build_router
 def analyze(obj, input_path: Path | None, task: str, router_dir: Path | None, format_name: str, no_llm: bool,
             batch: int) -> None:
     """One JSON verdict per line: label, path (slm / llm / slm_fallback), uncertainty, reason, cases."""
+    from logai.pipeline import ParsePipeline
+    from logai.route.analysis import build_router  # torch: imported by the command that needs it, not at start-up
+
     settings = obj.settings
     route = settings.route.model_copy(update={"model_dir": router_dir or settings.route.model_dir,
                                               "use_llm": settings.route.use_llm and not no_llm})

@@ -8,7 +8,6 @@ import signal
 
 import click
 
-from logai.api.app import build_service
 from logai.config import store_url
 
 log = logging.getLogger(__name__)
@@ -30,6 +29,7 @@ def daemon(app, bootstrap_servers: str | None, topics: tuple[str, ...], group_id
     from prometheus_client import start_http_server
 
     from logai import metrics
+    from logai.api.app import build_service  # torch, scikit-learn: imported when the daemon starts, not at start-up
     from logai.ingest.kafka_daemon import KafkaDaemon
 
     settings = app.settings

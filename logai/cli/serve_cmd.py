@@ -8,7 +8,6 @@ from pathlib import Path
 
 import click
 
-from logai.api.app import build_service, create_app
 from logai.config import store_url
 
 log = logging.getLogger(__name__)
@@ -53,6 +52,7 @@ def serve(app, host: str | None, port: int | None, files: tuple[Path, ...], watc
     /loki/api/v1/push and, when a port is given, a syslog listener, on the configured store."""
     import uvicorn
 
+    from logai.api.app import build_service, create_app  # FastAPI, torch: imported when serving, not at start-up
     from logai.doors.syslog import SyslogServer
     from logai.ingest.watcher import FileWatcher, Retention
 

@@ -1,0 +1,49 @@
+"""Start-up: the CLI and every command module import without torch, scikit-learn, SciPy or FastAPI; each
+command's `--help` runs without them too. Those load inside the commands that use them (a fact about
+`sys.modules` in a fresh interpreter, not a timing)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("torch", "sklearn", "scipy", "fastapi", "transformers")
+COMMAND_MODULES = ["analyze_cmd", "daemon_cmd", "detect_cmd", "eval_cmd", "formats_cmd", "llm_cmd", "parse_cmd",
+                   "serve_cmd", "templates_cmd"]
+COMMANDS = ["analyze", "daemon", "detect", "eval", "formats", "llm", "parse", "serve", "templates"]
+
+
+def heavy_modules_after(code: str) -> list[str]:
+    probe = f"""
+import sys
+{code}
+print(",".join(m for m in {HEAVY!r} if m in sys.modules))
+"""
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    last_line = out.stdout.splitlines()[-1]  # the probe's own line, after any help text
+    return [m for m in last_line.split(",") if m]
+
+
+@pytest.mark.parametrize("module", ["main", *COMMAND_MODULES])
+def test_importing_a_command_module_loads_nothing_heavy(module):
+    assert heavy_modules_after(f"import logai.cli.{module}") == []
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_of_every_command_loads_nothing_heavy(command):
+    code = f"""
+from logai.cli.main import cli
+try:
+    cli([{command!r}, "--help"], standalone_mode=False)
+except SystemExit:
+    pass
+"""
+    assert heavy_modules_after(code) == []
+
+
+def test_the_listed_commands_are_all_checked():
+    from logai.cli.main import cli
+
+    assert sorted(cli.commands) == sorted(COMMANDS)
