@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -96,11 +98,100 @@ def test_detectors_save_and_load_with_their_manifest(detector, tmp_path):
     assert np.array_equal(restored.score(test), detector.score(test))
     with pytest.raises(DetectorFileError, match="not a"):
         load(folder, expected_class="SomethingElse")
-    (folder / "detector.pkl").write_bytes(b"garbage")
-    with pytest.raises(DetectorFileError, match="cannot read"):
+    (folder / "detector.skops").write_bytes(b"garbage")
+    with pytest.raises(DetectorFileError, match="sha256"):
+        load(folder)
+    manifest["files"]["detector.skops"] = hashlib.sha256(b"garbage").hexdigest()  # damaged, hash made to match
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(DetectorFileError, match=r"cannot read|does not load"):
         load(folder)
     with pytest.raises(DetectorFileError, match="manifest"):
         load(tmp_path / "missing")
+
+
+@pytest.mark.parametrize("detector", [IsolationForestDetector(), InvariantsMiningDetector(),
+                                      SupervisedDetector(model="logistic"), SupervisedDetector(model="gbdt")])
+def test_every_count_detector_round_trips_without_pickle(detector, tmp_path):
+    from logai.detect.persist import load, save
+
+    train = _sessions(60, seed=1) + _sessions(20, seed=4, abnormal=True)
+    test = _sessions(10, seed=2) + _sessions(10, seed=3, abnormal=True)
+    detector.fit(train, [0] * 60 + [1] * 20)
+    restored = load(save(detector, tmp_path / "det"))
+    assert np.array_equal(restored.score(test), detector.score(test))
+    assert not list((tmp_path / "det").glob("*.pkl"))
+
+
+def test_deeplog_without_its_weights_is_refused(tmp_path):
+    import json
+
+    from logai.detect.persist import DetectorFileError, load, save
+
+    folder = save(DeepLogDetector(epochs=1, top_k=2).fit(_sessions(30, seed=1)), tmp_path / "dl")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    del manifest["files"]["weights.safetensors"]
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(DetectorFileError, match="needs its weights"):
+        load(folder)
+
+
+class _Payload:
+    """Writes a marker file when unpickled or rebuilt: the proof that loading ran code."""
+
+    marker: Path | None = None
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.write_text, (self.marker, "code ran"))
+
+    def __setstate__(self, state):
+        Path(state["marker"]).write_text("code ran")
+
+
+def test_a_crafted_pickle_is_never_executed(tmp_path):
+    import json
+    import pickle
+
+    from logai.detect.persist import DetectorFileError, load
+
+    marker = tmp_path / "ran.txt"
+    for manifest in ({"format": 1, "class": "PCADetector", "feature_schema": []},  # the old pickle format
+                     {"format": 2, "class": "PCADetector", "feature_schema": [],
+                      "files": {"detector.pkl": "", "detector.skops": ""}}):
+        folder = tmp_path / f"crafted{manifest['format']}"
+        folder.mkdir()
+        payload = pickle.dumps(_Payload(marker))
+        (folder / "detector.pkl").write_bytes(payload)
+        (folder / "detector.skops").write_bytes(payload)
+        manifest.setdefault("files", {})
+        for name in manifest["files"]:
+            manifest["files"][name] = hashlib.sha256(payload).hexdigest()
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+        with pytest.raises(DetectorFileError):
+            load(folder)
+    assert not marker.exists()
+
+
+def test_a_skops_file_with_an_untrusted_type_is_refused_before_it_is_built(tmp_path):
+    import json
+
+    import skops.io
+
+    from logai.detect.persist import DetectorFileError, load
+
+    marker = tmp_path / "ran.txt"
+    folder = tmp_path / "crafted"
+    folder.mkdir()
+    skops.io.dump({"detector": _Payload(marker)}, folder / "detector.skops")
+    payload = (folder / "detector.skops").read_bytes()
+    (folder / "manifest.json").write_text(json.dumps({
+        "format": 2, "class": "PCADetector", "feature_schema": [],
+        "files": {"detector.skops": hashlib.sha256(payload).hexdigest()}}))
+    with pytest.raises(DetectorFileError, match=r"does not load: .*_Payload"):
+        load(folder)
+    assert not marker.exists()
 
 
 def test_logrobust_generalises_to_reworded_templates(tmp_path):

@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from logai.devices import pick_device
+
 PAD, UNSEEN, END = 0, 1, 2  # reserved ids: start padding, a template never seen in training, end of session
 
 
@@ -48,6 +50,18 @@ class DeepLogDetector:
         self.random_state = random_state
         self.device = device
 
+    # the LSTM's weights are saved apart (safetensors, `logai.detect.persist`), not with the estimator's state
+    def __getstate__(self) -> dict[str, object]:
+        return {k: v for k, v in self.__dict__.items() if k != "model_"}
+
+    def restore_model(self, weights: dict[str, torch.Tensor]) -> None:
+        """Rebuild the fitted network from saved weights (its sizes are read off them)."""
+        vocab, embed = weights["embed.weight"].shape
+        self.model_ = _NextKey(vocab, embed, self.hidden, self.layers)
+        self.model_.load_state_dict(weights)
+        device = pick_device(self.device)
+        self.model_.to(device).eval()
+
     def _encode(self, sequence: Sequence) -> list[int]:
         return [self.vocabulary_.get(str(t), UNSEEN) for t in sequence]
 
@@ -75,7 +89,7 @@ class DeepLogDetector:
             sequences = [sequences[i] for i in order[cut:]]
         vocab = sorted({str(t) for seq in sequences for t in seq})
         self.vocabulary_ = {t: i + 3 for i, t in enumerate(vocab)}
-        device = torch.device(self.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        device = pick_device(self.device)
         self.model_ = _NextKey(len(vocab) + 3, self.embed, self.hidden, self.layers).to(device)
         windows, targets, _ = self._windows(sequences)
         optimizer = torch.optim.Adam(self.model_.parameters(), lr=self.lr)

@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from logai.devices import pick_device
+
 
 class _AttentionBiLSTM(nn.Module):
     def __init__(self, dim: int, hidden: int, layers: int):
@@ -48,9 +50,17 @@ class LogRobustDetector:
         self.random_state = random_state
         self.device = device
 
-    # the embedder (a transformer) is rebuilt on demand, not pickled with the detector
+    # the embedder (a transformer) is rebuilt on demand, and the BiLSTM's weights are saved apart
+    # (safetensors, `logai.detect.persist`): neither is part of the estimator's state
     def __getstate__(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "embedder_"}
+        return {k: v for k, v in self.__dict__.items() if k not in ("embedder_", "model_")}
+
+    def restore_model(self, weights: dict[str, torch.Tensor]) -> None:
+        """Rebuild the fitted network from saved weights (the input width is read off them)."""
+        self.model_ = _AttentionBiLSTM(weights["lstm.weight_ih_l0"].shape[1], self.hidden, self.layers)
+        self.model_.load_state_dict(weights)
+        device = pick_device(self.device)
+        self.model_.to(device).eval()
 
     def _embedder(self):
         if getattr(self, "embedder_", None) is None:
@@ -83,7 +93,7 @@ class LogRobustDetector:
         labels = torch.as_tensor(np.asarray(y), dtype=torch.long)
         self.vocabulary_ = {t: i for i, t in enumerate(dict.fromkeys(t for s in sequences for t in s))}
         table, index, mask = self._encode(sequences)
-        device = torch.device(self.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        device = pick_device(self.device)
         table = table.to(device)
         self.model_ = _AttentionBiLSTM(table.shape[-1], self.hidden, self.layers).to(device)
         counts = torch.bincount(labels, minlength=2).float().clamp(min=1)

