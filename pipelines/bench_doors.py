@@ -18,7 +18,6 @@ import platform
 import shutil
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,7 +34,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 
 from logai.doors.loki_proto import PushRequest  # noqa: E402
 from pipelines.hdfs_like import generate  # noqa: E402
-from pipelines.local_services import free_port, wait_ready  # noqa: E402
+from pipelines.local_services import ServeProcess, free_port  # noqa: E402
 from pipelines.reporting import write_report  # noqa: E402
 
 BATCH = 512
@@ -99,25 +98,15 @@ def syslog_stream(items) -> bytes:
     return b"".join(frames)
 
 
-class Server:
+class Server(ServeProcess):
+    """A fresh `logai serve` with a syslog port and room for 100k-record bodies."""
+
     def __init__(self, folder: Path):
-        self.port, self.syslog_port = free_port(), free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        (folder / "logai.yaml").write_text(f"data_dir: {folder / 'data'}\napi:\n  max_request_bytes: 67108864\n")
-        logai = str(Path(sys.executable).with_name("logai"))
-        started = time.perf_counter()
-        self.proc = subprocess.Popen([logai, "--config", str(folder / "logai.yaml"), "serve", "--port",
-                                      str(self.port), "--syslog-port", str(self.syslog_port)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        wait_ready(self.base, self.proc)
-        self.startup_s = time.perf_counter() - started
+        self.syslog_port = free_port()
+        super().__init__(folder, "api:\n  max_request_bytes: 67108864\n", ["--syslog-port", str(self.syslog_port)])
 
     def stored(self) -> int:
         return int(httpx.get(f"{self.base}/v1/stats", timeout=60).json()["events"])
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=60)
 
 
 def post_all(url: str, bodies: list[bytes], headers: dict[str, str]) -> None:

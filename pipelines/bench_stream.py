@@ -36,11 +36,10 @@ from kafka import KafkaProducer  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from pipelines import hdfs_like  # noqa: E402
-from pipelines.local_services import free_port, wait_ready  # noqa: E402
+from pipelines.local_services import LOGAI, ServeProcess  # noqa: E402
 from pipelines.reporting import write_report  # noqa: E402
 from pipelines.tansu_broker import Broker  # noqa: E402
 
-LOGAI = str(Path(sys.executable).with_name("logai"))
 SOURCES = 3
 
 
@@ -154,14 +153,9 @@ def query_latency(n_events: int, requests: int, concurrency: int) -> dict[str, A
                            keys=[f"q|{start + i}" for i in range(len(chunk))], first_line=start + 1)
         sample = service.store.events(EventQuery(limit=1))[0][0]
         service.close()
-        port = free_port()
-        config = folder / "logai.yaml"
-        config.write_text(f"data_dir: {folder / 'data'}\nlogging: {{level: WARNING}}\n")
-        server = subprocess.Popen([LOGAI, "--config", str(config), "serve", "--port", str(port)],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        base = f"http://127.0.0.1:{port}"
+        server = ServeProcess(folder, "logging: {level: WARNING}\n")
+        base = server.base
         try:
-            wait_ready(base, server)
             value = next(p["value"] for p in sample["params"] if p["concept"] == "block") if any(
                 p["concept"] == "block" for p in sample["params"]) else sample["params"][0]["value"]
             kinds = {
@@ -174,8 +168,7 @@ def query_latency(n_events: int, requests: int, concurrency: int) -> dict[str, A
             }
             return {kind: _load(base, params, requests, concurrency) for kind, params in kinds.items()}
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            server.stop()
 
 
 def _load(base: str, params: dict[str, Any], requests: int, concurrency: int) -> dict[str, float]:

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Sequence
+from pathlib import Path
 
 import httpx
+
+LOGAI = str(Path(sys.executable).with_name("logai"))
 
 
 def free_port() -> int:
@@ -30,3 +35,31 @@ def wait_ready(base_url: str, process: subprocess.Popen | None = None, timeout: 
         if time.monotonic() > deadline:
             raise RuntimeError(f"{base_url} did not become ready in {timeout:.0f} s")
         time.sleep(0.2)
+
+
+class ServeProcess:
+    """`logai serve` in a process of its own on a free port, with `data_dir: <folder>/data` plus any YAML in
+    `config`, and `args` after `serve` (a syslog port, files to ingest). Ready to answer once constructed.
+    Its output goes to `<folder>/serve.log` (a pipe nobody reads could fill and stall a chatty server)."""
+
+    def __init__(self, folder: Path, config: str = "", args: Sequence[str] = ()):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.data = folder / "data"
+        self.log = folder / "serve.log"
+        config_file = folder / "logai.yaml"
+        config_file.write_text(f"data_dir: {self.data}\n{config}")
+        started = time.perf_counter()
+        with self.log.open("wb") as output:
+            self.proc = subprocess.Popen([LOGAI, "--config", str(config_file), "serve", "--port", str(self.port),
+                                          *args], stdout=output, stderr=subprocess.STDOUT)
+        try:
+            wait_ready(self.base, self.proc)
+        except RuntimeError as exc:
+            self.stop()
+            raise RuntimeError(f"{exc}; its output:\n{self.log.read_text(errors='replace')[-4000:]}") from exc
+        self.startup_s = time.perf_counter() - started
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=60)

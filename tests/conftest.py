@@ -97,22 +97,12 @@ class LiveServer:
     """A real `logai serve` process on free ports: the HTTP doors and a syslog listener (TCP and UDP)."""
 
     def __init__(self, folder: Path, config: str = ""):
-        import subprocess
-        import sys
+        from pipelines.local_services import ServeProcess, free_port
 
-        from pipelines.local_services import free_port, wait_ready
-
-        self.port, self.syslog_port, self.syslog_udp_port = free_port(), free_port(), free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        config_file = folder / "logai.yaml"
-        self.data = folder / "data"
-        config_file.write_text(f"data_dir: {self.data}\n{config}")
-        logai = str(Path(sys.executable).with_name("logai"))
-        self.proc = subprocess.Popen(
-            [logai, "--config", str(config_file), "serve", "--port", str(self.port),
-             "--syslog-port", str(self.syslog_port), "--syslog-udp-port", str(self.syslog_udp_port)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        wait_ready(self.base, self.proc)
+        self.syslog_port, self.syslog_udp_port = free_port(), free_port()
+        self.server = ServeProcess(folder, config, ["--syslog-port", str(self.syslog_port),
+                                                    "--syslog-udp-port", str(self.syslog_udp_port)])
+        self.base, self.data = self.server.base, self.server.data
 
     def events(self, **params) -> list[dict]:
         import httpx
@@ -141,8 +131,7 @@ class LiveServer:
             store.close()
 
     def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
+        self.server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -12,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from logai.api.app import create_app
 from logai.config import ApiConfig, Settings
-from pipelines.local_services import free_port, wait_ready
+from pipelines.local_services import ServeProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "logs" / "payments-api.log"
@@ -120,15 +118,9 @@ def test_health_ready_metrics_and_docs(client):
 
 def test_real_server_over_http(tmp_path):
     """`logai serve` as users run it: a real uvicorn process, queried over the network."""
-    port = free_port()
-    env_config = tmp_path / "logai.yaml"
-    env_config.write_text(f"data_dir: {tmp_path / 'data'}\n")
-    logai = str(Path(sys.executable).with_name("logai"))
-    proc = subprocess.Popen([logai, "--config", str(env_config), "serve", "--port", str(port),
-                             "--ingest", str(EXAMPLE)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    server = ServeProcess(tmp_path, args=["--ingest", str(EXAMPLE)])
     try:
-        base = f"http://127.0.0.1:{port}"
-        wait_ready(base, proc)
+        base = server.base
         stats = httpx.get(f"{base}/v1/stats").json()
         assert stats["events"] == sum(1 for _ in EXAMPLE.open())
         top = httpx.get(f"{base}/v1/templates", params={"limit": 1}).json()["templates"][0]
@@ -136,8 +128,7 @@ def test_real_server_over_http(tmp_path):
         r = httpx.post(f"{base}/v1/ingest", params={"source": "hdfs", "format": "HDFS"}, content=HDFS)
         assert r.status_code == 200 and r.json()["stored"] == 2
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        server.stop()
 
 
 def test_anomalies_endpoint(client):
