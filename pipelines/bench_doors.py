@@ -1,11 +1,13 @@
 """Throughput of each door into SQLite, beside `/v1/ingest` in the same run.
 
 The same messages (HDFS-like, from `pipelines/hdfs_like.py`) go through every door of a fresh `logai serve`
-process on defaults (semantics and in-stream detection on): `/v1/ingest` (plain text, HDFS format),
-OTLP/HTTP (protobuf `ExportLogsServiceRequest`, batches of 512), Loki push (snappy protobuf, batches of 512)
-and syslog over TCP (RFC 5424, octet-counted). Bodies are encoded before the clock starts; the clock runs
-from the first byte sent until `/v1/stats` counts every line stored. Each door runs `--repeat` times on a
-fresh server and data folder; the report gives medians and the ratio to `/v1/ingest`.
+process on defaults (semantics and in-stream detection on): `/v1/ingest` (the baseline: the messages as plain
+text, `plain` format, so they are mined with the same default masking as at every door; and, for reference,
+the raw HDFS lines in the `HDFS` format, which adds a masking rule of its own), OTLP/HTTP (protobuf
+`ExportLogsServiceRequest`, batches of 512), Loki push (snappy protobuf, batches of 512) and syslog over TCP
+(RFC 5424, octet-counted). Bodies are encoded before the clock starts; the clock runs from the first byte
+sent until `/v1/stats` counts every line stored. Each door runs `--repeat` times on a fresh server and data
+folder, interleaved; the report gives medians and the ratio to the baseline.
 
     python pipelines/bench_doors.py --lines 100000 --out reports/doors
 """
@@ -38,6 +40,7 @@ from pipelines.local_services import ServeProcess, free_port  # noqa: E402
 from pipelines.reporting import write_report  # noqa: E402
 
 BATCH = 512
+BASELINE = "/v1/ingest (the messages, plain format)"
 
 
 def messages(n: int) -> list[tuple[str, str, str, str, datetime]]:
@@ -52,8 +55,9 @@ def messages(n: int) -> list[tuple[str, str, str, str, datetime]]:
     return out
 
 
-def http_bodies(items) -> list[bytes]:
-    return [("\n".join(m[0] for m in items[i:i + BATCH]) + "\n").encode() for i in range(0, len(items), BATCH)]
+def http_bodies(items, field: int = 0) -> list[bytes]:
+    """Plain-text bodies of `BATCH` lines: the raw HDFS lines (field 0) or the messages alone (field 3)."""
+    return [("\n".join(m[field] for m in items[i:i + BATCH]) + "\n").encode() for i in range(0, len(items), BATCH)]
 
 
 def otlp_bodies(items) -> list[bytes]:
@@ -148,7 +152,9 @@ def markdown(report: dict) -> str:
         runs = ", ".join(f"{v:,.0f}" for v in row["runs"])
         lines.append(f"| {door} | {row['median']:,.0f} | {row['ratio']:.2f}x | {runs} | {row['startup_s']:.1f} |")
     lines += ["", "Bodies are encoded before the clock starts; the clock stops when `/v1/stats` counts every line. "
-              "Target: each door at least 0.80x of `/v1/ingest`.", ""]
+              f"Ratios are to `{BASELINE}`: the same messages mined with the same default masking as every door. "
+              "The HDFS format adds a masking rule for HDFS block ids that no door uses, so its row is a second "
+              "reference. Target: each door at least 0.80x of `/v1/ingest`.", ""]
     return "\n".join(lines)
 
 
@@ -159,9 +165,14 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("reports/doors"))
     args = ap.parse_args()
     items = messages(args.lines)
-    http, otlp, loki = http_bodies(items), otlp_bodies(items), loki_bodies(items)
+    http, plain = http_bodies(items), http_bodies(items, field=3)
+    otlp, loki = otlp_bodies(items), loki_bodies(items)
+    # The baseline mines the same messages with the same (default) masking as the doors; the HDFS format adds
+    # a masking rule of its own (block ids), which no door uses, so it is a second reference, not the baseline.
     doors: dict[str, Callable[[Server], None]] = {
-        "/v1/ingest (plain text, HDFS format)": lambda s: post_all(
+        BASELINE: lambda s: post_all(f"{s.base}/v1/ingest?source=hdfs&format=plain", plain,
+                                     {"Content-Type": "text/plain"}),
+        "/v1/ingest (HDFS lines, HDFS format)": lambda s: post_all(
             f"{s.base}/v1/ingest?source=hdfs&format=HDFS", http, {"Content-Type": "text/plain"}),
         "OTLP/HTTP protobuf": lambda s: post_all(f"{s.base}/v1/logs", otlp, {"Content-Type": "application/x-protobuf"}),
         "Loki push (snappy protobuf)": lambda s: post_all(
@@ -173,7 +184,7 @@ def main() -> None:
         for name, send in doors.items():
             runs[name].append(run_door(name, send, args.lines))
             print(f"round {round_number + 1}: {name}: {runs[name][-1]['lines_per_s']:,.0f} lines/s", flush=True)
-    baseline = statistics.median(r["lines_per_s"] for r in runs[next(iter(doors))])
+    baseline = statistics.median(r["lines_per_s"] for r in runs[BASELINE])
     report = {
         "lines": args.lines, "repeat": args.repeat, "batch": BATCH,
         "command": " ".join(["python", *sys.argv]),

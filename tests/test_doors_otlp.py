@@ -121,7 +121,10 @@ def test_retried_batch_stores_nothing_twice_and_bad_records_are_dead_lettered(cl
         {"timeUnixNano": "1700000000000000000", "body": {"stringValue": "from a service with a 300-char name"}}]}]})
     body = to_protobuf(data)
     for _ in range(3):  # the exporter's retries send the same bytes
-        assert client.post("/v1/logs", content=body, headers=PB).status_code == 200
+        r = client.post("/v1/logs", content=body, headers=PB)
+        assert r.status_code == 200
+        partial = ExportLogsServiceResponse.FromString(r.content).partial_success
+        assert partial.rejected_log_records == 1 and "source name" in partial.error_message
     stats = client.get("/v1/stats").json()
     assert stats["events"] == 1 and stats["dead_letters"] == 3
     dead = client.app.state.service.store.dead_letters()

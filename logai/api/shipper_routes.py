@@ -18,7 +18,6 @@ from logai.api.deps import ServiceDep, SettingsDep, require_api_key
 from logai.api.models import Problem
 from logai.config import Settings
 from logai.doors import loki, otlp
-from logai.doors.batch import DoorBatch
 from logai.doors.bodies import BadBody, BodyTooLarge
 from logai.ingest.formats import UnknownFormatError
 from logai.service import IngestService
@@ -34,11 +33,10 @@ def _otlp_error(content_type: str, code: int, message: str, door_reason: str) ->
     return Response(otlp.encode_status(encoding, grpc_code, message), status_code=code, media_type=encoding)
 
 
-def _deliver_otlp(service: IngestService, settings: Settings, body: bytes, content_type: str) -> DoorBatch:
+def _deliver_otlp(service: IngestService, settings: Settings, body: bytes, content_type: str) -> list[str]:
     batch = otlp.to_records(otlp.decode_request(body, content_type), default_source=settings.otlp.default_source,
                             source_attributes=settings.otlp.source_attributes)
-    batch.deliver(service, format_name="plain", door="otlp")
-    return batch
+    return batch.deliver(service, format_name="plain", door="otlp")
 
 
 @router.post("/v1/logs", tags=["doors"], summary="OTLP/HTTP logs: ExportLogsServiceRequest, protobuf or JSON",
@@ -54,13 +52,13 @@ async def otlp_logs(request: Request, service: ServiceDep, settings: SettingsDep
                                               f"{otlp.JSON}", "content_type")
     try:
         body = await read_decoded_body(request, settings.api.max_request_bytes)
-        batch = await run_in_threadpool(_deliver_otlp, service, settings, body, content_type)
+        refused = await run_in_threadpool(_deliver_otlp, service, settings, body, content_type)
     except BodyTooLarge as exc:
         return _otlp_error(content_type, 413, f"{exc} (api.max_request_bytes)", "too_large")
     except BadBody as exc:
         return _otlp_error(content_type, 400, str(exc), "bad_body")
-    message = f"{len(batch.rejected)} log records rejected: {batch.rejected[0].why}" if batch.rejected else ""
-    return Response(otlp.encode_response(content_type, len(batch.rejected), message), media_type=content_type)
+    message = f"{len(refused)} log records rejected: {refused[0]}" if refused else ""
+    return Response(otlp.encode_response(content_type, len(refused), message), media_type=content_type)
 
 
 def _deliver_loki(service: IngestService, settings: Settings, body: bytes, content_type: str,

@@ -26,9 +26,13 @@ class DoorBatch:
     records: list[Record] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
 
-    def deliver(self, service: IngestService, *, format_name: str, door: str) -> None:
-        """Dead-letter the rejected records, then mine and store the rest (blocking: call it off the event loop)."""
+    def deliver(self, service: IngestService, *, format_name: str, door: str) -> list[str]:
+        """Dead-letter the rejected records, then mine and store the rest (blocking: call it off the event loop).
+        Returns why each refused record was refused: the door's rejects, then those the service dead-lettered."""
         for source, raw, why, key in self.rejected:
             service.reject(source, raw, door, why, key)
+        refused = [rejected.why for rejected in self.rejected]
         if self.records:
-            service.ingest_records(self.records, format_name=format_name, door=door)
+            result = service.ingest_records(self.records, format_name=format_name, door=door)
+            refused += [why for _, why in result.failed]
+        return refused

