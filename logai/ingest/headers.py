@@ -53,28 +53,62 @@ class HeaderParser(Protocol):
     def split(self, line: str) -> Header | None: ...
 
 
-def format_string_to_regex(
-    log_format: str, field_patterns: dict[str, str] | None = None
-) -> re.Pattern[str]:
-    """Compile a Loghub format string: `<Field>` becomes a named group, runs of spaces become `\\s+`."""
+_META = set("()[]{}?*+|^$.")
+
+
+def _literal_prefix(part: str) -> tuple[str, str]:
+    """Split a format-string part into its leading literal text (escapes kept, blanks as `\\s+`) and the rest."""
+    end = 0
+    while end < len(part):
+        if part[end] == "\\" and end + 1 < len(part):
+            end += 2
+        elif part[end] in _META:
+            break
+        else:
+            end += 1
+    return re.sub(" +", r"\\s+", part[:end]), part[end:]
+
+
+def format_string_to_pattern(log_format: str, field_patterns: dict[str, str] | None = None) -> str:
+    """Loghub's `<Field>` format strings as a regex pattern with one named group per field.
+
+    A free field (`.*?`) is matched atomically with the literal text that follows it, `(?>(?P<F>.*?):\\s+)`:
+    it ends at the first place that text occurs and never backtracks past it. Without that, a long line
+    that does not fit made the regex try every split of every field: seconds for one 4 KB line."""
     field_patterns = field_patterns or {}
     parts = re.split(r"(<\w+>)", log_format)
     pattern = ""
+    carried = ""  # the literal prefix of the part already placed inside the previous field's atomic group
     for index, part in enumerate(parts):
         if part.startswith("<") and part.endswith(">") and len(part) > 2:
             name = part[1:-1]
             following = parts[index + 1] if index + 1 < len(parts) else ""
             # A field followed only by spaces (then another field) is one token: `\S+` cannot
-            # backtrack into the spaces, where `.*?` would try every split of a long line and take
-            # exponential time on a miss.
+            # backtrack into the spaces.
             default = r"\S+" if following and not following.strip() else ".*?"
-            pattern += f"(?P<{name}>{field_patterns.get(name, default)})"
+            group = f"(?P<{name}>{field_patterns.get(name, default)})"
+            literal, _ = _literal_prefix(following)
+            if name not in field_patterns and default == ".*?" and literal.strip("\\s+"):
+                pattern += f"(?>{group}{literal})"
+                carried = literal
+            else:
+                pattern += group
+                carried = ""
         else:
-            pattern += re.sub(" +", r"\\s+", part)
+            if carried:
+                _, part = _literal_prefix(part)
+                carried = ""
+                pattern += part
+            else:
+                pattern += re.sub(" +", r"\\s+", part)
     # A trailing lazy Content group followed by `$` matches the same text greedily, much faster.
     if pattern.endswith("(?P<Content>.*?)"):
         pattern = pattern[: -len("(?P<Content>.*?)")] + "(?P<Content>.*)"
-    return re.compile("^" + pattern + "$", re.DOTALL)
+    return "^" + pattern + "$"
+
+
+def format_string_to_regex(log_format: str, field_patterns: dict[str, str] | None = None) -> re.Pattern[str]:
+    return re.compile(format_string_to_pattern(log_format, field_patterns), re.DOTALL)
 
 
 class _HeaderBase:

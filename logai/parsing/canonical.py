@@ -60,10 +60,3 @@ def canonicalize(template: str, variable_words: Iterable[str] = DEFAULT_VARIABLE
         text = _DOT_VARS.sub(WILDCARD, text)
         text = _ADJACENT_VARS.sub(WILDCARD, text)
     return text
-
-
-def template_regex(template: str) -> re.Pattern[str]:
-    """A regex that matches the messages of `template` and captures one group per `<*>`."""
-    parts = template.split(WILDCARD)
-    literal = [_WS.sub(r"\\s+", re.escape(part).replace("\\ ", " ")) for part in parts]
-    return re.compile("^" + "(.*?)".join(literal) + "$", re.DOTALL)

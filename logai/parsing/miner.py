@@ -7,8 +7,8 @@ Per message:
 4. the cluster's template is rendered canonically and identified by a hash of (source, text), so ids are
    stable across processes; when a template generalises, its old id is recorded as merged into the new.
 
-Parameters are read from the original content with a regex built from the template, so they are the
-exact substrings the `<*>` stand for.
+Parameters are read from the original content by aligning the template's literal pieces (linear time,
+`template_match`), so they are the exact substrings the `<*>` stand for.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from typing import Any, NamedTuple
 
 from drain3.drain import LogCluster, Node
 
-from logai.parsing.canonical import DEFAULT_VARIABLE_WORDS, WILDCARD, canonicalize, template_regex
+from logai.parsing.canonical import DEFAULT_VARIABLE_WORDS, WILDCARD, canonicalize
 from logai.parsing.masking import Masker
 from logai.parsing.subtoken_drain import SubtokenDrain
 from logai.parsing.template_ids import template_id
 from logai.parsing.template_index import TemplateIndex
-from logai.parsing.template_match import COMPILE_AFTER, find_params, token_regex
+from logai.parsing.template_match import COMPILE_AFTER, SHORT, find_params, token_regex
 
 STATE_VERSION = 1
 
@@ -39,33 +39,27 @@ class Template:
     last_seq: int = 0  # message sequence number of the last hit (for least-recently-used pruning)
     _pieces: list[str] | None = field(default=None, repr=False)
     _token_regex: re.Pattern[str] | None = field(default=None, repr=False)
-    _span_regex: re.Pattern[str] | None = field(default=None, repr=False)
     _uses: int = field(default=0, repr=False)
 
     def match_tokens(self, content: str) -> list[str] | None:
         """Parameters if `content` fits with every `<*>` inside one token, else None."""
+        if self._pieces is None:
+            self._pieces = self.text.split(WILDCARD)
+        if len(content) > SHORT:  # long messages: linear matching only (see template_match)
+            return find_params(self._pieces, content, within_tokens=True)
         if self._token_regex is not None:
             found = self._token_regex.match(content)
             return list(found.groups()) if found is not None else None
         self._uses += 1
         if self._uses >= COMPILE_AFTER:  # hot: a compiled regex pays for itself from here on
             self._token_regex = token_regex(self.text)
-        if self._pieces is None:
-            self._pieces = self.text.split(WILDCARD)
-        if "  " in content or "\t" in content:  # literal spaces in the text stand for runs of blanks
-            self._token_regex = token_regex(self.text)
-            found = self._token_regex.match(content)
-            return list(found.groups()) if found is not None else None
         return find_params(self._pieces, content, within_tokens=True)
 
     def extract(self, content: str) -> list[str] | None:
         """The substrings of `content` that the wildcards stand for, or None if it does not align."""
         params = self.match_tokens(content)
         if params is None:  # a wildcard that spans tokens (a masked date, a size with its unit)
-            if self._span_regex is None:
-                self._span_regex = template_regex(self.text)
-            found = self._span_regex.match(content)
-            params = list(found.groups()) if found else None
+            params = find_params(self._pieces or self.text.split(WILDCARD), content, within_tokens=False)
         return params
 
 

@@ -46,7 +46,8 @@ class LogParser:
         found = self.annotators.get(source)
         if found is None:
             kb = KnowledgeBase(max_instances=self.semantics.kb_max_instances)
-            found = self.annotators[source] = SemanticAnnotator(self.pair_model, kb, self.semantics.cache_size)
+            found = self.annotators[source] = SemanticAnnotator(self.pair_model, kb, self.semantics.cache_size,
+                                                                self.config.max_content_chars)
         return found
 
     def miner(self, source: str) -> TemplateMiner:
@@ -78,7 +79,11 @@ class LogParser:
         if not text or text.isspace():
             flags.append(FLAG_EMPTY)
             return Event(raw=text, source=source, line=line, offset=offset, content=text, flags=flags)
-        header = self.header.split(text)
+        if len(text) > self.config.max_line_chars:  # every later step's cost is bounded by this prefix
+            flags.append(FLAG_TRUNCATED)
+            header = self.header.split(text[: self.config.max_line_chars])
+        else:
+            header = self.header.split(text)
         if header is None:
             flags.append(FLAG_NO_HEADER)
             return self.parse_split(text, text, source, line, offset=offset, flags=flags)
@@ -102,7 +107,7 @@ class LogParser:
         flags = flags if flags is not None else []
         fields = fields if fields is not None else {}
         template, values, aligned, truncated = (self.miners.get(source) or self.miner(source)).add(content)
-        if truncated:
+        if truncated and FLAG_TRUNCATED not in flags:
             flags.append(FLAG_TRUNCATED)
         if not aligned:
             flags.append(FLAG_PARAMS_UNALIGNED)

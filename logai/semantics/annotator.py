@@ -8,11 +8,13 @@ knowledge base, so semantics cost a small fraction of parsing.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from pathlib import Path
 
 from logai.events import Event
-from logai.parsing.canonical import WILDCARD, template_regex
+from logai.parsing.canonical import WILDCARD
+from logai.parsing.template_match import align
 from logai.semantics.kb import KnowledgeBase
 from logai.semantics.model import PairModel
 from logai.semantics.tokenize import tokenize
@@ -85,8 +87,10 @@ def _render(recipe: Recipe, values: list[str]) -> str:
 class SemanticAnnotator:
     """Adds types, concepts and a conceptualized template to parsed events."""
 
-    def __init__(self, model: PairModel | None = None, kb: KnowledgeBase | None = None, cache_size: int = 50_000):
+    def __init__(self, model: PairModel | None = None, kb: KnowledgeBase | None = None, cache_size: int = 50_000,
+                 max_content_chars: int = 8192):
         self.model = model or PairModel.load(DEFAULT_MODEL)
+        self.max_content_chars = max_content_chars  # the miner's prefix of a long message: what it aligned
         self.kb = kb or KnowledgeBase()
         self.cache_size = cache_size
         self._cache: dict[tuple[str, int], TemplateSemantics | None] = {}
@@ -94,24 +98,31 @@ class SemanticAnnotator:
 
     def analyse(self, template: str, content: str, values: list[str]) -> TemplateSemantics | None:
         """Run the pair model on one message of `template` and express its answer in template slots."""
-        match = template_regex(template).match(content.strip())
-        if match is None:
-            return None
         offset = len(content) - len(content.lstrip())
-        spans = [(match.start(k + 1) + offset, match.end(k + 1) + offset) for k in range(len(values))]
+        found = align(template.split(WILDCARD), content.strip())
+        if found is None or len(found) != len(values):
+            return None
+        spans = [(s + offset, e + offset) for s, e in found]
         tokens = tokenize(content)
         words = [t for t, _, _ in tokens]
 
+        starts = [s for s, _ in spans]  # spans are in order and do not overlap: found by bisection
+
         def recipe(start: int, end: int) -> Recipe:
-            for slot, (s, e) in enumerate(spans):  # the token lies inside one slot: refer to its k-th word
+            slot = bisect_right(starts, start) - 1
+            if slot >= 0:  # the token lies inside one slot: refer to its k-th word
+                s, e = spans[slot]
                 if s <= start and end <= e and (s, e) != (start, end):
                     for k, (_, ws, we) in enumerate(tokenize(values[slot])):
                         if (s + ws, s + we) == (start, end):
                             return ((slot, k),)
             parts: list[str | int | tuple[int, int]] = []
             pos = start
-            for slot, (s, e) in enumerate(spans):
-                if s >= start and e <= end and e > s:
+            for slot in range(bisect_left(starts, start), len(spans)):
+                s, e = spans[slot]
+                if s >= end:
+                    break
+                if e <= end and e > s:
                     if s > pos:
                         parts.append(content[pos:s])
                     parts.append(slot)
@@ -163,7 +174,8 @@ class SemanticAnnotator:
             return self._cache[key]
         except KeyError:
             pass
-        found = self.analyse(event.template or "", event.content, [p.value for p in event.params])
+        content = event.content[: self.max_content_chars]
+        found = self.analyse(event.template or "", content, [p.value for p in event.params])
         if len(self._cache) >= self.cache_size:  # templates are few; a full cache is simply restarted
             self._cache.clear()
             self._fast.clear()
