@@ -46,5 +46,29 @@ def test_online_growth_persistence_and_hnsw(embedder, tmp_path):
     loaded = CaseLibrary.load(library.save(tmp_path / "cases"), embedder)
     assert len(loaded) == 6 and loaded.search("kernel panic", k=1)[0][0].reason == "panic"
     (tmp_path / "cases" / "cases.jsonl").write_text("")
-    with pytest.raises(ValueError, match="vectors"):
+    with pytest.raises(ValueError, match="sha256"):  # checked before anything is parsed
         CaseLibrary.load(tmp_path / "cases", embedder)
+
+
+def test_a_crafted_vector_file_never_runs_code(embedder, tmp_path):
+    """An object array in cases.npy is a pickle; even with a manifest whose hashes match, it is refused."""
+    import json
+
+    import numpy as np
+
+    from logai.checksums import hashes
+
+    folder = CaseLibrary(embedder).save(tmp_path / "cases")
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (marker.write_text, ("ran",))
+
+    np.save(folder / "cases.npy", np.array([Exploit()], dtype=object), allow_pickle=True)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["files"] = hashes(folder, ["cases.npy", "cases.jsonl"])
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match="pickle"):
+        CaseLibrary.load(folder, embedder)
+    assert not marker.exists()

@@ -20,6 +20,7 @@ from logai.api.models import (
     TemplateDetail,
     TemplatesPage,
 )
+from logai.doors.bodies import digest
 from logai.doors.json_records import json_records
 from logai.ingest.formats import UnknownFormatError
 from logai.ingest.headers import header_parser_for
@@ -38,7 +39,8 @@ def _epoch(value: datetime | None) -> float | None:
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
 
 
-@router.post("/ingest", response_model=IngestResponse, responses={400: {"model": Problem}, 413: {"model": Problem}},
+@router.post("/ingest", response_model=IngestResponse,
+             responses={400: {"model": Problem}, 409: {"model": Problem}, 413: {"model": Problem}},
              summary="Ingest log lines (plain text, JSON lines or a JSON array)")
 async def ingest(
     request: Request,
@@ -66,11 +68,18 @@ async def ingest(
         log_format = service.pipeline.registry.get(fmt)
     except UnknownFormatError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
-    request_key = idempotency_key or idempotency_header or uuid.uuid4().hex
+    client_key = idempotency_key or idempotency_header
+    request_id = digest("http", client_key) if client_key else uuid.uuid4().hex
+    if client_key:
+        content = digest(source, fmt, source_field or "", content_type, body)
+        claimed = await run_in_threadpool(service.store.claim_request, request_id, content)
+        if not claimed:
+            raise HTTPException(status.HTTP_409_CONFLICT, "this idempotency key was used with a different "
+                                                          "body or parameters; use a new key")
     if is_json and log_format.kind == "json" and (source_field or body.lstrip()[:1] == b"["):
         def ingest_json() -> IngestResult:  # decoding a large body is CPU work: off the event loop with the rest
             records = json_records(body, parser=header_parser_for(log_format), default_source=source,
-                                   source_field=source_field, request_key=request_key)
+                                   source_field=source_field, request_id=request_id)
             return service.ingest_records(records, format_name=fmt, door="http")
 
         result = await run_in_threadpool(ingest_json)
@@ -78,7 +87,7 @@ async def ingest(
         lines = [line.rstrip(b"\r") for line in body.split(b"\n")]
         if lines and lines[-1] == b"":
             lines.pop()
-        keys = [f"{source}|http:{request_key}|{i}" for i in range(len(lines))]
+        keys = [f"http:{request_id[:32]}:{i:08d}" for i in range(len(lines))]  # contiguous in the key index
         result = await run_in_threadpool(service.ingest, lines, source=source, format_name=fmt, keys=keys,
                                          door="http")
     return IngestResponse(received=result.received, stored=result.stored, duplicates=result.duplicates,

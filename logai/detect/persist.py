@@ -10,7 +10,6 @@ outside `TRUSTED_TYPES` before skops builds a single object; safetensors holds t
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import json
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from logai import __version__
+from logai.checksums import ChecksumError, hashes, verify
 
 FORMAT_VERSION = 2  # 1 was a pickle: no longer read
 ESTIMATOR, WEIGHTS = "detector.skops", "weights.safetensors"
@@ -53,14 +53,6 @@ def feature_schema(detector: Any) -> list[str]:
     raise DetectorFileError(f"{type(detector).__name__} is not fitted: nothing to save")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def save(detector: Any, folder: Path) -> Path:
     import skops.io
 
@@ -76,7 +68,7 @@ def save(detector: Any, folder: Path) -> Path:
         files.append(WEIGHTS)
     manifest = {"format": FORMAT_VERSION, "logai": __version__, "class": type(detector).__name__,
                 "params": params(detector), "feature_schema": schema, "saved_at": time.time(),
-                "files": {name: _sha256(folder / name) for name in files}}
+                "files": hashes(folder, files)}
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
     return folder
 
@@ -133,12 +125,8 @@ def _manifest(folder: Path, expected_class: str | None) -> dict[str, Any]:
     if not isinstance(files, dict) or ESTIMATOR not in files or not set(files) <= {ESTIMATOR, WEIGHTS}:
         raise DetectorFileError(f"{folder}/manifest.json must list {ESTIMATOR} (and at most {WEIGHTS}) "
                                 "with their sha256")
-    for name, expected in files.items():
-        try:
-            actual = _sha256(folder / name)
-        except OSError as exc:
-            raise DetectorFileError(f"cannot read {folder / name}: {exc}") from exc
-        if actual != expected:
-            raise DetectorFileError(f"{folder / name} does not have the sha256 its manifest records: "
-                                    "damaged or changed since it was saved")
+    try:
+        verify(folder, files)
+    except ChecksumError as exc:
+        raise DetectorFileError(str(exc)) from exc
     return manifest

@@ -53,15 +53,21 @@ class RecordKeys:
 
     def key(self, nanos: int, *parts: bytes | str) -> str:
         """The key of a record of time `nanos` (Unix ns, 0 when it has none) identified by `parts`."""
-        buffer = bytearray()
-        for part in parts:  # length-prefixed, so no two different part lists hash the same bytes
-            data = part.encode("utf-8", "surrogatepass") if isinstance(part, str) else part
-            buffer += len(data).to_bytes(8, "big")
-            buffer += data
-        base = f"{self.door}:{nanos:016x}:{hashlib.sha256(buffer).hexdigest()[:32]}"
+        base = f"{self.door}:{nanos:016x}:{digest(*parts)[:32]}"
         n = self._seen.get(base, 0)
         self._seen[base] = n + 1
         return base if n == 0 else f"{base}#{n}"
+
+
+def digest(*parts: bytes | str) -> str:
+    """sha256 (hex) of a list of parts, each length-prefixed: no two different lists hash the same bytes, so
+    no separator needs escaping (`a|b` + `c` and `a` + `b|c` differ)."""
+    hasher = hashlib.sha256()
+    for part in parts:
+        data = part.encode("utf-8", "surrogatepass") if isinstance(part, str) else part
+        hasher.update(len(data).to_bytes(8, "big"))
+        hasher.update(data)
+    return hasher.hexdigest()
 
 
 def nanos_to_iso(nanos: int) -> str:

@@ -7,8 +7,6 @@ JSON string) stays one event. A line that is not a JSON object is kept whole, fl
 
 from __future__ import annotations
 
-import hashlib
-
 import orjson
 
 from logai.doors.bodies import BadBody
@@ -18,7 +16,8 @@ from logai.ingest.lines import decode_line
 
 
 def json_records(body: bytes, *, parser: HeaderParser, default_source: str, source_field: str | None,
-                 request_key: str) -> list[Record]:
+                 request_id: str) -> list[Record]:
+    """`request_id`: a hex digest that names the request (`doors.bodies.digest` of the client's key)."""
     if body.lstrip()[:1] == b"[":
         try:
             items = orjson.loads(body)
@@ -27,10 +26,9 @@ def json_records(body: bytes, *, parser: HeaderParser, default_source: str, sour
         lines = [orjson.dumps(item).decode() for item in items]
     else:
         lines = [decode_line(line.rstrip(b"\r"))[0] for line in body.split(b"\n") if line.strip()]
-    request = hashlib.sha256(request_key.encode()).hexdigest()[:32]  # any text, no separator to escape
     records = []
     for number, line in enumerate(lines):
-        key = f"http:{request}:{number:08d}"  # one request's keys are contiguous in the store's index
+        key = f"http:{request_id[:32]}:{number:08d}"  # one request's keys are contiguous in the store's index
         header = parser.split(line)
         if header is None:
             records.append(Record(source=default_source, content=line, raw=line, key=key, flags=[FLAG_NO_HEADER]))

@@ -3,8 +3,8 @@ short reason, retrieved by meaning (MiniLM vectors in a FAISS index) to show the
 mistakes.
 
 Flat inner-product search (exact) for small libraries; past `hnsw_threshold` cases the index is rebuilt as
-HNSW. Cases are added online (operator feedback) without a rebuild. `save` writes the index and the
-records (JSON lines) side by side; `load` refuses a pair that does not match.
+HNSW. Cases are added online (operator feedback) without a rebuild. `save` writes the records (JSON lines)
+and their vectors (.npy, no pickle) with a sha256 manifest; `load` checks it and rebuilds the index.
 """
 
 from __future__ import annotations
@@ -18,6 +18,11 @@ from typing import Any
 
 import faiss
 import numpy as np
+
+from logai.checksums import hashes, verify
+
+FORMAT_VERSION = 2  # 1 was a FAISS index file, read without a check
+VECTORS, RECORDS, MANIFEST = "cases.npy", "cases.jsonl", "manifest.json"
 
 
 @dataclass
@@ -89,24 +94,44 @@ class CaseLibrary:
         return random.Random(seed).sample(pool, min(k, len(pool)))
 
     def save(self, folder: Path) -> Path:
+        """The cases as JSON lines and their vectors as a plain .npy array, with the sha256 of both: nothing
+        that a crafted file could use to run code or crash a parser (the FAISS index is rebuilt on load)."""
         folder.mkdir(parents=True, exist_ok=True)
-        faiss.write_index(self.index, str(folder / "cases.faiss"))
-        with open(folder / "cases.jsonl", "w") as handle:
-            for case in self.cases:
+        with self._lock:
+            vectors = self.index.reconstruct_n(0, self.index.ntotal) if self.index.ntotal else \
+                np.zeros((0, self.embedder.dim), dtype=np.float32)
+            cases = list(self.cases)
+        np.save(folder / VECTORS, vectors.astype(np.float32), allow_pickle=False)
+        with open(folder / RECORDS, "w") as handle:
+            for case in cases:
                 handle.write(json.dumps(asdict(case)) + "\n")
+        manifest = {"format": FORMAT_VERSION, "cases": len(cases), "dim": int(vectors.shape[1]),
+                    "files": hashes(folder, [VECTORS, RECORDS])}
+        (folder / MANIFEST).write_text(json.dumps(manifest, indent=2))
+        (folder / "cases.faiss").unlink(missing_ok=True)  # written by older versions
         return folder
 
     @classmethod
     def load(cls, folder: Path, embedder: Any, hnsw_threshold: int = 50_000) -> CaseLibrary:
+        """A library saved by `save`, once its files have the hashes its manifest records."""
         try:
-            index = faiss.read_index(str(folder / "cases.faiss"))
-            records = [json.loads(line) for line in (folder / "cases.jsonl").read_text().splitlines() if line]
-        except (OSError, RuntimeError, ValueError) as exc:
-            raise ValueError(f"cannot read the case library in {folder}: {exc}") from exc
-        if index.ntotal != len(records) or index.d != embedder.dim:
-            raise ValueError(f"{folder}: index holds {index.ntotal} vectors of {index.d} dims for "
-                             f"{len(records)} cases and a {embedder.dim}-dim encoder")
+            manifest = json.loads((folder / MANIFEST).read_text())
+            if manifest.get("format") != FORMAT_VERSION:
+                raise ValueError(f"case library format {manifest.get('format')!r}, expected {FORMAT_VERSION}")
+            verify(folder, manifest["files"])
+            vectors = np.load(folder / VECTORS, allow_pickle=False)
+            records = [json.loads(line) for line in (folder / RECORDS).read_text().splitlines() if line]
+            cases = [Case(**record) for record in records]
+        except (OSError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ValueError(f"cannot read the case library in {folder}: {exc} (save it again, or retrain "
+                             "the router)") from exc
+        if vectors.ndim != 2 or len(vectors) != len(cases) or vectors.shape[1] != embedder.dim:
+            raise ValueError(f"{folder}: {vectors.shape} vectors for {len(cases)} cases and a "
+                             f"{embedder.dim}-dim encoder")
         library = cls(embedder, hnsw_threshold)
-        library.index = index
-        library.cases = [Case(**record) for record in records]
+        library.cases = cases
+        if len(cases) > hnsw_threshold:
+            library._rebuild_hnsw(vectors.astype(np.float32))
+        elif len(cases):
+            library.index.add(vectors.astype(np.float32))
         return library

@@ -253,7 +253,9 @@ class SlmClassifier:
         self.train_seconds_ = float(manifest.get("train_seconds", 0.0))
         self.device_ = pick_device(device)
         self.tokenizer_ = AutoTokenizer.from_pretrained(path)
-        self.model_ = AutoModelForSequenceClassification.from_pretrained(path).to(self.device_).eval()
+        # safetensors only: a pytorch_model.bin is a pickle
+        self.model_ = AutoModelForSequenceClassification.from_pretrained(path, use_safetensors=True).to(
+            self.device_).eval()
         if self.model_.config.num_labels != len(self.labels_):
             raise ValueError(f"{path}: the model has {self.model_.config.num_labels} outputs but the manifest "
                              f"lists {len(self.labels_)} labels")

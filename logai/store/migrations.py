@@ -17,7 +17,11 @@ def _v1_initial(conn: Connection) -> None:
     schema.metadata.create_all(conn)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial]
+def _v2_requests(conn: Connection) -> None:
+    schema.requests.create(conn, checkfirst=True)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_requests]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -117,3 +117,13 @@ dead_letters = Table(
     Column("error", Text, nullable=False),
     Column("created_at", Float, nullable=False),
 )
+
+# Client idempotency keys (`Idempotency-Key`) and the sha256 of what they first came with: a key reused with
+# different content is refused (409) instead of silently storing nothing.
+requests = Table(
+    "requests",
+    metadata,
+    Column("request_id", String(64), primary_key=True),  # sha256 of the door and the client's key
+    Column("body_sha256", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+)

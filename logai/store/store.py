@@ -116,6 +116,7 @@ class EventStore:
         if not prepared.rows:
             return WriteResult(0, 0)
         with self._writer.begin() as conn:
+            _serialise_writers(conn)
             e = schema.events
             stored: set[str] = set()
             for part in _chunks([row[KEY] for row in prepared.rows]):
@@ -128,8 +129,7 @@ class EventStore:
             if not fresh:
                 return WriteResult(0, len(prepared))
             # ids are reserved up front, so parameter rows need no lookup of the events just inserted
-            first_id = _reserve_ids(conn, len(fresh))
-            ids = dict(zip(fresh, range(first_id, first_id + len(fresh)), strict=True))
+            ids = dict(zip(fresh, _reserve_ids(conn, len(fresh)), strict=True))
             rows = [(ids[index], *prepared.rows[index]) for index in fresh]
             _bulk_insert(conn, e, ("id", *EVENT_COLUMNS), rows)
             params = [(ids[p[0]], *p[1:]) for p in prepared.params if p[0] in ids]
@@ -174,6 +174,19 @@ class EventStore:
         conn.execute(stmt.on_conflict_do_update(index_elements=[c.c.template_id, c.c.bucket], set_={
             "count": c.c.count + stmt.excluded.count}),
             [{"template_id": tid, "bucket": b, "count": n} for (tid, b), n in buckets.items()])
+
+    def claim_request(self, request_id: str, body_sha256: str) -> bool:
+        """Record that client request `request_id` carries content `body_sha256`; False when the id was
+        already used with other content (the caller answers 409). A replay of the same content is True."""
+        r = schema.requests
+        with self._writer.begin() as conn:
+            _serialise_writers(conn)
+            known = conn.execute(select(r.c.body_sha256).where(r.c.request_id == request_id)).scalar()
+            if known is None:
+                conn.execute(r.insert().values(request_id=request_id, body_sha256=body_sha256,
+                                               created_at=time.time()))
+                return True
+            return bool(known == body_sha256)
 
     def dead_letter(self, source: str, raw: bytes, error: str, ingest_key: str | None = None) -> None:
         """Keep a record that could not be processed, with its bytes and the reason."""
@@ -337,6 +350,8 @@ class EventStore:
                 if boundary is not None:
                     conn.execute(p.delete().where(p.c.event_id <= boundary))
                     deleted += conn.execute(e.delete().where(e.c.id <= boundary)).rowcount
+                r = schema.requests  # idempotency keys are remembered as long as the events they stored
+                conn.execute(r.delete().where(r.c.created_at < time.time() - max_age_seconds))
             if max_events is not None:
                 boundary = conn.execute(select(e.c.id).order_by(e.c.id.desc()).offset(max_events).limit(1)).scalar()
                 if boundary is not None:
@@ -345,14 +360,25 @@ class EventStore:
         return deleted
 
 
-def _reserve_ids(conn, n: int) -> int:
-    """The first of `n` consecutive event ids no other writer will use. PostgreSQL draws them from the
-    sequence (safe with concurrent daemons); on SQLite the transaction already holds the write lock
-    (`_sqlite_begin`), so max(id) + 1 is free."""
+_WRITE_LOCK = 0x6C6F6777  # "logw": PostgreSQL advisory lock that serialises event writers
+
+
+def _serialise_writers(conn) -> None:
+    """One event writer at a time, across threads and processes: checking which keys are stored and inserting
+    the rest must not interleave, or two writers of one key collide (500s and lost lines, issue 14). SQLite's
+    BEGIN IMMEDIATE (`_sqlite_begin`) already did this; PostgreSQL takes a transaction advisory lock."""
     if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("SELECT setval('events_id_seq', nextval('events_id_seq') + %s - 1)", (n,))
-        return int(conn.exec_driver_sql("SELECT currval('events_id_seq')").scalar()) - n + 1
-    return int(conn.execute(select(func.coalesce(func.max(schema.events.c.id), 0))).scalar()) + 1
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_WRITE_LOCK})")
+
+
+def _reserve_ids(conn, n: int) -> list[int]:
+    """`n` event ids no other writer will use: drawn from the sequence on PostgreSQL; on SQLite the
+    transaction holds the write lock, so max(id) + 1 onwards is free."""
+    if conn.dialect.name == "postgresql":
+        drawn = conn.exec_driver_sql("SELECT nextval('events_id_seq') FROM generate_series(1, %s)", (n,))
+        return [int(row[0]) for row in drawn]
+    first = int(conn.execute(select(func.coalesce(func.max(schema.events.c.id), 0))).scalar()) + 1
+    return list(range(first, first + n))
 
 
 def _bulk_insert(conn, table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
