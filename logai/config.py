@@ -84,14 +84,33 @@ class StoreConfig(BaseModel):
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
 
 
+MIN_API_KEY_CHARS = 12
+
+
 class ApiConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
-    api_keys: list[str] = Field(default_factory=list, description="accepted X-API-Key values; empty: no auth")
-    max_request_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    api_keys: list[str] = Field(default_factory=list, description="accepted X-API-Key values (at least "
+                                f"{MIN_API_KEY_CHARS} characters each); empty: no auth")
+    max_request_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="body cap, compressed and decoded "
+                                                                          "(413)")
+    max_lines_per_request: int = Field(100_000, ge=1, description="lines or records per ingest request (413)")
+    max_field_chars: int = Field(16_384, ge=256, description="longer content/raw fields are cut in responses "
+                                                             "(flag response_truncated)")
+    max_response_bytes: int = Field(8 * 1024 * 1024, ge=65_536, description="an events page stops before "
+                                                                             "this size; next_cursor goes on")
     default_format: str = "generic"
     max_page_size: int = Field(1000, ge=1)
+
+    @field_validator("api_keys")
+    @classmethod
+    def _strong_keys(cls, keys: list[str]) -> list[str]:
+        for key in keys:
+            if len(key.strip()) < MIN_API_KEY_CHARS or key != key.strip():
+                raise ValueError(f"an API key must be at least {MIN_API_KEY_CHARS} characters, without leading "
+                                 "or trailing blanks (an empty key would let anyone in)")
+        return keys
 
 
 class KafkaConfig(BaseModel):
@@ -149,6 +168,16 @@ class DetectConfig(BaseModel):
     session_timeout_s: float = Field(300.0, gt=0)
     window_s: float | None = Field(None, gt=0, description="also score fixed time windows of this size")
     model_path: Path | None = Field(None, description="a detector folder saved by `logai detect train`")
+
+    @field_validator("session_pattern")
+    @classmethod
+    def _valid_regex(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"not a valid regex: {exc}") from exc
+        return pattern
 
 
 class LlmConfig(BaseModel):
@@ -329,14 +358,30 @@ def load_settings(path: str | Path | None = None, environ: dict[str, str] | None
         data = loaded or {}
     elif "LOGAI_CONFIG" in environ or path != default_config_path():
         raise ConfigError(f"config file not found: {path}")
-    data = _merge(data, _env_overrides(environ))
+    overrides = _env_overrides(environ)
+    data = _merge(data, overrides)
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise ConfigError(f"{path}: invalid configuration: {problems}") from exc
+        problems = []
+        for err in exc.errors():
+            loc = [str(p) for p in err["loc"]]
+            variable = _env_variable(overrides, loc)
+            where = f"environment variable {variable}" if variable else str(path)
+            problems.append(f"{where}: {'.'.join(loc)}: {err['msg']}")
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from exc
+
+
+def _env_variable(overrides: dict[str, Any], loc: list[str]) -> str | None:
+    """The LOGAI_ variable that set the value at `loc` (or a section above it), if one did."""
+    node: Any = overrides
+    for depth, part in enumerate(loc):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+        if not isinstance(node, dict) or depth == len(loc) - 1:
+            return ENV_PREFIX + "__".join(loc[: depth + 1]).upper()
+    return None
 
 
 _SECRET_KEYS = re.compile(r"password|api_keys?$|secret|token")

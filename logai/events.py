@@ -21,6 +21,7 @@ FLAG_NUL_BYTES = "nul_bytes"
 FLAG_EMPTY = "empty"
 FLAG_TRUNCATED = "truncated"  # content longer than the miner's limit: template mined on a prefix
 FLAG_PARAMS_UNALIGNED = "params_unaligned"  # template did not align with the content; params are masks
+FLAG_UNMATCHED = "unmatched"  # read-only matching (analyze) found no known template: the masked content stands in
 
 
 @dataclass(slots=True)

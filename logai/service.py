@@ -87,6 +87,18 @@ class IngestService:
         self._analyze(result)
         return result
 
+    def match(self, texts: Sequence[str], *, source: str, format_name: str) -> list[Event]:
+        """Events for `texts` from `source`'s known templates, learning nothing (`/v1/analyze`). Under the same
+        lock as ingest: one owner for each source's parser state, whichever door or route asks."""
+        with self._lock:
+            parser = self.pipeline.open_source(source, format_name)
+            return [parser.match(text, source, i + 1) for i, text in enumerate(texts)]
+
+    def parse_one(self, text: str, *, source: str, format_name: str) -> Event:
+        """One line parsed (and learned from) like an ingested one, but not stored (`/v1/feedback`)."""
+        with self._lock:
+            return self.pipeline.parse_text(text, source=source, format_name=format_name, line=1)
+
     def ingest_records(self, records: Sequence[Record], *, format_name: str, door: str) -> IngestResult:
         """Mine and store records that a door has already split (OTLP, Loki, syslog, per-record JSON sources).
         `format_name` picks the miner settings (masking, Drain); records keep their order within a source."""

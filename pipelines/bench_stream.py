@@ -139,7 +139,7 @@ def _measure_latency(bootstrap: str, url: str, markers: int = 50) -> dict[str, A
 
 def query_latency(n_events: int, requests: int, concurrency: int) -> dict[str, Any]:
     """Store n events through the service, start `logai serve`, and time filtered queries under load."""
-    from logai.api.app import build_service
+    from logai.bootstrap import build_service
     from logai.config import Settings
     from logai.store.store import EventQuery
 

@@ -96,11 +96,11 @@ def test_oversize_request_is_refused(tmp_path):
 
 
 def test_api_keys(tmp_path):
-    settings = Settings(data_dir=tmp_path, api=ApiConfig(api_keys=["s3cret"]))
+    settings = Settings(data_dir=tmp_path, api=ApiConfig(api_keys=["s3cret-key-0001"]))
     with TestClient(create_app(settings)) as c:
         assert c.get("/v1/stats").status_code == 401
         assert c.get("/v1/stats", headers={"X-API-Key": "wrong"}).status_code == 401
-        assert c.get("/v1/stats", headers={"X-API-Key": "s3cret"}).status_code == 200
+        assert c.get("/v1/stats", headers={"X-API-Key": "s3cret-key-0001"}).status_code == 200
         assert c.get("/healthz").status_code == 200  # probes need no key
 
 

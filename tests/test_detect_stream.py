@@ -122,7 +122,8 @@ def test_cli_trains_saves_and_scores(tmp_path):
 def test_service_stores_stream_anomalies_and_api_lists_them(tmp_path):
     from fastapi.testclient import TestClient
 
-    from logai.api.app import build_service, create_app
+    from logai.api.app import create_app
+    from logai.bootstrap import build_service
     from logai.detect.persist import save
     from logai.detect.training import collect_groups, fit
 

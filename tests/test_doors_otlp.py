@@ -156,9 +156,9 @@ def test_body_over_the_limit_is_413(tmp_path):
 
 
 def test_api_key_as_bearer_token(tmp_path):
-    with TestClient(create_app(Settings(data_dir=tmp_path, api=ApiConfig(api_keys=["s3cret-key"])))) as client:
+    with TestClient(create_app(Settings(data_dir=tmp_path, api=ApiConfig(api_keys=["s3cret-key-0001"])))) as client:
         assert client.post("/v1/logs", json=spec_json()).status_code == 401
-        ok = client.post("/v1/logs", json=spec_json(), headers={"Authorization": "Bearer s3cret-key"})
+        ok = client.post("/v1/logs", json=spec_json(), headers={"Authorization": "Bearer s3cret-key-0001"})
         assert ok.status_code == 200
 
 

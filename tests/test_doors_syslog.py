@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from logai.api.app import build_service
+from logai.bootstrap import build_service
 from logai.config import Settings, SyslogConfig
 from logai.doors.syslog import FrameSplitter, SyslogServer, _Datagrams
 from pipelines.local_services import free_port

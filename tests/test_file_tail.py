@@ -63,7 +63,7 @@ def test_missing_file_is_waited_for(tmp_path):
 
 
 def test_watcher_ingests_follows_and_applies_retention(tmp_path):
-    from logai.api.app import build_service
+    from logai.bootstrap import build_service
     from logai.config import RetentionConfig, Settings
     from logai.ingest.watcher import FileWatcher, Retention
 

@@ -14,7 +14,7 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer
 from sqlalchemy import create_engine, text
 
-from logai.api.app import build_service
+from logai.bootstrap import build_service
 from logai.config import DetectConfig, KafkaConfig, Settings
 from logai.ingest.kafka_daemon import KafkaDaemon
 from logai.store.store import EventStore

@@ -202,11 +202,15 @@ def test_api_analyze_feedback_and_analyses(tmp_path, classifier, library):
     settings = Settings(data_dir=tmp_path / "data", route=RouteConfig(model_dir=folder, use_llm=False))
     with TestClient(create_app(settings)) as client:
         assert client.get("/v1/tasks").json() == {"anomaly": ["abnormal", "normal"]}
+        client.post("/v1/ingest", params={"source": "analyze"}, content=b"disk 3 failed: unrecoverable read error")
+        templates = client.get("/v1/templates", params={"source": "analyze"}).json()["templates"]
         r = client.post("/v1/analyze", json={"lines": ["disk 9 failed: unrecoverable read error", AMBIGUOUS]})
         assert r.status_code == 200, r.text
         verdicts = r.json()["verdicts"]
         assert verdicts[0]["label"] == "abnormal" and verdicts[0]["path"] == "slm"  # no LLM configured
-        assert verdicts[0]["template_id"] and 0 <= verdicts[0]["uncertainty"] <= 1
+        assert verdicts[0]["template_id"] == templates[0]["template_id"] and 0 <= verdicts[0]["uncertainty"] <= 1
+        assert verdicts[1]["template_id"] is None  # an unknown line is judged, not learned
+        assert client.get("/v1/templates", params={"source": "analyze"}).json()["templates"] == templates
         stored = client.get("/v1/analyses", params={"task": "anomaly"}).json()["analyses"]
         assert len(stored) == 2 and stored[0]["provenance"]["log"] == AMBIGUOUS
         assert client.post("/v1/analyze", json={"lines": ["x"], "task": "nope"}).status_code == 422

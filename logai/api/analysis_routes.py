@@ -17,6 +17,7 @@ from logai.api.models import (
     Problem,
     VerdictOut,
 )
+from logai.api.paging import MAX_ID
 from logai.ingest.formats import UnknownFormatError
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)],
@@ -47,13 +48,13 @@ def tasks(analysis: AnalysisDep) -> dict[str, list[str]]:
 @router.post("/analyze", response_model=AnalyzeResponse, responses={503: {"model": Problem}},
              summary="Verdicts for ad-hoc lines: small model first, the LLM when it is unsure")
 async def analyze(body: AnalyzeRequest, service: ServiceDep, analysis: AnalysisDep) -> AnalyzeResponse:
-    """Each line is parsed like ingested lines (templates and semantics) but not stored as an event; its
-    verdict is stored as an analysis with its provenance (which model, uncertainty, cases shown)."""
+    """Each line is matched against its source's known templates (with semantics), learning nothing and not
+    stored as an event; its verdict is stored as an analysis with its provenance (which model, uncertainty,
+    cases shown). A line of no known template is judged on its masked text (flag `unmatched`)."""
     _check(service, analysis, body.task, body.format, body.choices)
 
     def run():
-        events = [service.pipeline.parse_text(line, source=body.source, format_name=body.format, line=i + 1)
-                  for i, line in enumerate(body.lines)]
+        events = service.match(body.lines, source=body.source, format_name=body.format)
         return events, analysis.analyze(events, body.task, choices=body.choices, evidence=body.evidence)
 
     events, results = await run_in_threadpool(run)
@@ -69,7 +70,7 @@ def analyses(
     service: ServiceDep,
     task: str | None = None,
     label: str | None = None,
-    event_id: int | None = None,
+    event_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AnalysesPage:
     return AnalysesPage(analyses=service.store.analyses(task, label, event_id, limit))  # type: ignore[arg-type]
@@ -81,7 +82,7 @@ async def feedback(body: FeedbackRequest, service: ServiceDep, analysis: Analysi
     _check(service, analysis, body.task, body.format, [body.label])
 
     def run():
-        event = service.pipeline.parse_text(body.line, source=body.source, format_name=body.format, line=1)
+        event = service.parse_one(body.line, source=body.source, format_name=body.format)
         return analysis.feedback(event, body.task, body.label, body.reason)
 
     case = await run_in_threadpool(run)

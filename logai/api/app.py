@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,39 +13,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from logai import __version__, metrics
 from logai.api.analysis_routes import router as analysis_router
+from logai.api.guards import RequestGuard
 from logai.api.routes import router
 from logai.api.shipper_routes import router as shipper_router
-from logai.config import Settings, store_url
-from logai.detect.stream import StreamScorer
+from logai.bootstrap import build_service
+from logai.config import Settings
 from logai.doors.bodies import BadBody, BodyTooLarge
-from logai.pipeline import ParsePipeline
-from logai.route.analysis import AnalysisService, build_router
 from logai.service import IngestService
-from logai.store.store import EventStore
-from logai.store.writer import StoreWriter
 
-
-def build_service(settings: Settings, writer_process: bool = False) -> IngestService:
-    """The service every door uses; `writer_process` moves the store's inserts to a child process."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    url, bucket = store_url(settings), settings.store.bucket_seconds
-    store = EventStore(url, bucket)  # opened (and migrated) here first, so the writer finds the schema
-    writer = StoreWriter(url, bucket) if writer_process else None
-    scorer = StreamScorer.from_config(settings.detect) if settings.detect.enabled else None
-    service = IngestService(ParsePipeline(settings), store, writer, scorer)
-    attach_analysis(settings, service)
-    return service
-
-
-def attach_analysis(settings: Settings, service: IngestService) -> AnalysisService | None:
-    """The verdict service when a router is configured; shared with the ingest path (`route.ingest_task`)."""
-    router = build_router(settings)
-    if router is None:
-        return None
-    library_dir = settings.route.model_dir / "cases" if settings.route.model_dir else None
-    service.analysis = AnalysisService(router, service.store, library_dir)
-    service.analysis_task = settings.route.ingest_task
-    return service.analysis
+log = logging.getLogger(__name__)
 
 
 _DOOR_OF_ROUTE = {"/v1/logs": "otlp", "/loki/api/v1/push": "loki"}  # the rest of /v1 is the `http` door
@@ -75,9 +52,11 @@ def create_app(settings: Settings, service: IngestService | None = None) -> Fast
         started = time.perf_counter()
         try:
             response = await call_next(request)
-        except Exception:
+        except Exception:  # logged with its traceback and the id the client got, never swallowed
+            request_id = request.scope.get("state", {}).get("request_id", "-")
+            log.exception("%s %s failed (request id %s)", request.method, request.url.path, request_id)
             metrics.ERRORS.labels(stage="http").inc()
-            return JSONResponse({"detail": "internal error"}, status_code=500)
+            return JSONResponse({"detail": "internal error", "request_id": request_id}, status_code=500)
         route = request.scope.get("route")
         metrics.REQUEST_SECONDS.labels(request.method, getattr(route, "path", "unmatched"),
                                        str(response.status_code)).observe(time.perf_counter() - started)
@@ -107,4 +86,6 @@ def create_app(settings: Settings, service: IngestService | None = None) -> Fast
     app.include_router(router)
     app.include_router(analysis_router)
     app.include_router(shipper_router)
+    app.add_middleware(RequestGuard, api_keys=settings.api.api_keys,  # outermost: runs before anything else
+                       max_request_bytes=settings.api.max_request_bytes)
     return app

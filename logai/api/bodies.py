@@ -5,8 +5,9 @@ again to what they decompress to, so no request holds more than `api.max_request
 from __future__ import annotations
 
 from fastapi import Request
+from starlette.requests import ClientDisconnect
 
-from logai.doors.bodies import BodyTooLarge, decompress
+from logai.doors.bodies import BadBody, BodyTooLarge, decompress
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -15,11 +16,14 @@ async def read_body(request: Request, limit: int) -> bytes:
     if declared and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(f"request body over {limit} bytes")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(f"request body over {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge(f"request body over {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect as exc:  # also what `RequestGuard` reports once a streamed body passes the cap
+        raise BadBody("the client went away before the body ended") from exc
     return b"".join(chunks)
 
 

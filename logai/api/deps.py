@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request, status
 
+from logai.api.guards import authorised
 from logai.config import Settings
 from logai.route.analysis import AnalysisService
 from logai.service import IngestService
@@ -34,14 +35,13 @@ def require_api_key(
     = None,
 ) -> None:
     """When API keys are configured, every /v1 call (and the Loki push) must present one, in `X-API-Key` or as
-    `Authorization: Bearer <key>`."""
-    if not settings.api.api_keys:
-        return
-    bearer = authorization[7:].strip() if authorization and authorization[:7].lower() == "bearer " else None
-    if x_api_key not in settings.api.api_keys and bearer not in settings.api.api_keys:
+    `Authorization: Bearer <key>`. `RequestGuard` already refused others before their body was read; this
+    declares the headers in the OpenAPI schema and protects routes mounted without the guard."""
+    if settings.api.api_keys and not authorised(
+            {b"x-api-key": (x_api_key or "").encode("latin-1", "replace"),
+             b"authorization": (authorization or "").encode("latin-1", "replace")}, frozenset(settings.api.api_keys)):
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or invalid X-API-Key",
                             headers={"WWW-Authenticate": "ApiKey"})
-
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ServiceDep = Annotated[IngestService, Depends(get_service)]

@@ -20,7 +20,8 @@ from logai.api.models import (
     TemplateDetail,
     TemplatesPage,
 )
-from logai.doors.bodies import digest
+from logai.api.paging import MAX_OFFSET, bounded_page
+from logai.doors.bodies import check_count, digest
 from logai.doors.json_records import json_records
 from logai.ingest.formats import UnknownFormatError
 from logai.ingest.headers import header_parser_for
@@ -80,10 +81,14 @@ async def ingest(
         def ingest_json() -> IngestResult:  # decoding a large body is CPU work: off the event loop with the rest
             records = json_records(body, parser=header_parser_for(log_format), default_source=source,
                                    source_field=source_field, request_id=request_id)
+            check_count(len(records), settings.api.max_lines_per_request)
             return service.ingest_records(records, format_name=fmt, door="http")
 
         result = await run_in_threadpool(ingest_json)
     else:
+        # counted before the body is split: a body of newlines must not become millions of objects first
+        check_count(body.count(b"\n") + (0 if body.endswith(b"\n") or not body else 1),
+                    settings.api.max_lines_per_request)
         lines = [line.rstrip(b"\r") for line in body.split(b"\n")]
         if lines and lines[-1] == b"":
             lines.pop()
@@ -131,6 +136,7 @@ def events(
     rows, next_cursor = service.store.events(EventQuery(
         start=_epoch(start), end=_epoch(end), source=source, level=level, template_id=template_id,
         concept=concept, value=value, q=q, cursor=cursor, limit=limit, fields=tuple(filters)))
+    rows, next_cursor = bounded_page(rows, next_cursor, settings.api.max_field_chars, settings.api.max_response_bytes)
     return EventsPage(events=rows, next_cursor=next_cursor)  # type: ignore[arg-type]
 
 
@@ -139,7 +145,7 @@ def templates(
     service: ServiceDep,
     source: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> TemplatesPage:
     return TemplatesPage(templates=service.store.templates(source, limit, offset))  # type: ignore[arg-type]
 

@@ -36,7 +36,7 @@ def _otlp_error(content_type: str, code: int, message: str, door_reason: str) ->
 def _deliver_otlp(service: IngestService, settings: Settings, body: bytes, content_type: str) -> list[str]:
     batch = otlp.to_records(otlp.decode_request(body, content_type), default_source=settings.otlp.default_source,
                             source_attributes=settings.otlp.source_attributes)
-    return batch.deliver(service, format_name="plain", door="otlp")
+    return batch.deliver(service, format_name="plain", door="otlp", max_records=settings.api.max_lines_per_request)
 
 
 @router.post("/v1/logs", tags=["doors"], summary="OTLP/HTTP logs: ExportLogsServiceRequest, protobuf or JSON",
@@ -71,7 +71,7 @@ def _deliver_loki(service: IngestService, settings: Settings, body: bytes, conte
     batch = loki.to_records(loki.decode_push(body, content_type, settings.api.max_request_bytes),
                             source_labels=cfg.source_labels, default_source=cfg.default_source, tenant=tenant,
                             line_parsers=parsers)
-    batch.deliver(service, format_name=line_format, door="loki")
+    batch.deliver(service, format_name=line_format, door="loki", max_records=settings.api.max_lines_per_request)
 
 
 @router.post("/loki/api/v1/push", tags=["doors"], status_code=status.HTTP_204_NO_CONTENT, response_class=Response,

@@ -8,7 +8,7 @@ import signal
 
 import click
 
-from logai.config import store_url
+from logai.config import ConfigError, store_url
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def daemon(app, bootstrap_servers: str | None, topics: tuple[str, ...], group_id
     from prometheus_client import start_http_server
 
     from logai import metrics
-    from logai.api.app import build_service  # torch, scikit-learn: imported when the daemon starts, not at start-up
+    from logai.bootstrap import build_service  # torch, scikit-learn: imported when the daemon starts, not at start-up
     from logai.ingest.kafka_daemon import KafkaDaemon
 
     settings = app.settings
@@ -40,7 +40,10 @@ def daemon(app, bootstrap_servers: str | None, topics: tuple[str, ...], group_id
         }.items() if v is not None})
     if kafka.metrics_port is not None:
         start_http_server(kafka.metrics_port, registry=metrics.REGISTRY)
-    service = build_service(settings, writer_process=settings.store.writer_process)
+    try:
+        service = build_service(settings, writer_process=settings.store.writer_process)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
     gc.freeze()  # start-up objects (models, formats, restored parser state) need no more collector passes
     try:
         worker = KafkaDaemon(kafka, service, settings.store.retention)

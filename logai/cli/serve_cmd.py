@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from logai.config import store_url
+from logai.config import ConfigError, store_url
 
 log = logging.getLogger(__name__)
 BATCH_LINES = 2000
@@ -52,7 +52,8 @@ def serve(app, host: str | None, port: int | None, files: tuple[Path, ...], watc
     /loki/api/v1/push and, when a port is given, a syslog listener, on the configured store."""
     import uvicorn
 
-    from logai.api.app import build_service, create_app  # FastAPI, torch: imported when serving, not at start-up
+    from logai.api.app import create_app  # FastAPI, torch: imported when serving, not at start-up
+    from logai.bootstrap import build_service
     from logai.doors.syslog import SyslogServer
     from logai.ingest.watcher import FileWatcher, Retention
 
@@ -61,7 +62,10 @@ def serve(app, host: str | None, port: int | None, files: tuple[Path, ...], watc
         settings.syslog.port = syslog_port
     if syslog_udp_port is not None:
         settings.syslog.udp_port = syslog_udp_port
-    service = build_service(settings)
+    try:
+        service = build_service(settings)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
     syslog = None
     if settings.syslog.enabled:
         syslog = SyslogServer(service, settings.syslog).start()

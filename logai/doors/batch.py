@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
+from logai.doors.bodies import check_count
 from logai.events import Record
 
 if TYPE_CHECKING:
@@ -26,9 +27,13 @@ class DoorBatch:
     records: list[Record] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
 
-    def deliver(self, service: IngestService, *, format_name: str, door: str) -> list[str]:
+    def deliver(self, service: IngestService, *, format_name: str, door: str, max_records: int | None = None
+                ) -> list[str]:
         """Dead-letter the rejected records, then mine and store the rest (blocking: call it off the event loop).
-        Returns why each refused record was refused: the door's rejects, then those the service dead-lettered."""
+        Returns why each refused record was refused: the door's rejects, then those the service dead-lettered.
+        More than `max_records` in all is refused whole (BodyTooLarge), before anything is stored."""
+        if max_records is not None:
+            check_count(len(self.records) + len(self.rejected), max_records)
         for source, raw, why, key in self.rejected:
             service.reject(source, raw, door, why, key)
         refused = [rejected.why for rejected in self.rejected]

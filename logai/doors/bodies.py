@@ -22,6 +22,13 @@ class BodyTooLarge(ValueError):
     """The body, or what it decompresses to, is over the configured limit: answered 413."""
 
 
+def check_count(count: int, limit: int) -> None:
+    """BodyTooLarge when one request carries more than `limit` lines or records (`api.max_lines_per_request`):
+    a 1 MB body of newlines is a million events, and the whole request would be held in memory at once."""
+    if count > limit:
+        raise BodyTooLarge(f"{count} lines or records in one request, over {limit} (api.max_lines_per_request)")
+
+
 def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
     """Undo `Content-Encoding` (gzip, deflate or none) without ever holding more than `limit` bytes."""
     encoding = (encoding or "identity").strip().lower()

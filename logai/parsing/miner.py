@@ -147,6 +147,27 @@ class TemplateMiner:
             return MinerResult(template, self.masker.masked_values(content), False, truncated)
         return MinerResult(template, params, True, truncated)
 
+    def match(self, content: str) -> MinerResult | None:
+        """The known template of `content`, without learning: no new template, no count, no generalisation
+        (what `/v1/analyze` needs: a look at a line must not change the stream's templates). None if unknown."""
+        truncated = len(content) > self.max_content_chars
+        content = (content[: self.max_content_chars] if truncated else content).strip()
+        hit = self.index.match(content)
+        if hit is not None:
+            return MinerResult(hit[0], hit[1], True, truncated)
+        masked = self.masker.mask(content)
+        tid = self._shape_cache.get(masked)
+        if tid is None:
+            cluster = self.drain.match(masked, "fallback")
+            tid = self._cluster_tid.get(cluster.cluster_id) if cluster is not None else None
+        template = self.templates.get(self.resolve(tid)) if tid is not None else None  # type: ignore[arg-type]
+        if template is None:
+            return None
+        params = template.extract(content)
+        if params is None:
+            return MinerResult(template, self.masker.masked_values(content), False, truncated)
+        return MinerResult(template, params, True, truncated)
+
     def _template_for(self, cluster: LogCluster, change: str) -> Template:
         cid = cluster.cluster_id
         known = self._cluster_tid.get(cid)

@@ -13,6 +13,7 @@ from logai.events import (
     FLAG_NO_HEADER,
     FLAG_PARAMS_UNALIGNED,
     FLAG_TRUNCATED,
+    FLAG_UNMATCHED,
     Event,
     Param,
 )
@@ -79,6 +80,10 @@ class LogParser:
         if not text or text.isspace():
             flags.append(FLAG_EMPTY)
             return Event(raw=text, source=source, line=line, offset=offset, content=text, flags=flags)
+        fields, content, timestamp, level = self._header(text, flags)
+        return self.parse_split(text, content, source, line, offset, timestamp, level, fields, flags)
+
+    def _header(self, text: str, flags: list[str]) -> tuple[dict[str, str], str, str | None, str | None]:
         if len(text) > self.config.max_line_chars:  # every later step's cost is bounded by this prefix
             flags.append(FLAG_TRUNCATED)
             header = self.header.split(text[: self.config.max_line_chars])
@@ -86,9 +91,34 @@ class LogParser:
             header = self.header.split(text)
         if header is None:
             flags.append(FLAG_NO_HEADER)
-            return self.parse_split(text, text, source, line, offset=offset, flags=flags)
-        fields, content, timestamp, level = header
-        return self.parse_split(text, content, source, line, offset, timestamp, level, fields, flags)
+            return {}, text, None, None
+        return header
+
+    def match(self, text: str, source: str, line: int = 1) -> Event:
+        """Like `parse`, but read-only: the line is matched against `source`'s known templates and nothing is
+        learned (no template, count or knowledge-base entry). An unknown line gets its masked content as a
+        template, without an id, and the flag `unmatched`."""
+        flags: list[str] = []
+        if not text or text.isspace():
+            return Event(raw=text, source=source, line=line, content=text, flags=[FLAG_EMPTY])
+        fields, content, timestamp, level = self._header(text, flags)
+        miner = self.miners.get(source)
+        found = miner.match(content) if miner is not None else None
+        if found is None:
+            flags.append(FLAG_UNMATCHED)
+            masked = content[: self.config.max_content_chars]
+            return Event(text, source, line, None, timestamp, level, fields, content, None,
+                         self.masker.mask(masked.strip()), list(map(Param, self.masker.masked_values(masked))), flags)
+        if found.truncated and FLAG_TRUNCATED not in flags:
+            flags.append(FLAG_TRUNCATED)
+        if not found.aligned:
+            flags.append(FLAG_PARAMS_UNALIGNED)
+        event = Event(text, source, line, None, timestamp, level, fields, content, found.template.id,
+                      found.template.text, list(map(Param, found.params)), flags)
+        annotator = self.annotator(source)
+        if annotator is not None:
+            annotator.annotate(event, learn=False)
+        return event
 
     def parse_split(
         self,

@@ -191,8 +191,9 @@ class SemanticAnnotator:
         values = [p.value for p in event.params]
         return [(_render(c, values), _render(i, values)) for c, i in found.pairs]
 
-    def annotate(self, event: Event) -> Event:
-        """Fill `params[i].type/concept` and `conceptualized`; learn from and use the knowledge base."""
+    def annotate(self, event: Event, learn: bool = True) -> Event:
+        """Fill `params[i].type/concept` and `conceptualized`; learn from (unless not `learn`) and use the
+        knowledge base."""
         if event.template_id is None or "params_unaligned" in event.flags:
             return event
         found = self.semantics_for(event)
@@ -202,7 +203,9 @@ class SemanticAnnotator:
         values = [p.value for p in params]
         observe = self.kb.observe
         fast = self._fast.get((event.template_id, len(params)))
-        if fast is not None:
+        if not learn:
+            pass
+        elif fast is not None:
             for concept, instance in fast:
                 observe(
                     concept[0] if len(concept) == 1 and concept[0].__class__ is str  # type: ignore[arg-type]

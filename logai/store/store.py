@@ -8,6 +8,7 @@ SQLite (WAL mode) is the embedded default; any SQLAlchemy URL works, PostgreSQL 
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from logai.store.rows import (
     prepare,
 )
 
+MAX_ID = 2**63 - 1  # ids and offsets are 64-bit signed in every store
 _CHUNK = 500  # keys per IN (...) query: well under SQLite's bound-parameter limit
 
 
@@ -62,9 +64,17 @@ def parse_cursor(cursor: str) -> tuple[float, int]:
     """A page cursor is `<ts>,<id>` of the last event of the previous page; ValueError when it is not."""
     ts, _, event_id = cursor.partition(",")
     try:
-        return float(ts), int(event_id)
+        when, number = float(ts), int(event_id)
     except ValueError:
-        raise ValueError(f"invalid cursor {cursor!r}: pass next_cursor from the previous page") from None
+        number = -1
+    if number < 0 or number > MAX_ID or not math.isfinite(when):  # 64-bit ids: larger ones overflow the driver
+        raise ValueError(f"invalid cursor {cursor!r}: pass next_cursor from the previous page")
+    return when, number
+
+
+def escape_like(text: str) -> str:
+    """`text` matched literally inside LIKE: `%` and `_` are not wildcards (`q=%` matched every event)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
@@ -237,7 +247,7 @@ class EventStore:
         if query.template_id:
             stmt = stmt.where(e.c.template_id == query.template_id)
         if query.q:
-            stmt = stmt.where(e.c.content.ilike(f"%{query.q}%"))
+            stmt = stmt.where(e.c.content.ilike(f"%{escape_like(query.q)}%", escape="\\"))
         if query.concept or query.value:
             p = schema.event_params
             sub = select(p.c.event_id)

@@ -1,0 +1,67 @@
+"""The one place the service is built: every door (HTTP, OTLP, Loki, syslog, Kafka, files) and the CLI get
+their `IngestService` from `build_service`, so they share the same pipeline, store, detectors and router.
+
+Start-up problems a user can fix (a file where the data folder should be, an unreachable database, a missing
+detector or router folder) are raised as one-line `ConfigError`s naming the setting, not as tracebacks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from logai.config import ConfigError, Settings, redacted, store_url
+from logai.detect.stream import StreamScorer
+from logai.pipeline import ParsePipeline
+from logai.route.analysis import AnalysisService, build_router
+from logai.service import IngestService
+from logai.store.store import EventStore
+from logai.store.writer import StoreWriter
+
+T = TypeVar("T")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _step(setting: str, value: object, build: Callable[[], T]) -> T:
+    """Run one start-up step; an error becomes `ConfigError("<setting> <value>: <first line of the error>")`."""
+    try:
+        return build()
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise ConfigError(f"{setting} {value}: {_first_line(exc)}") from exc
+
+
+def build_service(settings: Settings, writer_process: bool = False) -> IngestService:
+    """The service every door uses; `writer_process` moves the store's inserts to a child process."""
+    data_dir = settings.data_dir
+    if data_dir.exists() and not data_dir.is_dir():
+        raise ConfigError(f"data_dir {data_dir}: is a file, not a folder")
+    _step("data_dir", data_dir, lambda: data_dir.mkdir(parents=True, exist_ok=True))
+    url, bucket = store_url(settings), settings.store.bucket_seconds
+    shown_url = redacted(settings)["store"]["url"] or url
+    # opened (and migrated) here first, so the writer finds the schema
+    store = _step("store.url", shown_url, lambda: EventStore(url, bucket))
+    writer = StoreWriter(url, bucket) if writer_process else None
+    scorer = None
+    if settings.detect.enabled:
+        scorer = _step("detect.model_path", settings.detect.model_path,
+                       lambda: StreamScorer.from_config(settings.detect))
+    service = IngestService(ParsePipeline(settings), store, writer, scorer)
+    _step("route.model_dir", settings.route.model_dir, lambda: attach_analysis(settings, service))
+    return service
+
+
+def attach_analysis(settings: Settings, service: IngestService) -> AnalysisService | None:
+    """The verdict service when a router is configured; shared with the ingest path (`route.ingest_task`)."""
+    router = build_router(settings)
+    if router is None:
+        return None
+    library_dir = settings.route.model_dir / "cases" if settings.route.model_dir else None
+    service.analysis = AnalysisService(router, service.store, library_dir)
+    service.analysis_task = settings.route.ingest_task
+    return service.analysis
