@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
+from logai import metrics
 from logai.config import ConfigError, Settings, redacted, store_url
 from logai.detect.stream import StreamScorer
 from logai.pipeline import ParsePipeline
@@ -38,6 +39,7 @@ def _step(setting: str, value: object, build: Callable[[], T]) -> T:
 
 def build_service(settings: Settings, writer_process: bool = False) -> IngestService:
     """The service every door uses; `writer_process` moves the store's inserts to a child process."""
+    metrics.set_max_source_labels(settings.metrics.max_source_labels)
     data_dir = settings.data_dir
     if data_dir.exists() and not data_dir.is_dir():
         raise ConfigError(f"data_dir {data_dir}: is a file, not a folder")

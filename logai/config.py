@@ -48,6 +48,10 @@ class ParsingConfig(BaseModel):
     depth: int = Field(4, ge=3, description="Drain prefix-tree depth")
     max_children: int = Field(100, ge=2)
     max_templates: int = Field(50_000, ge=10, description="cap on templates kept per source (LRU)")
+    max_candidates: int = Field(256, ge=8, description="templates one line is compared with at most (Drain leaf "
+                                                       "search): bounds the cost of an exploding source")
+    max_sources: int = Field(10_000, ge=1, description="sources whose parser state is kept; past it the least "
+                                                       "recently used is saved and unloaded")
     max_content_chars: int = Field(8192, ge=64, description="longer contents are mined on a prefix")
     max_line_chars: int = Field(65_536, ge=256, description="longer lines: the header is read from a prefix "
                                                           "and the event is flagged truncated; raw is kept")
@@ -158,6 +162,10 @@ class DetectConfig(BaseModel):
     enabled: bool = True
     new_template: bool = True
     new_template_warmup: int = Field(10_000, ge=0, description="events per source before new templates count")
+    explosion_ratio: float = Field(0.2, gt=0, le=1, description="share of new templates in a block that flags a "
+                                                                "source once as a template explosion")
+    explosion_min_new: int = Field(50, ge=1)
+    explosion_window: int = Field(1000, ge=10, description="events per block")
     template_rate: bool = True
     error_rate: bool = True
     bucket_s: float = Field(60.0, gt=0)
@@ -258,6 +266,14 @@ class SyslogConfig(BaseModel):
         return any(port is not None for port in (self.port, self.udp_port, self.tls_port))
 
 
+class MetricsConfig(BaseModel):
+    """Prometheus metrics at /metrics."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_source_labels: int = Field(1000, ge=1, description="sources with their own label value; later ones "
+                                                           "are counted as `other`")
+
+
 class LoggingConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     level: str = "INFO"
@@ -289,6 +305,7 @@ class Settings(BaseModel):
     otlp: OtlpConfig = Field(default_factory=OtlpConfig)
     loki: LokiConfig = Field(default_factory=LokiConfig)
     syslog: SyslogConfig = Field(default_factory=SyslogConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
 
 

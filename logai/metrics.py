@@ -6,7 +6,31 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry()
 
-LINES_IN = Counter("logai_lines_in_total", "Lines received", ["source", "door"], registry=REGISTRY)
+LINES_IN = Counter("logai_lines_in_total", "Lines received (sources past max_source_labels count as `other`)",
+                   ["source", "door"], registry=REGISTRY)
+SOURCES_EVICTED = Counter("logai_sources_evicted_total", "Sources whose parser state was unloaded (max_sources)",
+                          registry=REGISTRY)
+TEMPLATES_EVICTED = Counter("logai_templates_evicted_total", "Templates dropped from a full miner "
+                            "(parsing.max_templates, least recently used)", registry=REGISTRY)
+
+# Label cardinality: every new source name would be a new time series. The first `max_source_labels`
+# sources keep their name; later ones share `other`.
+_source_labels: set[str] = set()
+_max_source_labels = 1000
+
+
+def set_max_source_labels(limit: int) -> None:
+    global _max_source_labels
+    _max_source_labels = limit
+
+
+def source_label(source: str) -> str:
+    if source in _source_labels:
+        return source
+    if len(_source_labels) < _max_source_labels:
+        _source_labels.add(source)
+        return source
+    return "other"
 EVENTS_STORED = Counter("logai_events_stored_total", "Events written to the store", registry=REGISTRY)
 DUPLICATES = Counter("logai_duplicates_total", "Events skipped as already stored (replays)", registry=REGISTRY)
 DEAD_LETTERS = Counter("logai_dead_letters_total", "Records that could not be processed", ["reason"],

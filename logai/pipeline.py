@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from logai import metrics
 from logai.config import Settings
 from logai.events import Event
 from logai.ingest.detect import detect_format
@@ -40,6 +42,7 @@ class ParsePipeline:
         self.state_file: Path | None = self.settings.parsing.state_file
         self._saved = load_state(self.state_file) if self.state_file else {}
         self._last_save = time.monotonic()
+        self._recent: OrderedDict[tuple[str, str], None] = OrderedDict()  # (format, source), least recent first
 
     # -- parsing -------------------------------------------------------------------------------------
     def parser(self, format_name: str) -> LogParser:
@@ -53,6 +56,14 @@ class ParsePipeline:
     def open_source(self, source: str, format_name: str) -> LogParser:
         """Prepare `source` (its miner, restored from the state file if saved there) and return its parser."""
         parser = self.parser(format_name)
+        recent = self._recent
+        key = (parser.format.name, source)
+        if key in recent:
+            recent.move_to_end(key)
+        else:
+            recent[key] = None
+            if len(recent) > self.settings.parsing.max_sources:
+                self._evict(*next(iter(recent)))
         if source not in parser.miners:
             saved = self._saved.pop(source, None)
             miner = parser.miner(source)
@@ -74,6 +85,20 @@ class ParsePipeline:
                         parser.miners.pop(source)
                         parser.miner(source)
         return parser
+
+    def _evict(self, format_name: str, source: str) -> None:
+        """Unload the least recently used source (`parsing.max_sources`): its state goes to the saved states
+        (written at the next save when a state file is set, so it resumes where it was), else it is dropped."""
+        self._recent.pop((format_name, source), None)
+        parser = self.parsers[format_name]
+        miner = parser.miners.pop(source, None)
+        annotator = parser.annotators.pop(source, None)
+        if miner is not None and self.state_file is not None:
+            self._saved[source] = {"format": format_name, "miner": miner.to_state(),
+                                   **({"kb": annotator.kb.to_state()} if annotator is not None else {})}
+        metrics.SOURCES_EVICTED.inc()
+        log.warning("parsing.max_sources (%d) reached: unloaded the least recently used source %r",
+                    self.settings.parsing.max_sources, source)
 
     def parse_text(self, text: str, *, source: str, format_name: str, line: int,
                    offset: int | None = None, flags: list[str] | None = None) -> Event:

@@ -71,7 +71,7 @@ class IngestService:
         if len(keys) != len(lines):
             raise ValueError("one ingest key per line is required")
         result = IngestResult(received=len(lines))
-        metrics.LINES_IN.labels(source=source, door=door).inc(len(lines))
+        metrics.LINES_IN.labels(source=metrics.source_label(source), door=door).inc(len(lines))
         with self._lock:
             parse = self.pipeline.open_source(source, format_name).parse  # once per batch, not per line
             for i, (raw, key) in enumerate(zip(lines, keys, strict=True)):
@@ -105,7 +105,7 @@ class IngestService:
         start = time.perf_counter()
         result = IngestResult(received=len(records))
         for source, count in Counter(record.source[:MAX_SOURCE_CHARS] for record in records).items():
-            metrics.LINES_IN.labels(source=source, door=door).inc(count)
+            metrics.LINES_IN.labels(source=metrics.source_label(source), door=door).inc(count)
         with self._lock:
             parsers: dict[str, Callable[..., Event]] = {}
             for i, record in enumerate(records):

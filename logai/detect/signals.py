@@ -51,26 +51,76 @@ class _Baseline:
         self.seen += 1
 
 
-class NewTemplateSignal:
-    name = "new_template"
+class _Novelty:
+    """One source's new-template bookkeeping: the templates seen (oldest forgotten past a cap) and the share of
+    new templates in the current block of events."""
 
-    def __init__(self, warmup_events: int = 10_000):
+    __slots__ = ("block_events", "block_new", "events", "exploded", "seen")
+
+    def __init__(self) -> None:
+        self.seen: dict[str, None] = {}  # insertion-ordered set
+        self.events = self.block_events = self.block_new = 0
+        self.exploded = False
+
+
+class NewTemplateSignal:
+    """A template never seen in a source, after a warm-up. When new templates stop being rare (random tokens,
+    an unstructured source: at least `explosion_min_new` of them and `explosion_ratio` of a block of
+    `explosion_window` events), the source is flagged once as a template explosion, and its new templates are
+    not reported one by one until their share falls below half that ratio."""
+
+    name = "new_template"
+    explosion = "template_explosion"
+
+    def __init__(self, warmup_events: int = 10_000, explosion_ratio: float = 0.2, explosion_min_new: int = 50,
+                 explosion_window: int = 1000, max_templates: int = 50_000):
         self.warmup_events = warmup_events
-        self.seen: dict[str, set[str]] = defaultdict(set)
-        self.events: dict[str, int] = defaultdict(int)
+        self.explosion_ratio = explosion_ratio
+        self.explosion_min_new = explosion_min_new
+        self.explosion_window = explosion_window
+        self.max_templates = max_templates
+        self.sources: dict[str, _Novelty] = {}
+
+    def forget(self, source: str) -> None:
+        self.sources.pop(source, None)
 
     def observe(self, timed: Iterable[tuple[Event, float]]) -> list[Anomaly]:
         found = []
         for event, when in timed:
-            self.events[event.source] += 1
-            if event.template_id is None or event.template_id in self.seen[event.source]:
-                continue
-            self.seen[event.source].add(event.template_id)
-            if self.events[event.source] > self.warmup_events:
-                found.append(Anomaly(when, event.source, self.name, 1.0, None,
-                                     {"template_id": event.template_id, "template": event.template,
-                                      "line": event.line, "content": event.content[:500]}))
+            state = self.sources.get(event.source)
+            if state is None:
+                state = self.sources[event.source] = _Novelty()
+            state.events += 1
+            state.block_events += 1
+            tid = event.template_id
+            if tid is not None and tid not in state.seen:
+                state.seen[tid] = None
+                if len(state.seen) > self.max_templates:
+                    del state.seen[next(iter(state.seen))]
+                if state.events > self.warmup_events:
+                    state.block_new += 1
+                    if not state.exploded:
+                        found.append(Anomaly(when, event.source, self.name, 1.0, None,
+                                             {"template_id": tid, "template": event.template,
+                                              "line": event.line, "content": event.content[:500]}))
+            found.extend(self._explosion(state, event, when))
         return found
+
+    def _explosion(self, state: _Novelty, event: Event, when: float) -> list[Anomaly]:
+        share = state.block_new / state.block_events
+        out = []
+        if not state.exploded and state.block_new >= self.explosion_min_new and share >= self.explosion_ratio:
+            state.exploded = True
+            out.append(Anomaly(when, event.source, self.explosion, share, self.explosion_ratio,
+                               {"reason": "unstructured source / template explosion: new templates are no "
+                                          "longer rare, so they are not reported one by one",
+                                "new_templates": state.block_new, "events": state.block_events,
+                                "templates_known": len(state.seen)}))
+        if state.block_events >= self.explosion_window:
+            if state.exploded and share < self.explosion_ratio / 2:
+                state.exploded = False  # calm again: single new templates are news again
+            state.block_events = state.block_new = 0
+        return out
 
 
 class RateSignal:

@@ -37,7 +37,8 @@ class StreamScorer:
     def from_config(cls, config: DetectConfig) -> StreamScorer:
         signals: list[Any] = []
         if config.new_template:
-            signals.append(NewTemplateSignal(config.new_template_warmup))
+            signals.append(NewTemplateSignal(config.new_template_warmup, config.explosion_ratio,
+                                             config.explosion_min_new, config.explosion_window))
         if config.template_rate:
             signals.append(RateSignal(config.bucket_s, config.rate_z, config.rate_min_count))
         if config.error_rate:

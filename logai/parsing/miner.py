@@ -13,12 +13,14 @@ Parameters are read from the original content by aligning the template's literal
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from drain3.drain import LogCluster, Node
 
+from logai import metrics
 from logai.parsing.canonical import DEFAULT_VARIABLE_WORDS, WILDCARD, canonicalize
 from logai.parsing.masking import Masker
 from logai.parsing.subtoken_drain import SubtokenDrain
@@ -27,6 +29,7 @@ from logai.parsing.template_index import TemplateIndex
 from logai.parsing.template_match import COMPILE_AFTER, SHORT, find_params, token_regex
 
 STATE_VERSION = 1
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -85,6 +88,7 @@ class TemplateMiner:
         max_content_chars: int = 8192,
         cache_size: int = 100_000,
         variable_words: frozenset[str] = DEFAULT_VARIABLE_WORDS,
+        max_candidates: int = 256,
     ):
         self.source = source
         self.masker = masker
@@ -101,6 +105,7 @@ class TemplateMiner:
             max_children=max_children,
             max_clusters=max_templates,
             param_str=WILDCARD,
+            max_candidates=max_candidates,
         )
         self.templates: dict[str, Template] = {}
         self.merged_into: dict[str, str] = {}  # old template id -> the id it generalised into
@@ -219,6 +224,9 @@ class TemplateMiner:
     def _prune(self) -> None:
         """Drop the least recently used templates down to 90% of the cap (bounded memory)."""
         keep = int(self.max_templates * 0.9)
+        metrics.TEMPLATES_EVICTED.inc(len(self.templates) - keep)
+        log.warning("source %r reached parsing.max_templates (%d): dropping the %d least recently used templates",
+                    self.source, self.max_templates, len(self.templates) - keep)
         by_age = sorted(self.templates.values(), key=lambda t: t.last_seq, reverse=True)
         self.templates = {t.id: t for t in by_age[:keep]}
         live = set(self.templates)

@@ -64,6 +64,7 @@ class LogParser:
                 max_templates=cfg.max_templates,
                 max_content_chars=cfg.max_content_chars,
                 cache_size=cfg.cache_size,
+                max_candidates=cfg.max_candidates,
             )
         return miner
 

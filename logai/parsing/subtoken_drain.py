@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 
 from drain3.drain import Drain
 
@@ -50,7 +51,18 @@ def merge_tokens(message_token: str, template_token: str) -> str:
 
 
 class SubtokenDrain(Drain):
-    """drain3's Drain, with sub-token template merging."""
+    """drain3's Drain, with sub-token template merging, and a bounded search: a tree leaf holding more than
+    `max_candidates` clusters (an unstructured source whose every line makes a template) is searched among
+    its newest `max_candidates` only, so a line's cost stops growing with the template count."""
+
+    def __init__(self, *args: Any, max_candidates: int = 256, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.max_candidates = max_candidates
+
+    def fast_match(self, cluster_ids: Sequence[int], tokens: list[str], sim_th: float, include_params: bool):
+        if len(cluster_ids) > self.max_candidates:
+            cluster_ids = cluster_ids[-self.max_candidates:]
+        return super().fast_match(cluster_ids, tokens, sim_th, include_params)
 
     def create_template(self, seq1: Sequence[str], seq2: Sequence[str]) -> list[str]:
         return [merge_tokens(msg, tpl) for msg, tpl in zip(seq1, seq2, strict=True)]

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from logai.parsing.miner import Template
 
 WILDCARD = "<*>"
+MAX_CANDIDATES = 256
 
 
 class _Entry:
@@ -70,7 +71,7 @@ class TemplateIndex:
         for key in ((tokens[0], count), (None, count)):
             bucket = self._by_key.get(key)
             if bucket:
-                for entry in bucket:
+                for entry in bucket[:MAX_CANDIDATES]:  # the most specific first; bounded for exploding sources
                     params = entry.template.match_tokens(content)
                     if params is not None:
                         return entry.template, params
