@@ -3,7 +3,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install peers run test lint bench-doors bench-parsing bench-semantics bench-decoding bench-anomaly train-semantics train-router bench-adaptive eval-logeval
+.PHONY: install peers run test lint bench-doors bench-hostile bench-parsing bench-semantics bench-decoding bench-anomaly train-semantics train-router bench-adaptive eval-logeval
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -36,6 +36,9 @@ lint: install
 
 bench-doors: install
 	$(PY) pipelines/bench_doors.py --out reports/doors
+
+bench-hostile: install
+	$(PY) pipelines/bench_hostile.py --out reports/hostile
 
 bench-parsing: install
 	$(PY) pipelines/bench_parsing.py --out reports/parsing

@@ -39,6 +39,34 @@ class IngestResult:
     keys: list[str] = field(default_factory=list)  # the ingest key of each event
     failed: list[tuple[int, str]] = field(default_factory=list)  # (index in the batch, error) of dead letters
     anomalies: list[Anomaly] = field(default_factory=list)  # what the stream scorer found in these events
+    template_ids: list[str | None] = field(default_factory=list)  # of each stored-or-duplicate event, in order
+
+    def absorb(self, part: IngestResult, offset: int) -> None:
+        """Add the outcome of one chunk (whose first line is line `offset` of the whole request)."""
+        self.stored += part.stored
+        self.duplicates += part.duplicates
+        self.dead_letters += part.dead_letters
+        self.failed += [(index + offset, error) for index, error in part.failed]
+        self.anomalies += part.anomalies
+        self.template_ids += [event.template_id for event in part.events]
+
+
+CHUNK_LINES = 2000  # a request is parsed and stored this many lines at a time...
+CHUNK_BYTES = 256 * 1024  # ...or this many bytes: memory and GC pauses stay those of one chunk, not of the body
+
+
+def chunk_bounds(sizes: Sequence[int], max_items: int = CHUNK_LINES, max_bytes: int = CHUNK_BYTES
+                 ) -> list[tuple[int, int]]:
+    """(start, end) of consecutive chunks of at most `max_items` items and, past the first item, `max_bytes`."""
+    bounds, start, size = [], 0, 0
+    for index, item in enumerate(sizes):
+        if index > start and (index - start >= max_items or size + item > max_bytes):
+            bounds.append((start, index))
+            start, size = index, 0
+        size += item
+    if start < len(sizes):
+        bounds.append((start, len(sizes)))
+    return bounds
 
 
 class IngestService:
@@ -59,11 +87,18 @@ class IngestService:
 
     def ingest(self, lines: Sequence[bytes], *, source: str, format_name: str, keys: Sequence[str],
                door: str, first_line: int = 1) -> IngestResult:
-        """Parse and store `lines`; `keys[i]` is line i's idempotency key. Bad records go to dead letters."""
+        """Parse and store `lines`, a chunk at a time; `keys[i]` is line i's idempotency key. Bad records go to
+        dead letters. The result carries counts and template ids, not the events (they are in the store)."""
+        if len(keys) != len(lines):
+            raise ValueError("one ingest key per line is required")
         start = time.perf_counter()
-        result = self.parse(lines, source=source, format_name=format_name, keys=keys, door=door,
-                            first_line=first_line)
-        return self._store(result, door, start)
+        total = IngestResult(received=len(lines))
+        for lo, hi in chunk_bounds([len(line) for line in lines]):
+            part = self.parse(lines[lo:hi], source=source, format_name=format_name, keys=keys[lo:hi], door=door,
+                              first_line=first_line + lo)
+            total.absorb(self._store(part), lo)
+        metrics.BATCH_SECONDS.labels(door=door).observe(time.perf_counter() - start)
+        return total
 
     def parse(self, lines: Sequence[bytes], *, source: str, format_name: str, keys: Sequence[str],
               door: str, first_line: int = 1) -> IngestResult:
@@ -100,17 +135,25 @@ class IngestService:
             return self.pipeline.parse_text(text, source=source, format_name=format_name, line=1)
 
     def ingest_records(self, records: Sequence[Record], *, format_name: str, door: str) -> IngestResult:
-        """Mine and store records that a door has already split (OTLP, Loki, syslog, per-record JSON sources).
-        `format_name` picks the miner settings (masking, Drain); records keep their order within a source."""
+        """Mine and store records that a door has already split (OTLP, Loki, syslog, per-record JSON sources),
+        a chunk at a time. `format_name` picks the miner settings (masking, Drain); records keep their order
+        within a source."""
         start = time.perf_counter()
-        result = IngestResult(received=len(records))
+        total = IngestResult(received=len(records))
         for source, count in Counter(record.source[:MAX_SOURCE_CHARS] for record in records).items():
             metrics.LINES_IN.labels(source=metrics.source_label(source), door=door).inc(count)
+        for lo, hi in chunk_bounds([len(record.raw or record.content) for record in records]):
+            total.absorb(self._store(self._parse_records(records[lo:hi], format_name, lo)), lo)
+        metrics.BATCH_SECONDS.labels(door=door).observe(time.perf_counter() - start)
+        return total
+
+    def _parse_records(self, records: Sequence[Record], format_name: str, first: int) -> IngestResult:
+        result = IngestResult(received=len(records))
         with self._lock:
             parsers: dict[str, Callable[..., Event]] = {}
             for i, record in enumerate(records):
                 try:
-                    event = self._parse_record(parsers, format_name, record, i + 1)
+                    event = self._parse_record(parsers, format_name, record, first + i + 1)
                 except Exception as exc:
                     raw = (record.raw or record.content).encode("utf-8", "backslashreplace")
                     self._dead_letter(result, i, record.source, raw, record.key, exc)
@@ -119,7 +162,7 @@ class IngestService:
                 result.keys.append(record.key)
             self._observe(result)
         self._analyze(result)
-        return self._store(result, door, start)
+        return result
 
     def _observe(self, result: IngestResult) -> None:
         """In-stream detection and the parser-state timer; called under the lock, after parsing a batch."""
@@ -131,12 +174,11 @@ class IngestService:
         if self.analysis is not None and self.analysis_task and result.events:
             self.analysis.analyze(result.events, self.analysis_task)
 
-    def _store(self, result: IngestResult, door: str, start: float) -> IngestResult:
+    def _store(self, result: IngestResult) -> IngestResult:
         written = self.store.write(prepare(list(zip(result.keys, result.events, strict=True))))
         self._count(written)
         self._store_anomalies([result])
         result.stored, result.duplicates = written.inserted, written.duplicates
-        metrics.BATCH_SECONDS.labels(door=door).observe(time.perf_counter() - start)
         return result
 
     def _parse_record(self, parsers: dict[str, Callable[..., Event]], format_name: str, record: Record,

@@ -237,3 +237,59 @@ def test_sources_and_metric_labels_are_capped(tmp_path):
         assert metrics.source_label("first-new") == "first-new"
     finally:
         metrics.set_max_source_labels(1000)
+
+
+def _rss(pid: int) -> int:
+    from pathlib import Path
+
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1]) * 1024
+
+
+def test_server_memory_stays_within_twice_the_body_cap(tmp_path):
+    """A real `logai serve`: one capped-size body of long hostile lines, then an unauthenticated 200 MB chunked
+    POST; the server's RSS, sampled throughout, grows by at most twice the body cap (before: +0.8 GB for a
+    chunked 400 MB ingest, +0.56 GB for an unauthenticated 200 MB analyze)."""
+    import httpx
+
+    from pipelines.local_services import ServeProcess
+
+    cap = 4 * 1024 * 1024
+    server = ServeProcess(tmp_path, f"api:\n  max_request_bytes: {cap}\n  api_keys: [{KEY}]\n")
+    try:
+        pid, peak = server.proc.pid, [0]
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.is_set():
+                peak[0] = max(peak[0], _rss(pid))
+                stop.wait(0.01)
+
+        line = " ".join(f"w{i}" for i in range(1700)).encode()
+        body = b"\n".join([line] * (cap // (len(line) + 1)))
+        headers = {"X-API-Key": KEY}
+        # a first request of the same kind fills what is meant to stay (SQLite's page cache, the templates,
+        # the allocator's arenas); the second one must not grow the process by more than the cap allows
+        httpx.post(f"{server.base}/v1/ingest", params={"source": "warm"}, content=body, headers=headers,
+                   timeout=300)
+        base = peak[0] = _rss(pid)
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        r = httpx.post(f"{server.base}/v1/ingest", params={"source": "hostile"}, content=body, headers=headers,
+                       timeout=300)
+
+        def unauthenticated() -> Iterator[bytes]:
+            for _ in range(200):
+                yield b"x" * (1 << 20)
+
+        try:
+            refused = httpx.post(f"{server.base}/v1/analyze", content=unauthenticated(), timeout=60).status_code
+        except httpx.HTTPError:
+            refused = 401  # answered, then the connection closed under the rest of the upload
+        stop.set()
+        sampler.join()
+    finally:
+        server.stop()
+    assert r.status_code == 200 and r.json()["stored"] == body.count(b"\n") + 1
+    assert refused == 401
+    assert peak[0] - base <= 2 * cap, f"RSS grew {(peak[0] - base) / 2**20:.1f} MiB for a {cap / 2**20:.0f} MiB cap"

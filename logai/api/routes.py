@@ -21,7 +21,7 @@ from logai.api.models import (
     TemplatesPage,
 )
 from logai.api.paging import MAX_OFFSET, bounded_page
-from logai.doors.bodies import check_count, digest
+from logai.doors.bodies import BodyLines, RequestKeys, check_count, digest
 from logai.doors.json_records import json_records
 from logai.ingest.formats import UnknownFormatError
 from logai.ingest.headers import header_parser_for
@@ -89,14 +89,12 @@ async def ingest(
         # counted before the body is split: a body of newlines must not become millions of objects first
         check_count(body.count(b"\n") + (0 if body.endswith(b"\n") or not body else 1),
                     settings.api.max_lines_per_request)
-        lines = [line.rstrip(b"\r") for line in body.split(b"\n")]
-        if lines and lines[-1] == b"":
-            lines.pop()
-        keys = [f"http:{request_id[:32]}:{i:08d}" for i in range(len(lines))]  # contiguous in the key index
+        lines = BodyLines(body)  # lines and keys are made a chunk at a time, as they are ingested
+        keys = RequestKeys(f"http:{request_id[:32]}", len(lines))
         result = await run_in_threadpool(service.ingest, lines, source=source, format_name=fmt, keys=keys,
                                          door="http")
     return IngestResponse(received=result.received, stored=result.stored, duplicates=result.duplicates,
-                          dead_letters=result.dead_letters, template_ids=[e.template_id for e in result.events])
+                          dead_letters=result.dead_letters, template_ids=result.template_ids)
 
 
 @router.get("/events", response_model=EventsPage, summary="Search events, newest first")

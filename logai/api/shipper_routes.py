@@ -18,7 +18,7 @@ from logai.api.deps import ServiceDep, SettingsDep, require_api_key
 from logai.api.models import Problem
 from logai.config import Settings
 from logai.doors import loki, otlp
-from logai.doors.bodies import BadBody, BodyTooLarge
+from logai.doors.bodies import BadBody, BodyTooLarge, too_large_detail
 from logai.ingest.formats import UnknownFormatError
 from logai.service import IngestService
 
@@ -54,7 +54,7 @@ async def otlp_logs(request: Request, service: ServiceDep, settings: SettingsDep
         body = await read_decoded_body(request, settings.api.max_request_bytes)
         refused = await run_in_threadpool(_deliver_otlp, service, settings, body, content_type)
     except BodyTooLarge as exc:
-        return _otlp_error(content_type, 413, f"{exc} (api.max_request_bytes)", "too_large")
+        return _otlp_error(content_type, 413, too_large_detail(exc), "too_large")
     except BadBody as exc:
         return _otlp_error(content_type, 400, str(exc), "bad_body")
     message = f"{len(refused)} log records rejected: {refused[0]}" if refused else ""
