@@ -293,3 +293,15 @@ def test_server_memory_stays_within_twice_the_body_cap(tmp_path):
     assert r.status_code == 200 and r.json()["stored"] == body.count(b"\n") + 1
     assert refused == 401
     assert peak[0] - base <= 2 * cap, f"RSS grew {(peak[0] - base) / 2**20:.1f} MiB for a {cap / 2**20:.0f} MiB cap"
+
+
+def test_rate_baselines_of_templates_gone_quiet_are_dropped():
+    from logai.detect.signals import RateSignal
+
+    signal = RateSignal(bucket_s=1.0, min_buckets=2)
+    one_off = [(Event(raw="x", source="s", line=i, content="x", template_id=f"T{i}"), 0.5) for i in range(500)]
+    signal.observe(one_off)
+    steady = Event(raw="y", source="s", line=0, content="y", template_id="steady")
+    for second in range(1, 120):  # a steady template keeps the buckets closing; the one-offs never come back
+        signal.observe([(steady, second + 0.5)])
+    assert set(signal.baselines["s"]) == {"steady"} and len(signal.templates) == 1

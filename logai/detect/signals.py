@@ -123,6 +123,9 @@ class NewTemplateSignal:
         return out
 
 
+FORGET_BELOW = 0.01  # a baseline mean this low (no event for dozens of buckets) is dropped
+
+
 class RateSignal:
     """Counts per (source, template) per bucket; a closed bucket is compared with the template's baseline."""
 
@@ -134,7 +137,7 @@ class RateSignal:
         self.current: dict[str, float] = {}  # source -> start of the open bucket
         self.ends: dict[str, float] = {}  # source -> end of the open bucket
         self.counts: dict[str, dict[str, int]] = defaultdict(dict)
-        self.baselines: dict[tuple[str, str], _Baseline] = {}
+        self.baselines: dict[str, dict[str, _Baseline]] = defaultdict(dict)  # source -> template -> baseline
         self.templates: dict[tuple[str, str], str | None] = {}
 
     def observe(self, timed: Iterable[tuple[Event, float]]) -> list[Anomaly]:
@@ -172,10 +175,17 @@ class RateSignal:
     def _close(self, source: str, start: float) -> list[Anomaly]:
         found = []
         counts = self.counts.pop(source, {})
-        keys = {k for k in self.baselines if k[0] == source} | {(source, t) for t in counts}
-        for key in keys:
-            count = counts.get(key[1], 0)
-            baseline = self.baselines.setdefault(key, _Baseline())
+        baselines = self.baselines[source]
+        for template in [*baselines.keys() | counts.keys()]:
+            key = (source, template)
+            count = counts.get(template, 0)
+            baseline = baselines.get(template)
+            if baseline is None:
+                baseline = baselines[template] = _Baseline()
+            elif count == 0 and baseline.mean < FORGET_BELOW and baseline.seen >= self.min_buckets:
+                del baselines[template]  # gone quiet for long: its state goes (a template explosion's
+                self.templates.pop(key, None)  # one-off templates would otherwise be kept for ever)
+                continue
             if baseline.seen >= self.min_buckets and max(count, baseline.mean) >= self.min_count:
                 z = baseline.z(count)
                 if abs(z) >= self.z:  # flagged buckets stay out of the baseline, so it keeps describing normal
