@@ -29,7 +29,7 @@ peers:
 		echo "rsyslog not installed and not root: its test is skipped"; }
 
 test: install peers
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 lint: install
 	$(VENV)/bin/ruff check .
