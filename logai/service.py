@@ -52,7 +52,7 @@ class IngestResult:
 
 
 CHUNK_LINES = 2000  # a request is parsed and stored this many lines at a time...
-CHUNK_BYTES = 256 * 1024  # ...or this many bytes: memory and GC pauses stay those of one chunk, not of the body
+CHUNK_BYTES = 128 * 1024  # ...or this many bytes: memory and GC pauses stay those of one chunk, not of the body
 
 
 def chunk_bounds(sizes: Sequence[int], max_items: int = CHUNK_LINES, max_bytes: int = CHUNK_BYTES
