@@ -108,3 +108,16 @@ def parse_timestamp(text: str, formats: tuple[str, ...]) -> str | None:
         except (ValueError, OverflowError, OSError):
             continue
     return None
+
+
+def to_epoch(timestamp: str | None) -> float | None:
+    """ISO 8601 to Unix seconds; a timestamp without zone is taken as UTC."""
+    if not timestamp:
+        return None
+    try:
+        parsed = datetime.fromisoformat(timestamp)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()

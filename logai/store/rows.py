@@ -10,11 +10,11 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import orjson
 
 from logai.events import Event
+from logai.ingest.timestamps import to_epoch
 
 # column order of a prepared event row (the id is assigned at insert time)
 EVENT_COLUMNS = ("ingest_key", "source", "line", "ts", "ingested_at", "level", "template_id", "template",
@@ -30,19 +30,6 @@ class PreparedBatch:
 
     def __len__(self) -> int:
         return len(self.rows)
-
-
-def to_epoch(timestamp: str | None) -> float | None:
-    """ISO 8601 to Unix seconds; a timestamp without zone is taken as UTC."""
-    if not timestamp:
-        return None
-    try:
-        parsed = datetime.fromisoformat(timestamp)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
 
 
 # Parameters indexed for `value=`/`concept=` search, per event; all of them stay in the event's `params`
