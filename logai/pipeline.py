@@ -11,7 +11,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from logai import metrics
 from logai.config import Settings
@@ -20,9 +20,10 @@ from logai.ingest.detect import detect_format
 from logai.ingest.formats import FormatRegistry
 from logai.ingest.lines import decode_line, iter_lines
 from logai.parsing.masking import load_default_rules
+from logai.parsing.miner import TemplateMiner
 from logai.parsing.parser import LogParser
 from logai.parsing.state import load_state, save_state
-from logai.semantics.annotator import DEFAULT_MODEL
+from logai.semantics.annotator import DEFAULT_MODEL, SemanticAnnotator
 from logai.semantics.model import PairModel
 
 log = logging.getLogger(__name__)
@@ -94,8 +95,7 @@ class ParsePipeline:
         miner = parser.miners.pop(source, None)
         annotator = parser.annotators.pop(source, None)
         if miner is not None and self.state_file is not None:
-            self._saved[source] = {"format": format_name, "miner": miner.to_state(),
-                                   **({"kb": annotator.kb.to_state()} if annotator is not None else {})}
+            self._saved[source] = _source_state(format_name, miner, annotator)
         metrics.SOURCES_EVICTED.inc()
         log.warning("parsing.max_sources (%d) reached: unloaded the least recently used source %r",
                     self.settings.parsing.max_sources, source)
@@ -130,10 +130,7 @@ class ParsePipeline:
         sources = dict(self._saved)  # sources loaded but not seen in this run are kept as they were
         for parser in self.parsers.values():
             for source, miner in parser.miners.items():
-                sources[source] = {"format": parser.format.name, "miner": miner.to_state()}
-                annotator = parser.annotators.get(source)
-                if annotator is not None:
-                    sources[source]["kb"] = annotator.kb.to_state()
+                sources[source] = _source_state(parser.format.name, miner, parser.annotators.get(source))
         save_state(self.state_file, sources)
         self._last_save = time.monotonic()
 
@@ -143,3 +140,11 @@ class ParsePipeline:
 
     def close(self) -> None:
         self.save()
+
+
+def _source_state(format_name: str, miner: TemplateMiner, annotator: SemanticAnnotator | None) -> dict[str, Any]:
+    """What the state file keeps of one source: its format, its miner and its knowledge base."""
+    state: dict[str, Any] = {"format": format_name, "miner": miner.to_state()}
+    if annotator is not None:
+        state["kb"] = annotator.kb.to_state()
+    return state

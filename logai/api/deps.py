@@ -37,9 +37,7 @@ def require_api_key(
     """When API keys are configured, every /v1 call (and the Loki push) must present one, in `X-API-Key` or as
     `Authorization: Bearer <key>`. `RequestGuard` already refused others before their body was read; this
     declares the headers in the OpenAPI schema and protects routes mounted without the guard."""
-    if settings.api.api_keys and not authorised(
-            {b"x-api-key": (x_api_key or "").encode("latin-1", "replace"),
-             b"authorization": (authorization or "").encode("latin-1", "replace")}, frozenset(settings.api.api_keys)):
+    if settings.api.api_keys and not authorised(x_api_key, authorization, frozenset(settings.api.api_keys)):
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or invalid X-API-Key",
                             headers={"WWW-Authenticate": "ApiKey"})
 

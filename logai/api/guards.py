@@ -33,12 +33,11 @@ PROTECTED_PREFIXES = ("/v1/", "/loki/api/")  # health, readiness, metrics and th
 SELF_LIMITED = frozenset({"/v1/ingest", "/v1/logs", "/loki/api/v1/push"})
 
 
-def authorised(headers: dict[bytes, bytes], keys: frozenset[str]) -> bool:
+def authorised(x_api_key: str | None, authorization: str | None, keys: frozenset[str]) -> bool:
     """`X-API-Key: <key>` or `Authorization: Bearer <key>` (what OTLP exporters and Loki clients send)."""
-    if headers.get(b"x-api-key", b"").decode("latin-1") in keys:
+    if x_api_key in keys:
         return True
-    authorization = headers.get(b"authorization", b"").decode("latin-1")
-    return authorization[:7].lower() == "bearer " and authorization[7:].strip() in keys
+    return authorization is not None and authorization[:7].lower() == "bearer " and authorization[7:].strip() in keys
 
 
 class RequestGuard:
@@ -65,15 +64,14 @@ class RequestGuard:
             if too_large:
                 if not answered:
                     answered = True
-                    metrics.DOOR_REJECTED.labels(door="http", reason="too_large").inc()
-                    await _answer(send, 413, f"request body over {self.limit} bytes (api.max_request_bytes)",
-                                  request_id, [(b"x-request-id", raw_id)])
+                    await self._too_large(send, request_id, [(b"x-request-id", raw_id)])
                 return
             if message["type"] == "http.response.start":
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", raw_id)]
             await send(message)
 
-        if self.keys and scope["path"].startswith(PROTECTED_PREFIXES) and not authorised(headers, self.keys):
+        if self.keys and scope["path"].startswith(PROTECTED_PREFIXES) and not authorised(
+                _header(headers, b"x-api-key"), _header(headers, b"authorization"), self.keys):
             await _answer(send_with_id, 401, "missing or invalid X-API-Key", request_id,
                           [(b"www-authenticate", b"ApiKey")])
             return
@@ -82,9 +80,7 @@ class RequestGuard:
             return
         declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > self.limit:
-            metrics.DOOR_REJECTED.labels(door="http", reason="too_large").inc()
-            await _answer(send_with_id, 413, f"request body over {self.limit} bytes (api.max_request_bytes)",
-                          request_id)
+            await self._too_large(send_with_id, request_id)
             return
         received = 0
 
@@ -101,6 +97,15 @@ class RequestGuard:
             return message
 
         await self.app(scope, counted_receive, send_with_id)
+
+    async def _too_large(self, send: Send, request_id: str, extra: list[tuple[bytes, bytes]] | None = None) -> None:
+        metrics.DOOR_REJECTED.labels(door="http", reason="too_large").inc()
+        await _answer(send, 413, f"request body over {self.limit} bytes (api.max_request_bytes)", request_id, extra)
+
+
+def _header(headers: dict[bytes, bytes], name: bytes) -> str | None:
+    value = headers.get(name)
+    return value.decode("latin-1") if value is not None else None
 
 
 async def _answer(send: Send, status: int, detail: str, request_id: str,

@@ -81,9 +81,6 @@ class NewTemplateSignal:
         self.max_templates = max_templates
         self.sources: dict[str, _Novelty] = {}
 
-    def forget(self, source: str) -> None:
-        self.sources.pop(source, None)
-
     def observe(self, timed: Iterable[tuple[Event, float]]) -> list[Anomaly]:
         found = []
         for event, when in timed:

@@ -14,7 +14,9 @@ import zlib
 from array import array
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import overload
+from typing import TypeVar, overload
+
+T = TypeVar("T")
 
 
 class BadBody(ValueError):
@@ -25,7 +27,29 @@ class BodyTooLarge(ValueError):
     """The body, or what it decompresses to, is over the configured limit: answered 413."""
 
 
-class BodyLines(Sequence[bytes]):
+class _OnDemand(Sequence[T]):
+    """A sequence whose items are made when asked for (`_make(i)` for 0 <= i < len), slices as lists."""
+
+    def _make(self, index: int) -> T:
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[T]: ...
+
+    def __getitem__(self, index: int | slice) -> T | list[T]:
+        if isinstance(index, slice):
+            return [self._make(i) for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self._make(index)
+
+
+class BodyLines(_OnDemand[bytes]):
     """The lines of a body (split on `\n`, a trailing `\r` dropped, no empty last line), made on demand from
     line offsets: a 10 MB body of short lines is not also held as 100,000 bytes objects while it is ingested."""
 
@@ -42,24 +66,12 @@ class BodyLines(Sequence[bytes]):
     def __len__(self) -> int:
         return len(self.starts) - 1
 
-    @overload
-    def __getitem__(self, index: int) -> bytes: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[bytes]: ...
-
-    def __getitem__(self, index: int | slice) -> bytes | list[bytes]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError(index)
+    def _make(self, index: int) -> bytes:
         line = self.body[self.starts[index]: self.starts[index + 1] - 1]
         return line[:-1] if line.endswith(b"\r") else line
 
 
-class RequestKeys(Sequence[str]):
+class RequestKeys(_OnDemand[str]):
     """`<prefix>:<line number>` ingest keys of one request, made on demand (contiguous in the key index)."""
 
     def __init__(self, prefix: str, count: int):
@@ -68,18 +80,8 @@ class RequestKeys(Sequence[str]):
     def __len__(self) -> int:
         return self.count
 
-    @overload
-    def __getitem__(self, index: int) -> str: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[str]: ...
-
-    def __getitem__(self, index: int | slice) -> str | list[str]:
-        if isinstance(index, slice):
-            return [f"{self.prefix}:{i:08d}" for i in range(*index.indices(self.count))]
-        if not -self.count <= index < self.count:
-            raise IndexError(index)
-        return f"{self.prefix}:{index % self.count:08d}"
+    def _make(self, index: int) -> str:
+        return f"{self.prefix}:{index:08d}"
 
 
 def too_large_detail(exc: BodyTooLarge) -> str:

@@ -78,7 +78,7 @@ def format_string_to_pattern(log_format: str, field_patterns: dict[str, str] | N
     field_patterns = field_patterns or {}
     parts = re.split(r"(<\w+>)", log_format)
     pattern = ""
-    carried = ""  # the literal prefix of the part already placed inside the previous field's atomic group
+    rest: str | None = None  # the part after the literal text already placed in the previous field's atomic group
     for index, part in enumerate(parts):
         if part.startswith("<") and part.endswith(">") and len(part) > 2:
             name = part[1:-1]
@@ -87,20 +87,17 @@ def format_string_to_pattern(log_format: str, field_patterns: dict[str, str] | N
             # backtrack into the spaces.
             default = r"\S+" if following and not following.strip() else ".*?"
             group = f"(?P<{name}>{field_patterns.get(name, default)})"
-            literal, _ = _literal_prefix(following)
-            if name not in field_patterns and default == ".*?" and literal.strip("\\s+"):
+            literal, after = _literal_prefix(following)
+            if name not in field_patterns and default == ".*?" and literal.replace(r"\s+", ""):
                 pattern += f"(?>{group}{literal})"
-                carried = literal
+                rest = after
             else:
                 pattern += group
-                carried = ""
+        elif rest is not None:
+            pattern += rest
+            rest = None
         else:
-            if carried:
-                _, part = _literal_prefix(part)
-                carried = ""
-                pattern += part
-            else:
-                pattern += re.sub(" +", r"\\s+", part)
+            pattern += re.sub(" +", r"\\s+", part)
     # A trailing lazy Content group followed by `$` matches the same text greedily, much faster.
     if pattern.endswith("(?P<Content>.*?)"):
         pattern = pattern[: -len("(?P<Content>.*?)")] + "(?P<Content>.*)"

@@ -111,7 +111,7 @@ class TemplateMiner:
         self.merged_into: dict[str, str] = {}  # old template id -> the id it generalised into
         self._cluster_tid: dict[int, str] = {}  # drain cluster id -> template id of its current text
         self._shape_cache: dict[str, str] = {}  # masked message -> template id
-        self.index = TemplateIndex(sim_th)  # templates matched before masking (fast path)
+        self.index = TemplateIndex(sim_th, max_candidates)  # templates matched before masking (fast path)
         self._seq = 0
 
     # -- mining --------------------------------------------------------------------------------------
@@ -147,6 +147,10 @@ class TemplateMiner:
 
         template.count += 1
         template.last_seq = self._seq
+        return self._result(template, content, truncated)
+
+    def _result(self, template: Template, content: str, truncated: bool) -> MinerResult:
+        """`template`'s parameters in `content`; the masked values, flagged unaligned, when it does not fit."""
         params = template.extract(content)
         if params is None:
             return MinerResult(template, self.masker.masked_values(content), False, truncated)
@@ -168,10 +172,7 @@ class TemplateMiner:
         template = self.templates.get(self.resolve(tid)) if tid is not None else None  # type: ignore[arg-type]
         if template is None:
             return None
-        params = template.extract(content)
-        if params is None:
-            return MinerResult(template, self.masker.masked_values(content), False, truncated)
-        return MinerResult(template, params, True, truncated)
+        return self._result(template, content, truncated)
 
     def _template_for(self, cluster: LogCluster, change: str) -> Template:
         cid = cluster.cluster_id

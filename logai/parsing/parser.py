@@ -20,7 +20,7 @@ from logai.events import (
 from logai.ingest.formats import LogFormat
 from logai.ingest.headers import header_parser_for
 from logai.parsing.masking import Masker, effective_rules
-from logai.parsing.miner import TemplateMiner
+from logai.parsing.miner import MinerResult, TemplateMiner
 from logai.semantics.annotator import SemanticAnnotator
 from logai.semantics.kb import KnowledgeBase
 from logai.semantics.model import PairModel
@@ -110,12 +110,7 @@ class LogParser:
             masked = content[: self.config.max_content_chars]
             return Event(text, source, line, None, timestamp, level, fields, content, None,
                          self.masker.mask(masked.strip()), list(map(Param, self.masker.masked_values(masked))), flags)
-        if found.truncated and FLAG_TRUNCATED not in flags:
-            flags.append(FLAG_TRUNCATED)
-        if not found.aligned:
-            flags.append(FLAG_PARAMS_UNALIGNED)
-        event = Event(text, source, line, None, timestamp, level, fields, content, found.template.id,
-                      found.template.text, list(map(Param, found.params)), flags)
+        event = _event(found, text, content, source, line, None, timestamp, level, fields, flags)
         annotator = self.annotator(source)
         if annotator is not None:
             annotator.annotate(event, learn=False)
@@ -137,14 +132,20 @@ class LogParser:
         whose protocol carries time, level and fields beside the message (OTLP, Loki, syslog)."""
         flags = flags if flags is not None else []
         fields = fields if fields is not None else {}
-        template, values, aligned, truncated = (self.miners.get(source) or self.miner(source)).add(content)
-        if truncated and FLAG_TRUNCATED not in flags:
-            flags.append(FLAG_TRUNCATED)
-        if not aligned:
-            flags.append(FLAG_PARAMS_UNALIGNED)
-        # positional: this runs once per line and keyword passing costs measurably
-        event = Event(raw, source, line, offset, timestamp, level, fields, content,
-                      template.id, template.text, list(map(Param, values)), flags)
+        found = (self.miners.get(source) or self.miner(source)).add(content)
+        event = _event(found, raw, content, source, line, offset, timestamp, level, fields, flags)
         if self.semantics is not None:
             (self.annotators.get(source) or self.annotator(source)).annotate(event)  # type: ignore[union-attr]
         return event
+
+
+def _event(found: MinerResult, raw: str, content: str, source: str, line: int, offset: int | None,
+           timestamp: str | None, level: str | None, fields: dict[str, str], flags: list[str]) -> Event:
+    """The event of a line whose template the miner found, flagged when it was cut or did not align."""
+    if found.truncated and FLAG_TRUNCATED not in flags:
+        flags.append(FLAG_TRUNCATED)
+    if not found.aligned:
+        flags.append(FLAG_PARAMS_UNALIGNED)
+    # positional: this runs once per line and keyword passing costs measurably
+    return Event(raw, source, line, offset, timestamp, level, fields, content, found.template.id,
+                 found.template.text, list(map(Param, found.params)), flags)

@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     from logai.parsing.miner import Template
 
 WILDCARD = "<*>"
-MAX_CANDIDATES = 256
 
 
 class _Entry:
@@ -30,8 +29,9 @@ class _Entry:
 class TemplateIndex:
     """Known templates by (first token, token count)."""
 
-    def __init__(self, sim_th: float):
+    def __init__(self, sim_th: float, max_candidates: int = 256):
         self.sim_th = sim_th
+        self.max_candidates = max_candidates  # tried per lookup, most specific first (`parsing.max_candidates`)
         self._by_key: dict[tuple[str | None, int], list[_Entry]] = {}
         self._key_of: dict[str, tuple[str | None, int]] = {}
 
@@ -71,7 +71,7 @@ class TemplateIndex:
         for key in ((tokens[0], count), (None, count)):
             bucket = self._by_key.get(key)
             if bucket:
-                for entry in bucket[:MAX_CANDIDATES]:  # the most specific first; bounded for exploding sources
+                for entry in bucket[: self.max_candidates]:  # bounded for exploding sources
                     params = entry.template.match_tokens(content)
                     if params is not None:
                         return entry.template, params

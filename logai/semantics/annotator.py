@@ -201,11 +201,20 @@ class SemanticAnnotator:
             return event
         params = event.params
         values = [p.value for p in params]
+        if learn:
+            self._learn(found, self._fast.get((event.template_id, len(params))), values)
+        concept_of = self.kb.concept_of
+        for param, concept, kind in zip(params, found.slot_concept, found.slot_type, strict=True):
+            param.type = kind
+            param.concept = concept or concept_of(param.value)
+        event.conceptualized = found.conceptualized
+        return event
+
+    def _learn(self, found: TemplateSemantics,
+               fast: list[tuple[tuple[int | str, ...], tuple[int | str, ...]]] | None, values: list[str]) -> None:
+        """Record the line's (concept, instance) pairs in the knowledge base."""
         observe = self.kb.observe
-        fast = self._fast.get((event.template_id, len(params)))
-        if not learn:
-            pass
-        elif fast is not None:
+        if fast is not None:
             for concept, instance in fast:
                 observe(
                     concept[0] if len(concept) == 1 and concept[0].__class__ is str  # type: ignore[arg-type]
@@ -215,9 +224,3 @@ class SemanticAnnotator:
         else:
             for concept_recipe, instance_recipe in found.pairs:
                 observe(_render(concept_recipe, values), _render(instance_recipe, values))
-        concept_of = self.kb.concept_of
-        for param, concept, kind in zip(params, found.slot_concept, found.slot_type, strict=True):
-            param.type = kind
-            param.concept = concept or concept_of(param.value)
-        event.conceptualized = found.conceptualized
-        return event
