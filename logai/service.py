@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from logai import metrics
@@ -67,6 +67,22 @@ def chunk_bounds(sizes: Sequence[int], max_items: int = CHUNK_LINES, max_bytes: 
     if start < len(sizes):
         bounds.append((start, len(sizes)))
     return bounds
+
+
+def record_chunks(records: Iterable[Record], max_items: int = CHUNK_LINES, max_bytes: int = CHUNK_BYTES
+                  ) -> Iterator[list[Record]]:
+    """`records` in consecutive lists cut like `chunk_bounds` cuts sizes, pulled from the iterable as needed."""
+    chunk: list[Record] = []
+    size = 0
+    for record in records:
+        item = len(record.raw or record.content)
+        if chunk and (len(chunk) >= max_items or size + item > max_bytes):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(record)
+        size += item
+    if chunk:
+        yield chunk
 
 
 class IngestService:
@@ -134,16 +150,18 @@ class IngestService:
         with self._lock:
             return self.pipeline.parse_text(text, source=source, format_name=format_name, line=1)
 
-    def ingest_records(self, records: Sequence[Record], *, format_name: str, door: str) -> IngestResult:
+    def ingest_records(self, records: Iterable[Record], *, format_name: str, door: str) -> IngestResult:
         """Mine and store records that a door has already split (OTLP, Loki, syslog, per-record JSON sources),
-        a chunk at a time. `format_name` picks the miner settings (masking, Drain); records keep their order
-        within a source."""
+        a chunk at a time as `records` yields them: a lazy door holds one chunk of records, not the request's.
+        `format_name` picks the miner settings (masking, Drain); records keep their order within a source."""
         start = time.perf_counter()
-        total = IngestResult(received=len(records))
-        for source, count in Counter(record.source[:MAX_SOURCE_CHARS] for record in records).items():
-            metrics.LINES_IN.labels(source=metrics.source_label(source), door=door).inc(count)
-        for lo, hi in chunk_bounds([len(record.raw or record.content) for record in records]):
-            total.absorb(self._store(self._parse_records(records[lo:hi], format_name, lo)), lo)
+        total = IngestResult()
+        for chunk in record_chunks(records):
+            for source, count in Counter(record.source[:MAX_SOURCE_CHARS] for record in chunk).items():
+                metrics.LINES_IN.labels(source=metrics.source_label(source), door=door).inc(count)
+            offset = total.received
+            total.received += len(chunk)
+            total.absorb(self._store(self._parse_records(chunk, format_name, offset)), offset)
         metrics.BATCH_SECONDS.labels(door=door).observe(time.perf_counter() - start)
         return total
 

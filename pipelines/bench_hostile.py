@@ -11,6 +11,9 @@
    (baseline) and with hostile lines, beside an idle server.
 5. Memory: the server's RSS growth during those bodies, against the body cap; and, with API keys on, an
    unauthenticated 200 MB chunked POST /v1/analyze (refused before its body is read).
+6. Memory per door (`door_memory.py`): a capped-size body in each shipper encoding (JSON array and lines,
+   OTLP protobuf and JSON, Loki JSON and protobuf, plain text), each into a server of its own over
+   PostgreSQL (so the store's cache is not in the server process).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from pipelines.door_memory import every_door  # noqa: E402
 from pipelines.local_services import ServeProcess  # noqa: E402
 from pipelines.reporting import write_report  # noqa: E402
 from tests.hostile_lines import hostile_lines  # noqa: E402
@@ -236,6 +240,8 @@ def markdown(report: dict) -> str:
         f"| RSS growth for one capped request (after the first) | ≤ 2 × cap | "
         f"hostile {r['hostile']['rss_growth_over_cap']} × cap, "
         f"ordinary {r['ordinary']['rss_growth_over_cap']} × cap |",
+        f"| RSS growth per door, 10 MB body (worst of {len(report['doors'])} doors) | ≤ 2 × cap | "
+        f"{max(v['over_cap'] for v in report['doors'].values())} × cap |",
         f"| unauthenticated 200 MB POST /v1/analyze | refused before reading | {u['status']} after "
         f"{u['seconds']} s, {u['mb_sent_by_client']} MB pulled from the client, RSS +{u['rss_growth_mb']} MB |",
         "", "## Pathological lines, one request each", "", "| line | chars | seconds | status |",
@@ -248,6 +254,11 @@ def markdown(report: dict) -> str:
           f"{r[kind]['healthz']['p99_ms']} / {r[kind]['healthz']['max_ms']} | {r[kind]['rss_growth_mb_first']} / "
           f"{r[kind]['rss_growth_mb_max']} |"
           for kind in ("ordinary", "hostile")],
+        "", "## Memory per door: one 10 MB body, after a first", "",
+        "Each door in a `logai serve` of its own over PostgreSQL; largest RSS growth over the later bodies.", "",
+        "| door | body MB | seconds | RSS growth MB | × cap |", "| --- | --- | --- | --- | --- |",
+        *[f"| {door} | {v['body_mb']} | {v['seconds']} | {v['rss_growth_mb']} | {v['over_cap']} |"
+          for door, v in report["doors"].items()],
         "",
     ]
     return "\n".join(rows)
@@ -257,7 +268,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "hostile")
     parser.add_argument("--examples", type=int, default=800, help="schemathesis examples per operation")
-    parser.add_argument("--rounds", type=int, default=4, help="capped-size bodies per kind")
+    parser.add_argument("--rounds", type=int, default=4, help="capped-size bodies per kind and per door")
+    parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test",
+                        help="PostgreSQL for the per-door memory runs (a schema is made and dropped in it)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "a").mkdir()
@@ -273,6 +286,7 @@ def main() -> None:
             server.stop()
         (Path(tmp) / "b").mkdir()
         report["unauthenticated"] = unauthenticated(Path(tmp) / "b")
+        report["doors"] = every_door(Path(tmp), CAP, args.pg, args.rounds)
     write_report(args.out, report, markdown)
 
 

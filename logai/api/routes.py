@@ -79,9 +79,9 @@ async def ingest(
                                                           "body or parameters; use a new key")
     if is_json and log_format.kind == "json" and (source_field or body.lstrip()[:1] == b"["):
         def ingest_json() -> IngestResult:  # decoding a large body is CPU work: off the event loop with the rest
-            records = json_records(body, parser=header_parser_for(log_format), default_source=source,
-                                   source_field=source_field, request_id=request_id)
-            check_count(len(records), settings.api.max_lines_per_request)
+            count, records = json_records(body, parser=header_parser_for(log_format), default_source=source,
+                                          source_field=source_field, request_id=request_id)
+            check_count(count, settings.api.max_lines_per_request)
             return service.ingest_records(records, format_name=fmt, door="http")
 
         result = await run_in_threadpool(ingest_json)

@@ -34,8 +34,8 @@ def _otlp_error(content_type: str, code: int, message: str, door_reason: str) ->
 
 
 def _deliver_otlp(service: IngestService, settings: Settings, body: bytes, content_type: str) -> list[str]:
-    batch = otlp.to_records(otlp.decode_request(body, content_type), default_source=settings.otlp.default_source,
-                            source_attributes=settings.otlp.source_attributes)
+    batch = otlp.read_request(body, content_type, default_source=settings.otlp.default_source,
+                              source_attributes=settings.otlp.source_attributes)
     return batch.deliver(service, format_name="plain", door="otlp", max_records=settings.api.max_lines_per_request)
 
 
@@ -68,9 +68,8 @@ def _deliver_loki(service: IngestService, settings: Settings, body: bytes, conte
         line_format, parsers = loki.line_parsers(service.pipeline.registry, cfg.line_format)
     except UnknownFormatError as exc:
         raise BadBody(f"loki.line_format: {exc}") from exc
-    batch = loki.to_records(loki.decode_push(body, content_type, settings.api.max_request_bytes),
-                            source_labels=cfg.source_labels, default_source=cfg.default_source, tenant=tenant,
-                            line_parsers=parsers)
+    batch = loki.read_push(body, content_type, settings.api.max_request_bytes, source_labels=cfg.source_labels,
+                           default_source=cfg.default_source, tenant=tenant, line_parsers=parsers)
     batch.deliver(service, format_name=line_format, door="loki", max_records=settings.api.max_lines_per_request)
 
 

@@ -11,14 +11,14 @@ also how Loki itself drops a re-sent entry.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import cramjam
 import orjson
 from google.protobuf.message import DecodeError
 
+from logai.doors import json_stream
 from logai.doors.batch import DoorBatch, Rejected
 from logai.doors.bodies import BadBody, BodyTooLarge, RecordKeys, nanos_to_iso
 from logai.doors.loki_proto import PushRequest
@@ -29,12 +29,6 @@ from logai.ingest.headers import HeaderParser, header_parser_for, normalize_leve
 _LABEL = re.compile(r'\s*([A-Za-z_][\w.]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(,|$)')
 _ESCAPES = {"\\\\": "\\", '\\"': '"', "\\n": "\n", "\\t": "\t"}
 _LEVEL_LABELS = ("level", "detected_level", "severity", "lvl", "loglevel")
-
-
-@dataclass
-class Stream:
-    labels: dict[str, str]
-    entries: list[tuple[Any, str, dict[str, str]]]  # (timestamp in ns, as sent; line; structured metadata)
 
 
 def parse_labels(text: str) -> dict[str, str]:
@@ -52,37 +46,81 @@ def parse_labels(text: str) -> dict[str, str]:
     return labels
 
 
-def decode_push(body: bytes, content_type: str, limit: int) -> list[Stream]:
-    """The streams of a push body: protobuf (snappy block-compressed, as every Loki client sends it) or JSON."""
+def read_push(body: bytes, content_type: str, limit: int, *, source_labels: Sequence[str], default_source: str,
+              tenant: str | None, line_parsers: Sequence[HeaderParser]) -> DoorBatch:
+    """The entries of a push body as a lazy `DoorBatch`: protobuf (snappy block-compressed, as every Loki
+    client sends it) is decoded whole, JSON is checked and counted in one streamed pass and each entry made as
+    it is ingested. BadBody names what is wrong; nothing is stored when it is raised."""
     if content_type == "application/x-protobuf":
-        return _decode_protobuf(body, limit)
-    if content_type not in ("application/json", ""):
+        request = _decode_protobuf(body, limit)
+        count = sum(len(stream.entries) for stream in request.streams)
+        labels = [parse_labels(stream.labels) for stream in request.streams]  # all checked before any is stored
+        entries: Iterable[_Entry] = (
+            (number, entry.timestamp.seconds * 1_000_000_000 + entry.timestamp.nanos, entry.line,
+             {pair.name: pair.value for pair in entry.structuredMetadata})
+            for number, stream in enumerate(request.streams) for entry in stream.entries)
+    elif content_type in ("application/json", ""):
+        groups = json_stream.scan(body, levels=("streams.item",), headers={"stream": "streams.item.stream"},
+                                  item="streams.item.values.item", check=_JsonPushShape(), what="a Loki push")
+        labels = [_stream_labels(number, group.header("stream")) for number, group in enumerate(groups)]
+        count = sum(group.count for group in groups)
+        entries = _json_entries(body, [group.count for group in groups])
+    else:
         raise BadBody(f"unsupported Content-Type {content_type!r}: send application/json or application/x-protobuf")
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadBody(f"not valid JSON: {exc}") from exc
-    streams = data.get("streams") if isinstance(data, dict) else None
-    if not isinstance(streams, list):
-        raise BadBody('a push body is {"streams": [{"stream": {labels}, "values": [["<ns>", "line"], ...]}]}')
-    out = []
-    for number, stream in enumerate(streams):
-        labels = stream.get("stream") if isinstance(stream, dict) else None
-        values = stream.get("values") if isinstance(stream, dict) else None
-        if not isinstance(labels, dict) or not isinstance(values, list):
-            raise BadBody(f"streams[{number}] needs a 'stream' object and a 'values' list")
-        entries = []
-        for value in values:
-            if (not isinstance(value, list) or len(value) not in (2, 3) or not isinstance(value[1], str)
-                    or (len(value) == 3 and not isinstance(value[2], dict))):
-                raise BadBody(f"streams[{number}].values: each value is [\"<unix ns>\", \"line\"(, {{metadata}})]")
+    return DoorBatch(count, _records(entries, labels, source_labels=source_labels, default_source=default_source,
+                                     tenant=tenant, line_parsers=line_parsers))
+
+
+_Entry = tuple[int, Any, str, dict[str, str]]  # (stream number, timestamp in ns as sent, line, structured metadata)
+_PUSH_SHAPE = 'a push body is {"streams": [{"stream": {labels}, "values": [["<ns>", "line"], ...]}]}'
+_VALUE_SHAPE = 'streams[].values: each value is ["<unix ns>", "line"(, {metadata})]'
+
+
+class _JsonPushShape:
+    """Checks, event by event, that a JSON push is shaped as Loki's documentation says."""
+
+    VALUE, ELEMENT = "streams.item.values.item", "streams.item.values.item.item"
+    STARTS = ("start_map", "start_array", "string", "number", "boolean", "null")
+
+    def __init__(self) -> None:
+        self.elements = 0
+
+    def __call__(self, prefix: str, event: str, value: Any) -> None:
+        if prefix in ("", "streams", "streams.item", "streams.item.values") and event in self.STARTS:
+            expected = {"": "start_map", "streams": "start_array", "streams.item": "start_map",
+                        "streams.item.values": "start_array"}[prefix]
+            if event != expected:
+                raise BadBody(_PUSH_SHAPE)
+        elif prefix == self.VALUE:
+            if event == "start_array":
+                self.elements = 0
+            elif event == "end_array":
+                if self.elements not in (2, 3):
+                    raise BadBody(_VALUE_SHAPE)
+            elif event in self.STARTS:
+                raise BadBody(_VALUE_SHAPE)
+        elif prefix == self.ELEMENT and event in self.STARTS:
+            self.elements += 1
+            if (self.elements == 2 and event != "string") or (self.elements == 3 and event != "start_map"):
+                raise BadBody(_VALUE_SHAPE)
+
+
+def _stream_labels(number: int, labels: Any) -> dict[str, str]:
+    if not isinstance(labels, dict):
+        raise BadBody(f"streams[{number}] needs a 'stream' object and a 'values' list")
+    return {str(k): str(v) for k, v in labels.items()}
+
+
+def _json_entries(body: bytes, counts: list[int]) -> Iterator[_Entry]:
+    values = json_stream.items(body, "streams.item.values.item", "a Loki push")
+    for number, count in enumerate(counts):
+        for _ in range(count):
+            value = next(values)
             metadata = {str(k): str(v) for k, v in value[2].items()} if len(value) == 3 else {}
-            entries.append((value[0], value[1], metadata))
-        out.append(Stream({str(k): str(v) for k, v in labels.items()}, entries))
-    return out
+            yield number, value[0], value[1], metadata
 
 
-def _decode_protobuf(body: bytes, limit: int) -> list[Stream]:
+def _decode_protobuf(body: bytes, limit: int) -> PushRequest:
     try:
         size = cramjam.snappy.decompress_raw_len(body)
     except Exception as exc:
@@ -91,17 +129,11 @@ def _decode_protobuf(body: bytes, limit: int) -> list[Stream]:
         raise BodyTooLarge(f"body decompresses to more than {limit} bytes")
     try:
         raw = bytes(cramjam.snappy.decompress_raw(body))
-        request = PushRequest.FromString(raw)
+        return PushRequest.FromString(raw)
     except DecodeError as exc:
         raise BadBody(f"not a valid PushRequest protobuf: {exc}") from exc
     except Exception as exc:  # cramjam raises its own error types for corrupt input
         raise BadBody(f"not a snappy-compressed PushRequest: {exc}") from exc
-    out = []
-    for stream in request.streams:
-        entries = [(entry.timestamp.seconds * 1_000_000_000 + entry.timestamp.nanos, entry.line,
-                    {pair.name: pair.value for pair in entry.structuredMetadata}) for entry in stream.entries]
-        out.append(Stream(parse_labels(stream.labels), entries))
-    return out
 
 
 def line_parsers(registry: FormatRegistry, line_format: str) -> tuple[str, list[HeaderParser]]:
@@ -111,31 +143,31 @@ def line_parsers(registry: FormatRegistry, line_format: str) -> tuple[str, list[
     return names[-1], [header_parser_for(registry.get(name)) for name in names]
 
 
-def to_records(streams: Sequence[Stream], *, source_labels: Sequence[str], default_source: str,
-               tenant: str | None, line_parsers: Sequence[HeaderParser]) -> DoorBatch:
-    """Every entry as a `Record`; entries with an unreadable timestamp are rejected one by one."""
-    batch = DoorBatch()
+def _records(entries: Iterable[_Entry], labels: list[dict[str, str]], *, source_labels: Sequence[str],
+             default_source: str, tenant: str | None, line_parsers: Sequence[HeaderParser]
+             ) -> Iterator[Record | Rejected]:
+    """Every entry as a `Record`; one with an unreadable timestamp as `Rejected`."""
     keys = RecordKeys("loki")
-    for stream in streams:
-        labels = dict(stream.labels)
-        if tenant:
-            labels["tenant"] = tenant
-        source = next((labels[name] for name in source_labels if labels.get(name)), default_source)
-        label_key = orjson.dumps(labels, option=orjson.OPT_SORT_KEYS)
-        for ts, line, metadata in stream.entries:
-            try:
-                nanos = int(ts)
-                timestamp = nanos_to_iso(nanos)
-            except (TypeError, ValueError):
-                batch.rejected.append(Rejected(source, orjson.dumps([ts, line, metadata]), f"bad timestamp {ts!r}"))
-                continue
-            fields, content, level = _split(line, line_parsers)
-            fields.update(labels)
-            fields.update(metadata)
-            level = next((normalize_level(fields[n]) for n in _LEVEL_LABELS if fields.get(n)), None) or level
-            batch.records.append(Record(source=source, content=content, raw=line, timestamp=timestamp,
-                                        level=level, fields=fields, key=keys.key(nanos, label_key, line)))
-    return batch
+    current = -1
+    for number, ts, line, metadata in entries:
+        if number != current:  # once per stream
+            current, stream_labels = number, dict(labels[number])
+            if tenant:
+                stream_labels["tenant"] = tenant
+            source = next((stream_labels[name] for name in source_labels if stream_labels.get(name)), default_source)
+            label_key = orjson.dumps(stream_labels, option=orjson.OPT_SORT_KEYS)
+        try:
+            nanos = int(ts)
+            timestamp = nanos_to_iso(nanos)
+        except (TypeError, ValueError):
+            yield Rejected(source, orjson.dumps([ts, line, metadata]), f"bad timestamp {ts!r}")
+            continue
+        fields, content, level = _split(line, line_parsers)
+        fields.update(stream_labels)
+        fields.update(metadata)
+        level = next((normalize_level(fields[n]) for n in _LEVEL_LABELS if fields.get(n)), None) or level
+        yield Record(source=source, content=content, raw=line, timestamp=timestamp, level=level, fields=fields,
+                     key=keys.key(nanos, label_key, line))
 
 
 def _split(line: str, parsers: Sequence[HeaderParser]) -> tuple[dict[str, str], str, str | None]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import orjson
@@ -23,8 +24,11 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceRequest,
     ExportLogsServiceResponse,
 )
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
+from logai.doors import json_stream
 from logai.doors.batch import DoorBatch, Rejected
 from logai.doors.bodies import BadBody, RecordKeys, nanos_to_iso
 from logai.events import Record
@@ -36,83 +40,120 @@ JSON = "application/json"
 _SEVERITY_RANGES = ("TRACE", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
-def decode_request(body: bytes, content_type: str) -> ExportLogsServiceRequest:
-    """Parse a request body; BadBody names what is wrong."""
-    request = ExportLogsServiceRequest()
+def read_request(body: bytes, content_type: str, *, source_attributes: list[str], default_source: str
+                 ) -> DoorBatch:
+    """The body's log records as a lazy `DoorBatch`: protobuf is decoded whole (the message is compact),
+    JSON is checked and counted in one streamed pass and each record decoded as it is ingested.
+    BadBody names what is wrong; nothing is stored when it is raised."""
     if content_type == PROTOBUF:
+        request = ExportLogsServiceRequest()
         try:
             request.ParseFromString(body)
         except DecodeError as exc:
             raise BadBody(f"not a valid ExportLogsServiceRequest protobuf: {exc}") from exc
-        return request
-    try:
-        data = orjson.loads(body) if body.strip() else {}
-    except orjson.JSONDecodeError as exc:
-        raise BadBody(f"not valid JSON: {exc}") from exc
-    if not isinstance(data, dict):
+        count = sum(len(scope.log_records) for resource in request.resource_logs for scope in resource.scope_logs)
+        triples: Iterable[_Triple] = ((resource.resource, scope.scope, record) for resource in request.resource_logs
+                                      for scope in resource.scope_logs for record in scope.log_records)
+    else:
+        names = _SNAKE if b'"resource_logs"' in body else _CAMEL
+        if not body.strip():
+            body = b"{}"
+        groups = json_stream.scan(body, levels=(names[0], names[1]), headers={"resource": names[2], "scope": names[3]},
+                                  item=names[4], check=_check_hex_ids, what="an ExportLogsServiceRequest")
+        count = sum(group.count for group in groups)
+        triples = _json_triples(body, [_frames(group) for group in groups], names[4])
+    return DoorBatch(count, _records(triples, source_attributes, default_source))
+
+
+_Triple = tuple[Resource, InstrumentationScope, "LogRecord | dict[str, Any]"]
+# resource frame, scope frame, resource, scope, record prefixes, as OTLP/JSON (lowerCamelCase) or proto names
+_CAMEL = ("resourceLogs.item", "resourceLogs.item.scopeLogs.item", "resourceLogs.item.resource",
+          "resourceLogs.item.scopeLogs.item.scope", "resourceLogs.item.scopeLogs.item.logRecords.item")
+_SNAKE = tuple(name.replace("resourceLogs", "resource_logs").replace("scopeLogs", "scope_logs")
+               .replace("logRecords", "log_records") for name in _CAMEL)
+
+
+def _check_hex_ids(prefix: str, event: str, value: Any) -> None:
+    """The body is an object; OTLP/JSON writes traceId and spanId as hex, where proto3 JSON would use base64."""
+    if not prefix and event in ("start_array", "string", "number", "boolean", "null"):
         raise BadBody("an ExportLogsServiceRequest JSON body is an object with resourceLogs")
+    if event == "string" and value and prefix.rsplit(".", 1)[-1] in _ID_KEYS:
+        try:
+            bytes.fromhex(value)
+        except ValueError as exc:
+            raise BadBody(f"{prefix.rsplit('.', 1)[-1]} {value!r} is not hex") from exc
+
+
+_ID_KEYS = ("traceId", "trace_id", "spanId", "span_id")
+
+
+def _frames(group: json_stream.Group) -> tuple[Resource, InstrumentationScope, int]:
+    """A scanned scope's resource and scope as messages, and its record count; BadBody when they are not."""
+    resource, scope = Resource(), InstrumentationScope()
     try:
-        json_format.ParseDict(_hex_ids_to_base64(data), request, ignore_unknown_fields=True)
-    except (json_format.ParseError, ValueError, TypeError) as exc:
+        json_format.ParseDict(group.header("resource") or {}, resource, ignore_unknown_fields=True)
+        json_format.ParseDict(group.header("scope") or {}, scope, ignore_unknown_fields=True)
+    except (json_format.ParseError, ValueError, TypeError, AttributeError) as exc:
         raise BadBody(f"not a valid ExportLogsServiceRequest: {exc}") from exc
-    return request
+    return resource, scope, group.count
 
 
-def _hex_ids_to_base64(data: dict[str, Any]) -> dict[str, Any]:
-    """OTLP/JSON writes traceId and spanId as hex, where proto3 JSON would use base64."""
-    for resource in _list(data, "resourceLogs", "resource_logs"):
-        for scope in _list(resource, "scopeLogs", "scope_logs"):
-            for record in _list(scope, "logRecords", "log_records"):
-                for key in ("traceId", "trace_id", "spanId", "span_id"):
-                    value = record.get(key)
-                    if isinstance(value, str) and value:
-                        try:
-                            record[key] = base64.b64encode(bytes.fromhex(value)).decode()
-                        except ValueError as exc:
-                            raise BadBody(f"{key} {value!r} is not hex") from exc
-    return data
+def _json_triples(body: bytes, frames: list[tuple[Resource, InstrumentationScope, int]], item: str
+                  ) -> Iterator[_Triple]:
+    """(resource, scope, record dict) for every record of a scanned JSON body, in order."""
+    records = json_stream.items(body, item, "an ExportLogsServiceRequest")
+    for resource, scope, count in frames:
+        for _ in range(count):
+            yield resource, scope, next(records)
 
 
-def _list(obj: Any, *keys: str) -> list[Any]:
-    if not isinstance(obj, dict):
-        return []
-    for key in keys:
-        value = obj.get(key)
-        if isinstance(value, list):
-            return value
-    return []
-
-
-def to_records(request: ExportLogsServiceRequest, *, source_attributes: list[str],
-               default_source: str) -> DoorBatch:
-    """The request's log records as `Record`s, in order; unmappable ones (serialized) in `rejected`."""
-    batch = DoorBatch()
+def _records(triples: Iterable[_Triple], source_attributes: list[str], default_source: str
+             ) -> Iterator[Record | Rejected]:
+    """Each log record as a `Record`, in order; one that cannot be mapped (serialized) as `Rejected`."""
     keys = RecordKeys("otlp")
     request_id = uuid.uuid4().hex  # for records with no time at all: no content key can tell retries apart
-    for resource_logs in request.resource_logs:
-        resource_fields = _attributes(resource_logs.resource.attributes)
-        source = next((resource_fields[a] for a in source_attributes if resource_fields.get(a)), default_source)
-        resource_bytes = resource_logs.resource.SerializeToString(deterministic=True)
-        for scope_logs in resource_logs.scope_logs:
-            scope_fields = dict(resource_fields)
-            if scope_logs.scope.name:
-                scope_fields["otel.scope.name"] = scope_logs.scope.name
-            scope_fields.update(_attributes(scope_logs.scope.attributes))
-            scope_bytes = scope_logs.scope.SerializeToString(deterministic=True)
-            for log_record in scope_logs.log_records:
-                record_bytes = log_record.SerializeToString(deterministic=True)
-                nanos = log_record.time_unix_nano or log_record.observed_time_unix_nano
-                try:
-                    record = _record(log_record, nanos, source, scope_fields)
-                except ValueError as exc:
-                    batch.rejected.append(Rejected(source, record_bytes, str(exc)))
-                    continue
-                record.key = keys.key(nanos, resource_bytes, scope_bytes, record_bytes, "" if nanos else request_id)
-                batch.records.append(record)
-    return batch
+    last: tuple[Resource, InstrumentationScope] | None = None
+    for resource, scope, log_record in triples:
+        if last is None or last[0] is not resource or last[1] is not scope:  # once per scope, not per record
+            last = resource, scope
+            fields = _attributes(resource.attributes)
+            source = next((fields[a] for a in source_attributes if fields.get(a)), default_source)
+            if scope.name:
+                fields["otel.scope.name"] = scope.name
+            fields.update(_attributes(scope.attributes))
+            context = (resource.SerializeToString(deterministic=True), scope.SerializeToString(deterministic=True))
+        if isinstance(log_record, dict):
+            try:
+                log_record = _log_record(log_record)
+            except ValueError as exc:
+                yield Rejected(source, orjson.dumps(log_record), str(exc))
+                continue
+        record_bytes = log_record.SerializeToString(deterministic=True)
+        nanos = log_record.time_unix_nano or log_record.observed_time_unix_nano
+        try:
+            record = _record(log_record, nanos, source, fields)
+        except ValueError as exc:
+            yield Rejected(source, record_bytes, str(exc))
+            continue
+        record.key = keys.key(nanos, *context, record_bytes, "" if nanos else request_id)
+        yield record
 
 
-def _record(log_record: Any, nanos: int, source: str, scope_fields: dict[str, str]) -> Record:
+def _log_record(data: dict[str, Any]) -> LogRecord:
+    """One OTLP/JSON log record (hex ids) as a message; ValueError says why it is not one."""
+    for key in _ID_KEYS:
+        value = data.get(key)
+        if isinstance(value, str) and value:
+            data[key] = base64.b64encode(bytes.fromhex(value)).decode()  # checked by the scan
+    record = LogRecord()
+    try:
+        json_format.ParseDict(data, record, ignore_unknown_fields=True)
+    except (json_format.ParseError, TypeError, AttributeError) as exc:
+        raise ValueError(f"not a valid LogRecord: {exc}") from exc
+    return record
+
+
+def _record(log_record: LogRecord, nanos: int, source: str, scope_fields: dict[str, str]) -> Record:
     fields = dict(scope_fields)
     fields.update(_attributes(log_record.attributes))
     if log_record.trace_id:

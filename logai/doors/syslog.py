@@ -257,18 +257,18 @@ class SyslogServer:
 
     async def _ingest(self, frames: Frames, prefix: str, sequence: int, peer: str) -> int:
         """Store the frames (in a worker thread: parsing holds the service lock); return the next sequence."""
-        records = []
+        items: list[Record | Rejected] = []
         for message in frames.messages:
-            records.append(self.mapper.record(message, f"{prefix}:{sequence}", peer))
+            items.append(self.mapper.record(message, f"{prefix}:{sequence}", peer))
             sequence += 1
-        batch = DoorBatch(records)
         too_long = f"message over syslog.max_message_bytes ({self.config.max_message_bytes})"
         for reason, messages in ((too_long, frames.oversized),
                                  ("connection closed inside an octet-counted frame", frames.truncated)):
             for message in messages:
-                batch.rejected.append(Rejected(self.config.default_source, message, reason, f"{prefix}:{sequence}"))
+                items.append(Rejected(self.config.default_source, message, reason, f"{prefix}:{sequence}"))
                 sequence += 1
-        if batch.records or batch.rejected:
+        if items:
+            batch = DoorBatch(len(items), items)
             await self._loop.run_in_executor(None, partial(batch.deliver, self.service, format_name=FORMAT,
                                                            door="syslog"))
         return sequence
