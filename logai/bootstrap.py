@@ -58,12 +58,11 @@ def build_service(settings: Settings, writer_process: bool = False) -> IngestSer
     return service
 
 
-def attach_analysis(settings: Settings, service: IngestService) -> AnalysisService | None:
-    """The verdict service when a router is configured; shared with the ingest path (`route.ingest_task`)."""
+def attach_analysis(settings: Settings, service: IngestService) -> AnalysisService:
+    """The verdict service (the shipped default router unless `route.model_dir`), shared with the ingest path
+    (`route.ingest_task`); operators' corrections are re-applied and kept under `<data_dir>/router`."""
     router = build_router(settings)
-    if router is None:
-        return None
-    library_dir = settings.route.model_dir / "cases" if settings.route.model_dir else None
-    service.analysis = AnalysisService(router, service.store, library_dir)
-    service.analysis_task = settings.route.ingest_task
+    service.analysis = AnalysisService(router, service.store, settings.data_dir / "router")
+    task = settings.route.ingest_task
+    service.analysis_task = task if task in router.models else None
     return service.analysis

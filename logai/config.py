@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from logai.paths import config_dir
 
@@ -212,16 +212,19 @@ class RouteConfig(BaseModel):
     """AdaptiveLog routing: the small model first, the LLM for what it is unsure of."""
 
     model_config = ConfigDict(extra="forbid")
-    model_dir: Path | None = Field(None, description="a router folder written by pipelines/train_slm.py; "
-                                                     "without one, /v1/analyze answers 503")
-    use_llm: bool = Field(True, description="escalate uncertain verdicts to the configured `llm`")
+    model_dir: Path | None = Field(None, description="a router folder written by `logai router train` or "
+                                                     "pipelines/train_slm.py (default: the anomaly router that "
+                                                     "ships with logai)")
+    llm: bool = Field(True, validation_alias=AliasChoices("llm", "use_llm"),
+                      description="escalate uncertain verdicts to the configured `llm` where it is expected to "
+                                  "beat the small model (`off`: the small model decides everything)")
     k: int = Field(5, ge=0, le=50, description="error-prone cases retrieved into the LLM prompt")
     statistic: Literal["entropy", "vote"] = "entropy"
-    max_llm_calls_per_s: float | None = Field(None, gt=0)
-    max_llm_calls_per_day: int | None = Field(None, ge=0)
+    max_llm_calls_per_s: float | None = Field(2.0, gt=0, description="LLM calls per second (none: no limit)")
+    max_llm_calls_per_day: int | None = Field(20_000, ge=0, description="LLM calls per day (none: no limit)")
     cache_size: int = Field(100_000, ge=0, description="verdicts kept per (task, small-model input)")
-    ingest_task: str | None = Field(None, description="also give every ingested event a verdict of this "
-                                                      "task (e.g. anomaly), stored as analyses")
+    ingest_task: str | None = Field("anomaly", description="give every ingested event a verdict of this task, "
+                                                           "stored as an analysis (none: only on request)")
 
 
 class OtlpConfig(BaseModel):

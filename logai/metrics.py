@@ -47,6 +47,13 @@ VERDICTS = Counter("logai_route_verdicts_total", "Verdicts by task and path (slm
                    ["task", "path"], registry=REGISTRY)
 ROUTE_SECONDS = Histogram("logai_route_seconds", "Time per verdict by path", ["path"],
                           buckets=(0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30), registry=REGISTRY)
+LLM_EXPECTED_ACCURACY = Gauge("logai_route_llm_expected_accuracy", "The LLM's estimated accuracy on the items it "
+                              "would get, per task: an item is routed only when this beats the small model's "
+                              "confidence", ["task"], registry=REGISTRY)
+REVIEWS_DROPPED = Counter("logai_route_reviews_dropped_total", "Deferred verdicts the LLM never reviewed: its "
+                          "queue was full", ["task"], registry=REGISTRY)
+FEEDBACK = Counter("logai_route_feedback_total", "Operator corrections, by task and action (correct, undo)",
+                   ["task", "action"], registry=REGISTRY)
 LLM_TOKENS = Counter("logai_route_llm_tokens_total", "LLM tokens spent by the router", ["kind"], registry=REGISTRY)
 SYSLOG_UDP_DROPPED = Counter("logai_syslog_udp_dropped_total", "Syslog datagrams dropped: the queue was full",
                              registry=REGISTRY)

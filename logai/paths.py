@@ -6,6 +6,9 @@ import os
 import sys
 from pathlib import Path
 
+# the anomaly router that ships with logai (pipelines/train_default_router.py writes it)
+DEFAULT_ROUTER = Path(__file__).resolve().parent / "route" / "default_router"
+
 
 def config_dir() -> Path:
     """The `configs/` folder: `$LOGAI_CONFIG_DIR`, the checkout's `configs/`, or the installed copy."""

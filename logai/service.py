@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from logai import metrics
 from logai.detect.signals import Anomaly
@@ -135,7 +136,6 @@ class IngestService:
                 result.events.append(event)
                 result.keys.append(key)
             self._observe(result)
-        self._analyze(result)
         return result
 
     def match(self, texts: Sequence[str], *, source: str, format_name: str) -> list[Event]:
@@ -179,7 +179,6 @@ class IngestService:
                 result.events.append(event)
                 result.keys.append(record.key)
             self._observe(result)
-        self._analyze(result)
         return result
 
     def _observe(self, result: IngestResult) -> None:
@@ -188,12 +187,21 @@ class IngestService:
             result.anomalies = self.scorer.observe(result.events)
         self.pipeline.maybe_save()
 
-    def _analyze(self, result: IngestResult) -> None:
-        if self.analysis is not None and self.analysis_task and result.events:
-            self.analysis.analyze(result.events, self.analysis_task)
+    def _analyze(self, result: IngestResult, event_ids: dict[int, int] | None = None) -> None:
+        """Verdicts for a batch's events (those just stored, when `event_ids` says which), with the stream's
+        evidence about each: the anomalies found in the same batch for its template."""
+        if self.analysis is None or not self.analysis_task or not result.events:
+            return
+        rows = sorted(event_ids) if event_ids is not None else range(len(result.events))
+        events = [result.events[i] for i in rows]
+        ids = [event_ids[i] for i in rows] if event_ids is not None else None
+        if events:
+            self.analysis.analyze(events, self.analysis_task, event_ids=ids, defer_llm=True,
+                                  evidence=stream_evidence(events, result.anomalies))
 
     def _store(self, result: IngestResult) -> IngestResult:
         written = self.store.write(prepare(list(zip(result.keys, result.events, strict=True))))
+        self._analyze(result, written.event_ids)  # duplicates were judged when first stored
         self._count(written)
         self._store_anomalies([result])
         result.stored, result.duplicates = written.inserted, written.duplicates
@@ -235,6 +243,8 @@ class IngestService:
         until they are durable (raising if they could not be stored) and returns the counts."""
         prepared = prepare([pair for r in results for pair in zip(r.keys, r.events, strict=True)])
         self._store_anomalies(results)
+        for result in results:  # the writer process stores them: verdicts are kept without event ids
+            self._analyze(result)
         if self.writer is None:
             written = self.store.write(prepared)
             return lambda: self._count(written)
@@ -270,3 +280,20 @@ class IngestService:
         if self.analysis is not None and self.analysis.router.backend is not None:
             self.analysis.router.backend.close()
         self.store.close()
+
+
+def stream_evidence(events: Sequence[Event], anomalies: Sequence[Anomaly]) -> list[dict[str, Any] | None]:
+    """Per event, what the in-stream detectors said in its batch about its source and template (new template,
+    rate change, error burst, session detector): the evidence the router shows the LLM and cites in reasons."""
+    by_template: dict[tuple[str, str], list[Anomaly]] = {}
+    for anomaly in anomalies:
+        templates = anomaly.evidence.get("templates") or [anomaly.evidence.get("template_id")]
+        for template_id in templates:
+            if template_id:
+                by_template.setdefault((anomaly.source, str(template_id)), []).append(anomaly)
+    out: list[dict[str, Any] | None] = []
+    for event in events:
+        found = by_template.get((event.source, event.template_id or ""), [])
+        out.append({"signals": sorted({a.detector for a in found}),
+                    "max_score": round(max(a.score for a in found), 3)} if found else None)
+    return out

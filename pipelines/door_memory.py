@@ -173,7 +173,9 @@ def every_door(folder: Path, cap: int, admin_url: str, rounds: int = 4) -> dict[
         with pg_schema(admin_url) as url:
             home = folder / f"door-{number}"
             home.mkdir()
-            server = ServeProcess(home, f"api:\n  max_request_bytes: {cap}\nstore:\n  url: {url}\n")
+            # short records: a cap-sized body holds more than the default 100,000 per request
+            server = ServeProcess(home, f"api:\n  max_request_bytes: {cap}\n  max_lines_per_request: 1000000\n"
+                                        f"store:\n  url: {url}\n")
             try:
                 out[door] = door_memory(server.base, server.proc.pid, cap, door, rounds)
             finally:

@@ -156,20 +156,6 @@ def test_llm_down_leaves_the_small_model_verdict_marked(classifier, library):
     assert verdict.path == "slm_fallback" and "budget" in verdict.llm_error
 
 
-def test_feedback_grows_the_library_and_drops_cached_verdicts(classifier, library):
-    router = AdaptiveRouter({"anomaly": classifier}, {"anomaly": float("inf")}, library)
-    line = "raid controller battery degraded on shelf 4"
-    router.analyze(_events([line]), "anomaly")
-    assert len(router.cache) == 1
-    before = len(library)
-    case = router.feedback(_events([line])[0], "anomaly", "abnormal")
-    assert len(library) == before + 1 and case.meta["origin"] == "feedback"
-    assert case.small_model_label in ("normal", "abnormal") and case.reason
-    found = library.search(line, k=1)
-    assert found[0][0].log == line and found[0][1] > 0.9
-    assert len(router.cache) == 0
-
-
 def test_train_save_load_round_trip(tmp_path, embedder):
     texts, labels = _training()
     train = [LabelledLog(t, label) for t, label in zip(texts, labels, strict=True)]
@@ -199,7 +185,7 @@ def test_api_analyze_feedback_and_analyses(tmp_path, classifier, library):
     from logai.route.training import TaskTraining
 
     folder = save_router(tmp_path / "router", {"anomaly": TaskTraining(classifier, -1.0, [])}, library)
-    settings = Settings(data_dir=tmp_path / "data", route=RouteConfig(model_dir=folder, use_llm=False))
+    settings = Settings(data_dir=tmp_path / "data", route=RouteConfig(model_dir=folder, llm=False))
     with TestClient(create_app(settings)) as client:
         assert client.get("/v1/tasks").json() == {"anomaly": ["abnormal", "normal"]}
         client.post("/v1/ingest", params={"source": "analyze"}, content=b"disk 3 failed: unrecoverable read error")
@@ -212,21 +198,31 @@ def test_api_analyze_feedback_and_analyses(tmp_path, classifier, library):
         assert verdicts[1]["template_id"] is None  # an unknown line is judged, not learned
         assert client.get("/v1/templates", params={"source": "analyze"}).json()["templates"] == templates
         stored = client.get("/v1/analyses", params={"task": "anomaly"}).json()["analyses"]
-        assert len(stored) == 2 and stored[0]["provenance"]["log"] == AMBIGUOUS
+        assert [a["event_id"] for a in stored] == [None, None, 1]  # two asked for; the ingested event got one
+        assert stored[0]["provenance"]["log"] == AMBIGUOUS
         assert client.post("/v1/analyze", json={"lines": ["x"], "task": "nope"}).status_code == 422
         assert client.post("/v1/analyze", json={"lines": []}).status_code == 422
         assert client.post("/v1/analyze", json={"lines": ["x"], "format": "nope"}).status_code == 422
-        r = client.post("/v1/feedback", json={"line": "raid battery degraded on shelf 2", "label": "abnormal"})
+        r = client.post("/v1/feedback", json={"line": "raid battery degraded on shelf 2", "label": "abnormal",
+                                              "by": "alice"})
         assert r.status_code == 200, r.text
-        assert r.json()["cases"] == len(library) + 1
+        assert r.json()["new_label"] == "abnormal" and r.json()["who"] == "alice"
+        assert len(client.app.state.analysis.router.library) == len(library) + 1  # a case at once
+        r = client.post("/v1/feedback", json={"analysis_id": stored[0]["id"], "label": "normal"})
+        assert r.status_code == 200 and r.json()["input"] == stored[0]["provenance"]["input"]
         assert client.post("/v1/feedback", json={"line": "x", "label": "purple"}).status_code == 422
+        assert client.post("/v1/feedback", json={"label": "normal"}).status_code == 422  # neither line nor id
+        assert client.post("/v1/feedback", json={"analysis_id": 999, "label": "normal"}).status_code == 404
+        assert client.delete("/v1/feedback/999").status_code == 404
         metrics = client.get("/metrics").text
         assert 'logai_route_verdicts_total{path="slm",task="anomaly"}' in metrics
-    # the feedback case was saved with the router and is there after a restart
-    assert len(CaseLibrary.load(folder / "cases", library.embedder)) == len(library) + 1
-    with TestClient(create_app(Settings(data_dir=tmp_path / "other"))) as client:
-        r = client.post("/v1/analyze", json={"lines": ["x"]})
-        assert r.status_code == 503 and "train_slm" in r.json()["detail"]
+    # corrections live in the store: a restart re-applies them
+    with TestClient(create_app(settings)) as client:
+        assert len(client.get("/v1/feedback", params={"active": True}).json()["feedback"]) == 2
+        assert len(client.app.state.analysis.router.library) == len(library) + 2
+    with TestClient(create_app(Settings(data_dir=tmp_path / "other", route=RouteConfig(llm=False)))) as client:
+        r = client.post("/v1/analyze", json={"lines": ["x"]})  # no model_dir: the shipped router answers
+        assert r.status_code == 200 and r.json()["verdicts"][0]["label"] in ("normal", "abnormal")
 
 
 def test_cli_analyze(tmp_path, classifier, library):

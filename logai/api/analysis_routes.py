@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from fastapi.concurrency import run_in_threadpool
 
 from logai.api.deps import AnalysisDep, ServiceDep, require_api_key
@@ -12,8 +12,9 @@ from logai.api.models import (
     AnalysesPage,
     AnalyzeRequest,
     AnalyzeResponse,
+    FeedbackOut,
+    FeedbackPage,
     FeedbackRequest,
-    FeedbackResponse,
     Problem,
     VerdictOut,
 )
@@ -76,15 +77,46 @@ def analyses(
     return AnalysesPage(analyses=service.store.analyses(task, label, event_id, limit))  # type: ignore[arg-type]
 
 
-@router.post("/feedback", response_model=FeedbackResponse, responses={503: {"model": Problem}},
-             summary="An operator's correct label: it becomes an error-prone case at once")
-async def feedback(body: FeedbackRequest, service: ServiceDep, analysis: AnalysisDep) -> FeedbackResponse:
-    _check(service, analysis, body.task, body.format, [body.label])
+@router.post("/feedback", response_model=FeedbackOut, responses={404: {"model": Problem}, 503: {"model": Problem}},
+             summary="An operator's correct label: the next verdict on that input changes at once")
+async def feedback(body: FeedbackRequest, service: ServiceDep, analysis: AnalysisDep) -> FeedbackOut:
+    """The correction is kept in the audit trail (who, when, the label it replaced) and applied at once: the
+    corrected input answers with this label, the default head is re-fitted so similar lines move too, and
+    the line becomes an error-prone case for the LLM. `DELETE /v1/feedback/{id}` undoes it."""
+    if body.analysis_id is not None:
+        stored = await run_in_threadpool(service.store.analysis, body.analysis_id)
+        if stored is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no analysis {body.analysis_id}")
+        _check(service, analysis, stored["task"], body.format, [body.label])
+        row = await run_in_threadpool(analysis.feedback_on_analysis, body.analysis_id, body.label, body.reason,
+                                      body.by)
+    else:
+        _check(service, analysis, body.task, body.format, [body.label])
+        line = body.line or ""
 
-    def run():
-        event = service.parse_one(body.line, source=body.source, format_name=body.format)
-        return analysis.feedback(event, body.task, body.label, body.reason)
+        def run() -> dict:
+            event = service.parse_one(line, source=body.source, format_name=body.format)
+            return analysis.feedback(event, body.task, body.label, body.reason, body.by)
 
-    case = await run_in_threadpool(run)
-    return FeedbackResponse(cases=len(analysis.router.library or []), label=case.label,
-                            small_model_label=case.small_model_label)
+        row = await run_in_threadpool(run)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no analysis {body.analysis_id}")
+    return FeedbackOut(**row)
+
+
+@router.get("/feedback", response_model=FeedbackPage, summary="The corrections' audit trail, oldest first")
+def feedback_trail(service: ServiceDep, task: str | None = None, active: bool | None = None,
+                   limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> FeedbackPage:
+    """`active=true`: only those in force; `active=false`: only those undone."""
+    return FeedbackPage(feedback=[FeedbackOut(**row) for row in service.store.feedback(task, active, limit)])
+
+
+@router.delete("/feedback/{feedback_id}", response_model=FeedbackOut,
+               responses={404: {"model": Problem}, 503: {"model": Problem}},
+               summary="Undo a correction: verdicts return to what they were before it")
+async def undo_feedback(feedback_id: Annotated[int, Path(ge=1, le=MAX_ID)], analysis: AnalysisDep,
+                        by: Annotated[str, Query(max_length=128)] = "") -> FeedbackOut:
+    row = await run_in_threadpool(analysis.undo_feedback, feedback_id, by)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no correction {feedback_id} in force")
+    return FeedbackOut(**row)

@@ -24,7 +24,7 @@ def get_analysis(request: Request) -> AnalysisService:
     analysis = getattr(request.app.state, "analysis", None)
     if analysis is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
-                            "no router configured: train one with pipelines/train_slm.py and set route.model_dir")
+                            "no router loaded: this server was built without one")
     return analysis
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 
 class IngestResponse(BaseModel):
@@ -145,15 +145,43 @@ class AnalysesPage(BaseModel):
 
 
 class FeedbackRequest(BaseModel):
-    line: str = Field(min_length=1, max_length=65536, description="the log line an operator labelled")
-    task: str = "anomaly"
+    """A correct label for a stored verdict (`analysis_id`, what the console sends) or for a log line."""
+
+    analysis_id: int | None = Field(None, ge=1, le=2**63 - 1, description="the verdict being corrected")
+    line: str | None = Field(None, min_length=1, max_length=65536,
+                             description="or a log line, parsed as `format` from `source` would be")
+    task: str = Field("anomaly", description="with `line`: the task (a verdict carries its own)")
     label: str = Field(min_length=1, max_length=128, description="the correct label")
     reason: str = Field("", max_length=500)
     source: str = Field("feedback", min_length=1, max_length=256)
     format: str = "generic"
+    by: str = Field("", max_length=128, description="who corrects (kept in the audit trail)")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> FeedbackRequest:
+        if (self.analysis_id is None) == (self.line is None):
+            raise ValueError("give either analysis_id or line")
+        return self
 
 
-class FeedbackResponse(BaseModel):
-    cases: int = Field(description="cases in the library now")
-    label: str
-    small_model_label: str | None = None
+class FeedbackOut(BaseModel):
+    """One correction, as the audit trail keeps it."""
+
+    id: int
+    task: str
+    source: str
+    input: str = Field(description="what the small model reads: the corrected key")
+    log: str
+    template_id: str | None = None
+    old_label: str | None = Field(None, description="the verdict before the correction")
+    new_label: str
+    reason: str
+    who: str
+    created_at: float | None = None
+    undone_at: float | None = None
+    undone_by: str | None = None
+    version: int | None = Field(None, description="the re-fitted head's version after this change")
+
+
+class FeedbackPage(BaseModel):
+    feedback: list[FeedbackOut]

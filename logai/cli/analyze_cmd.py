@@ -14,7 +14,7 @@ import orjson
               default=None, help="Log file (default: stdin).")
 @click.option("--task", default="anomaly", show_default=True, help="A task the router was trained for.")
 @click.option("--router", "router_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="Router folder from pipelines/train_slm.py (default: route.model_dir).")
+              help="Router folder from `logai router train` (default: route.model_dir, else the shipped one).")
 @click.option("--format", "format_name", default="generic", show_default=True, help="Log format of the lines.")
 @click.option("--no-llm", is_flag=True, help="Small model only: no LLM is loaded or called.")
 @click.option("--batch", type=int, default=256, show_default=True, help="Lines per small-model batch.")
@@ -27,16 +27,13 @@ def analyze(obj, input_path: Path | None, task: str, router_dir: Path | None, fo
 
     settings = obj.settings
     route = settings.route.model_copy(update={"model_dir": router_dir or settings.route.model_dir,
-                                              "use_llm": settings.route.use_llm and not no_llm})
-    if route.model_dir is None:
-        raise click.ClickException("no router: pass --router or set route.model_dir (train one with "
-                                   "pipelines/train_slm.py)")
+                                              "llm": settings.route.llm and not no_llm})
     try:
         router = build_router(settings.model_copy(update={"route": route}))
     except (FileNotFoundError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
-    if task not in router.models:  # type: ignore[union-attr]
-        raise click.ClickException(f"unknown task {task!r}; this router knows {sorted(router.models)}")  # type: ignore[union-attr]
+    if task not in router.models:
+        raise click.ClickException(f"unknown task {task!r}; this router knows {sorted(router.models)}")
     pipeline = ParsePipeline(settings)
     stream = input_path.open("rb") if input_path else sys.stdin.buffer
     source = str(input_path or "stdin")

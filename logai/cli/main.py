@@ -42,6 +42,7 @@ def _register() -> None:
     from logai.cli.formats_cmd import formats
     from logai.cli.llm_cmd import llm
     from logai.cli.parse_cmd import parse
+    from logai.cli.router_cmd import router
     from logai.cli.serve_cmd import serve
     from logai.cli.templates_cmd import templates
 
@@ -54,6 +55,7 @@ def _register() -> None:
     cli.add_command(detect)
     cli.add_command(analyze)
     cli.add_command(eval_group)
+    cli.add_command(router)
 
 
 _register()

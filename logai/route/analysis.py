@@ -1,71 +1,132 @@
-"""`AnalysisService`: verdicts for events, stored as analyses; operator feedback into the case library.
+"""`AnalysisService`: verdicts for events, stored as analyses; operators' corrections through `FeedbackLearner`.
 
-The API's `/v1/analyze` and `/v1/feedback`, and the ingest path (when `route.ingest_task` is set), call this;
-the routing itself is `AdaptiveRouter`'s.
+The API's `/v1/analyze` and `/v1/feedback`, and the ingest path (`route.ingest_task`, anomaly by default),
+call this; the routing itself is `AdaptiveRouter`'s. Without `route.model_dir` the router is the default
+one that ships inside logai (`logai/route/default_router/`, trained by `pipelines/train_default_router.py`).
 """
 
 from __future__ import annotations
 
+import logging
+import queue
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from logai import metrics
 from logai.config import RouteConfig, Settings
 from logai.events import Event
+from logai.paths import DEFAULT_ROUTER
 from logai.route.budget import LlmBudget
 from logai.route.cache import VerdictCache
-from logai.route.cases import Case
-from logai.route.router import AdaptiveRouter, Verdict
+from logai.route.feedback import FeedbackLearner
+from logai.route.router import AdaptiveRouter, Verdict, model_input
 from logai.store.store import EventStore
 
+log = logging.getLogger(__name__)
 
-def build_router(settings: Settings) -> AdaptiveRouter | None:
-    """The configured router (None when no `route.model_dir`), with the configured LLM unless disabled."""
+
+def build_router(settings: Settings) -> AdaptiveRouter:
+    """The configured router (the shipped default when no `route.model_dir`), with the configured LLM
+    unless `route.llm` is off."""
     config: RouteConfig = settings.route
-    if config.model_dir is None:
-        return None
     from logai.route.training import load_router
 
     backend = None
-    if config.use_llm:
+    if config.llm:
         from logai.llm.factory import build_backend
 
         backend = build_backend(settings.llm)
     budget = LlmBudget(config.max_llm_calls_per_s, config.max_llm_calls_per_day)
-    return load_router(config.model_dir, backend, k=config.k, statistic=config.statistic, budget=budget,
-                       cache=VerdictCache(config.cache_size), llm_name=settings.llm.model or settings.llm.backend)
+    return load_router(config.model_dir or DEFAULT_ROUTER, backend, k=config.k, statistic=config.statistic,
+                       budget=budget, cache=VerdictCache(config.cache_size),
+                       llm_name=settings.llm.model or settings.llm.backend)
 
 
 class AnalysisService:
-    def __init__(self, router: AdaptiveRouter, store: EventStore, library_dir: Path | None = None):
+    """Verdicts, stored. Ingest asks with `defer_llm`: the small model's verdict is stored at once and what
+    the LLM should see is queued for a reviewer thread (`start_reviews`, started by `serve` and `daemon`),
+    which replaces the stored verdict with the LLM's; a slow LLM never holds up ingestion."""
+
+    def __init__(self, router: AdaptiveRouter, store: EventStore, state_dir: Path | None = None):
         self.router = router
         self.store = store
-        self.library_dir = library_dir  # where feedback-grown cases are saved (the router folder's cases/)
-        self._lock = threading.Lock()  # one LLM in-process: verdicts are computed one batch at a time
+        self._lock = threading.Lock()  # the small models are not re-entrant (feedback re-fits them)
+        with self._lock:
+            self.learner = FeedbackLearner(router, store, state_dir)  # re-applies stored corrections
+        self._reviews: queue.Queue[tuple[int, Event, Verdict, dict[str, Any] | None]] | None = None
+
+    def start_reviews(self, max_pending: int = 1000) -> None:
+        """Start the thread that has the LLM review deferred verdicts (at most `max_pending` wait; past that a
+        verdict keeps the small model's answer, counted in logai_route_reviews_dropped_total)."""
+        if self._reviews is None and self.router.backend is not None:
+            self._reviews = queue.Queue(max_pending)
+            threading.Thread(target=self._review_loop, name="llm-reviews", daemon=True).start()
+
+    def _review_loop(self) -> None:
+        assert self._reviews is not None
+        while True:
+            analysis_id, event, verdict, evidence = self._reviews.get()
+            try:
+                reviewed = self.router.review(verdict, event, evidence)
+                stored = self.store.analysis(analysis_id)
+                if stored is not None:
+                    self.store.update_analysis(analysis_id, reviewed.label, reviewed.model, reviewed.confidence,
+                                               {**stored["provenance"], **reviewed.provenance()})
+            except Exception:  # one bad review must not stop the thread
+                log.exception("LLM review of analysis %d failed; the small model's verdict stands", analysis_id)
 
     def analyze(self, events: Sequence[Event], task: str, *, event_ids: Sequence[int | None] | None = None,
-                choices: Sequence[str] | None = None, evidence: dict[str, Any] | None = None
+                choices: Sequence[str] | None = None,
+                evidence: dict[str, Any] | Sequence[dict[str, Any] | None] | None = None, defer_llm: bool = False
                 ) -> list[tuple[int, Verdict]]:
-        """Verdicts for `events`, stored; returns (analysis id, verdict) pairs in order."""
+        """Verdicts for `events`, stored; returns (analysis id, verdict) pairs in order. `evidence`: one dict
+        for every event, or one per event (the stream's signals). `defer_llm`: see the class."""
+        per_event = [evidence] * len(events) if isinstance(evidence, dict) else evidence
+        defer = defer_llm and self._reviews is not None
         with self._lock:
             verdicts = self.router.analyze(events, task, choices=[choices] * len(events) if choices else None,
-                                           evidence=[evidence] * len(events) if evidence else None)
+                                           evidence=per_event, defer_llm=defer_llm)
         rows = [{"event_id": event_ids[i] if event_ids else None, "task": task, "label": v.label,
                  "model": v.model, "confidence": v.confidence,
                  "provenance": {**v.provenance(), "source": e.source, "log": (e.content or e.raw)[:1000],
-                                "template_id": e.template_id}}
+                                "input": model_input(self.router.model(task), e)[:4000],
+                                "template_id": e.template_id, "evidence": per_event[i] if per_event else None}}
                 for i, (e, v) in enumerate(zip(events, verdicts, strict=True))]
         ids = self.store.add_analyses(rows)
+        for i, (analysis_id, verdict) in enumerate(zip(ids, verdicts, strict=True)):
+            if verdict.llm_pending and defer and self._reviews is not None:
+                try:
+                    self._reviews.put_nowait((analysis_id, events[i], verdict, per_event[i] if per_event else None))
+                except queue.Full:
+                    metrics.REVIEWS_DROPPED.labels(task).inc()
         return list(zip(ids, verdicts, strict=True))
 
-    def feedback(self, event: Event, task: str, label: str, reason: str = "") -> Case:
-        """The correct label becomes a case at once; the library is saved so a restart keeps it."""
+    def feedback(self, event: Event, task: str, label: str, reason: str = "", who: str = "") -> dict[str, Any]:
+        """Correct the verdict of `event`'s input; it takes effect on the next verdict (see `FeedbackLearner`)."""
+        key = model_input(self.router.model(task), event)
         with self._lock:
-            case = self.router.feedback(event, task, label, reason)
-            if self.library_dir is not None and self.router.library is not None:
-                self.router.library.save(self.library_dir)
-            return case
+            return self.learner.correct(task, key, label, source=event.source, log_text=event.content or event.raw,
+                                        template_id=event.template_id, reason=reason, who=who)
+
+    def feedback_on_analysis(self, analysis_id: int, label: str, reason: str = "", who: str = ""
+                             ) -> dict[str, Any] | None:
+        """Correct a stored verdict (the console's buttons): the exact input it was given is corrected.
+        None when there is no such analysis."""
+        stored = self.store.analysis(analysis_id)
+        if stored is None:
+            return None
+        provenance = stored["provenance"]
+        key = provenance.get("input") or provenance.get("log", "")
+        with self._lock:
+            return self.learner.correct(stored["task"], key, label, source=provenance.get("source", ""),
+                                        log_text=provenance.get("log", ""), template_id=provenance.get("template_id"),
+                                        reason=reason, who=who)
+
+    def undo_feedback(self, feedback_id: int, who: str = "") -> dict[str, Any] | None:
+        with self._lock:
+            return self.learner.undo(feedback_id, who)
 
     @property
     def tasks(self) -> dict[str, list[str]]:

@@ -68,6 +68,18 @@ class CaseLibrary:
             else:
                 self.index.add(vectors)
 
+    def replace(self, cases: list[Case]) -> None:
+        """Hold exactly `cases` (feedback undone leaves the library): one rebuild of the index."""
+        vectors = self.embedder.encode([c.key_text() for c in cases]).astype(np.float32) if cases else \
+            np.zeros((0, self.embedder.dim), dtype=np.float32)
+        with self._lock:
+            self.cases = list(cases)
+            self.index = faiss.IndexFlatIP(self.embedder.dim)
+            if len(cases) > self.hnsw_threshold:
+                self._rebuild_hnsw(vectors)
+            elif len(cases):
+                self.index.add(vectors)
+
     def _rebuild_hnsw(self, new_vectors: np.ndarray) -> None:
         dim = new_vectors.shape[1]
         old = self.index.reconstruct_n(0, self.index.ntotal) if self.index.ntotal else np.zeros((0, dim))

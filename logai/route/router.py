@@ -23,11 +23,11 @@ from logai.route.cache import VerdictCache
 from logai.route.cases import Case, CaseLibrary
 from logai.route.prompt import build_messages, parse_answer, verdict_constraint
 from logai.route.tasks import task as task_spec
-from logai.slm.classifier import SlmClassifier
-from logai.slm.inputs import event_text
+from logai.slm.inputs import event_text, leveled_text
+from logai.slm.uncertainty import SmallModel
 
 log = logging.getLogger(__name__)
-Path_ = Literal["slm", "llm", "slm_fallback"]
+Path_ = Literal["slm", "llm", "slm_fallback", "feedback"]
 CaseMode = Literal["retrieved", "random", "none"]
 
 
@@ -44,6 +44,7 @@ class Verdict:
     cases: list[dict[str, Any]] = field(default_factory=list)  # cases shown to the LLM: label, similarity
     llm_error: str | None = None
     cached: bool = False
+    llm_pending: bool = False  # the LLM should see it and will (`review`), off the ingest path
     latency_s: float = 0.0
     llm_tokens: int = 0
 
@@ -60,10 +61,11 @@ class LlmAnswer:
 
 
 class AdaptiveRouter:
-    def __init__(self, models: dict[str, SlmClassifier], thresholds: dict[str, float],
+    def __init__(self, models: dict[str, SmallModel], thresholds: dict[str, float],
                  library: CaseLibrary | None = None, backend: Backend | None = None, *, k: int = 5,
                  statistic: str = "entropy", budget: LlmBudget | None = None, cache: VerdictCache | None = None,
-                 case_mode: CaseMode = "retrieved", max_tokens: int = 64, seed: int = 0, llm_name: str = "llm"):
+                 case_mode: CaseMode = "retrieved", max_tokens: int = 64, seed: int = 0, llm_name: str = "llm",
+                 llm_accuracy: dict[str, float] | None = None):
         self.models = models
         self.thresholds = thresholds
         self.library = library
@@ -76,8 +78,13 @@ class AdaptiveRouter:
         self.max_tokens = max_tokens
         self.seed = seed
         self.llm_name = llm_name
+        # the LLM's measured accuracy per task on the items it would get: an item is routed only when this
+        # beats the small model's own confidence in it (a task with no estimate routes on uncertainty alone)
+        self.llm_accuracy = dict(llm_accuracy or {})
+        self.base_llm_accuracy = dict(self.llm_accuracy)  # as measured offline; feedback moves llm_accuracy
+        self.overrides: dict[tuple[str, str], tuple[str, int]] = {}  # (task, input) -> operator's label, feedback id
 
-    def model(self, task: str) -> SlmClassifier:
+    def model(self, task: str) -> SmallModel:
         try:
             return self.models[task]
         except KeyError:
@@ -85,14 +92,20 @@ class AdaptiveRouter:
 
     # -- the route -------------------------------------------------------------------------------------
     def analyze(self, events: Sequence[Event], task: str, *, choices: Sequence[Sequence[str] | None] | None = None,
-                evidence: Sequence[dict[str, Any] | None] | None = None) -> list[Verdict]:
-        """One verdict per event. `choices[i]` restricts event i's labels; `evidence[i]` is shown to the LLM."""
+                evidence: Sequence[dict[str, Any] | None] | None = None, defer_llm: bool = False) -> list[Verdict]:
+        """One verdict per event. `choices[i]` restricts event i's labels; `evidence[i]` is shown to the LLM.
+        `defer_llm`: the small model's verdict is returned for every event, and those the LLM should see are
+        marked `llm_pending` (for `review`, off the ingest path)."""
         model = self.model(task)
-        texts = [event_text(e) for e in events]
+        texts = [model_input(model, e) for e in events]
         keys = [(task, tuple(choices[i]) if choices and choices[i] else None, text) for i, text in enumerate(texts)]
         verdicts: list[Verdict | None] = [None] * len(events)
         todo: list[int] = []
         for i, key in enumerate(keys):
+            corrected = self.overrides.get((task, texts[i]))
+            if corrected is not None:
+                verdicts[i] = self._corrected(task, corrected, choices[i] if choices else None)
+                continue
             hit = self.cache.get(key)
             if hit is not None:
                 verdicts[i] = Verdict(**{**asdict(hit), "cached": True, "latency_s": 0.0})
@@ -113,21 +126,60 @@ class AdaptiveRouter:
             decided: dict[tuple, Verdict] = {}
             for row, i in enumerate(unique):
                 label = mc.labels[row]
-                verdict = Verdict(task, label, "slm", float(mc.probs[row].max()), float(uncertainty[row]), label,
-                                  f"slm:{task}", latency_s=slm_seconds)
-                if uncertainty[row] > threshold:
-                    self._escalate(verdict, events[i], task, self._labels(model, choices[i] if choices else None),
-                                   evidence[i] if evidence else None)
+                confidence = float(mc.probs[row].max())
+                verdict = Verdict(task, label, "slm", confidence, float(uncertainty[row]), label, f"slm:{task}",
+                                  reason=slm_reason(events[i], label, confidence, evidence[i] if evidence else None),
+                                  latency_s=slm_seconds)
+                if uncertainty[row] > threshold and self.llm_pays(task, confidence) and self.backend is not None:
+                    if defer_llm:
+                        verdict.llm_pending = True
+                    else:
+                        self._escalate(verdict, events[i], task,
+                                       self._labels(model, choices[i] if choices else None),
+                                       evidence[i] if evidence else None)
                 metrics.VERDICTS.labels(task, verdict.path).inc()
                 metrics.ROUTE_SECONDS.labels(verdict.path).observe(verdict.latency_s)
-                self.cache.put(keys[i], verdict)
+                if not verdict.llm_pending:  # a pending verdict is cached once the LLM has reviewed it
+                    self.cache.put(keys[i], verdict)
                 decided[keys[i]] = verdict
             for i in todo:
                 verdicts[i] = decided[keys[i]]
         return verdicts  # type: ignore[return-value]
 
+    def review(self, verdict: Verdict, event: Event, evidence: dict[str, Any] | None = None) -> Verdict:
+        """The LLM's answer on a verdict `analyze(defer_llm=True)` marked pending (a new `Verdict`; over the
+        budget or with the LLM down, the small model's, marked `slm_fallback`). Cached like any verdict."""
+        reviewed = Verdict(**{**asdict(verdict), "llm_pending": False, "cases": list(verdict.cases)})
+        model = self.model(verdict.task)
+        self._escalate(reviewed, event, verdict.task, list(model.labels_), evidence)
+        metrics.VERDICTS.labels(verdict.task, reviewed.path).inc()
+        self.cache.put((verdict.task, None, model_input(model, event)), reviewed)
+        return reviewed
+
+    def _corrected(self, task: str, corrected: tuple[str, int], choices: Sequence[str] | None) -> Verdict:
+        label, feedback_id = corrected
+        if choices and label not in choices:  # the question offers other labels: the correction does not apply
+            label = choices[0]
+        metrics.VERDICTS.labels(task, "feedback").inc()
+        return Verdict(task, label, "feedback", 1.0, 0.0, label, "operator",
+                       reason=f"corrected by an operator (feedback #{feedback_id})")
+
+    def current_label(self, task: str, key: str) -> str:
+        """The label the router gives the input `key` now, without asking the LLM (what a correction replaces)."""
+        model = self.model(task)
+        corrected = self.overrides.get((task, key))
+        if corrected is not None:
+            return corrected[0]
+        cached = self.cache.get((task, None, key))
+        return cached.label if cached is not None else model.predict([key])[0]
+
+    def llm_pays(self, task: str, confidence: float) -> bool:
+        """Whether the LLM is expected to beat the small model on an item it is `confidence` sure of."""
+        accuracy = self.llm_accuracy.get(task)
+        return accuracy is None or accuracy > confidence
+
     @staticmethod
-    def _labels(model: SlmClassifier, choices: Sequence[str] | None) -> list[str]:
+    def _labels(model: SmallModel, choices: Sequence[str] | None) -> list[str]:
         return list(choices) if choices else list(model.labels_)
 
     def _escalate(self, verdict: Verdict, event: Event, task: str, labels: list[str],
@@ -176,21 +228,16 @@ class AdaptiveRouter:
         label, reason = parse_answer(result.text, labels)
         return LlmAnswer(label, reason, result.prompt_tokens + result.completion_tokens, found)
 
-    # -- learning from operators ---------------------------------------------------------------------
-    def feedback(self, event: Event, task: str, label: str, reason: str = "") -> Case:
-        """An operator's correct label becomes an error-prone case at once (no rebuild), and the verdicts
-        cached for this task are dropped so the next identical line is routed afresh."""
-        if self.library is None:
-            raise RuntimeError("no case library configured")
-        model = self.models.get(task)
-        slm_label = model.predict([event_text(event)])[0] if model is not None else None
-        case = Case(log=event.content or event.raw, template=event.conceptualized or event.template or "",
-                    label=label, small_model_label=slm_label, task=task, reason=reason,
-                    meta={"origin": "feedback", "at": time.time()})
-        if not case.reason:
-            from logai.route.reasons import template_reason
 
-            case.reason = template_reason(case)
-        self.library.add([case])
-        self.cache.invalidate(task)
-        return case
+def model_input(model: Any, event: Event) -> str:
+    """What `model` reads of `event`: the level and text (`HeadClassifier`), or the text alone."""
+    return leveled_text(event) if getattr(model, "input_kind", "text") == "level_text" else event_text(event)
+
+
+def slm_reason(event: Event, label: str, confidence: float, evidence: dict[str, Any] | None = None) -> str:
+    """Why the small model said `label`, in the words an operator checks first: its confidence, the level,
+    and what the stream's detectors said about the template."""
+    level = f" {event.level}" if event.level else ""
+    reason = f"small model: {label} at p={confidence:.2f} for this{level} message"
+    signals = (evidence or {}).get("signals")
+    return f"{reason}; stream: {', '.join(signals)}" if signals else reason

@@ -112,12 +112,24 @@ def save_router(folder: str | Path, trained: dict[str, TaskTraining], library: C
 def load_router(folder: str | Path, backend: Backend | None = None, embedder: Any = None, **options: Any):
     """An `AdaptiveRouter` from a folder written by `save_router` (`options` go to the router)."""
     from logai.route.router import AdaptiveRouter
-    from logai.slm.embeddings import SentenceEmbedder
+    from logai.slm.embeddings import shared_embedder
 
     folder = Path(folder)
     record = read_manifest(folder, ROUTER_FILE, "trained router")
-    models = {task: SlmClassifier.load(folder / task) for task in record["tasks"]}
+    embedder = embedder or shared_embedder()
+    models = {task: load_small_model(folder / task, embedder) for task in record["tasks"]}
     thresholds = {task: float(info["threshold"]) for task, info in record["tasks"].items()}
-    library = CaseLibrary.load(folder / "cases", embedder or SentenceEmbedder())
+    library = CaseLibrary.load(folder / "cases", embedder)
     options.setdefault("statistic", record.get("statistic", "entropy"))
+    options.setdefault("llm_accuracy", {task: float(info["llm_accuracy"]) for task, info in record["tasks"].items()
+                                        if info.get("llm_accuracy") is not None})
     return AdaptiveRouter(models, thresholds, library, backend, **options)
+
+
+def load_small_model(path: Path, embedder: Any = None) -> Any:
+    """A task's small model: a `HeadClassifier` (head.json) or a fine-tuned `SlmClassifier` (slm.json)."""
+    from logai.slm.head import MANIFEST, HeadClassifier
+
+    if (path / MANIFEST).is_file():
+        return HeadClassifier.load(path, embedder)
+    return SlmClassifier.load(path)

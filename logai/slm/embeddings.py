@@ -5,8 +5,10 @@ vectors (an unseen template still gets a vector) and, later, for the error-prone
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -41,8 +43,13 @@ class SentenceEmbedder:
         self.dim = int(self.model.config.hidden_size)
         self.cache_size = cache_size
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.RLock()
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:  # the router, the case library and the LLM reviewer share one embedder
+            return self._encode(texts)
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
         missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
         for start in range(0, len(missing), self.batch_size):
             chunk = missing[start : start + self.batch_size]
@@ -60,5 +67,12 @@ class SentenceEmbedder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for i, text in enumerate(texts):
             vector = self._cache.get(text)
-            out[i] = vector if vector is not None else self.encode([text])[0]
+            out[i] = vector if vector is not None else self._encode([text])[0]
         return out
+
+
+@cache
+def shared_embedder(model_dir: str | None = None, device: str | None = None) -> SentenceEmbedder:
+    """One embedder per encoder and device in a process: every router and case library built here shares its
+    weights and its cache of template vectors (a service rebuilt in the same process loads nothing again)."""
+    return SentenceEmbedder(model_dir, device)

@@ -46,3 +46,18 @@ def event_text(event: Event) -> str:
         last = match.end()
     out.append(template[last:])
     return "".join(out)
+
+
+LEVEL_FEATURES = ("", "TRACE", "DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL")  # "": none or unknown
+LEVEL_SEP = "\t"
+
+
+def leveled_text(event: Event) -> str:
+    """`"LEVEL\ttext"`: the input of a level-aware small model (`HeadClassifier`), also its cache key."""
+    return f"{event.level or ''}{LEVEL_SEP}{event_text(event)}"
+
+
+def split_leveled(value: str) -> tuple[str, str]:
+    """(level, text) of a `leveled_text` string; a string without the separator has no level."""
+    level, sep, text = value.partition(LEVEL_SEP)
+    return (level, text) if sep and (level in LEVEL_FEATURES) else ("", value)

@@ -8,7 +8,9 @@ the mean, and AdaptiveLog's vote statistic: the share of passes whose argmax is 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -42,3 +44,15 @@ def summarise(sample_probs: torch.Tensor, classes: list[str]) -> McPrediction:
     vote = (votes == majority.unsqueeze(0)).float().mean(0)
     best = mean.argmax(-1)
     return McPrediction([classes[int(i)] for i in best], mean.numpy(), entropy.numpy(), vote.numpy())
+
+
+class SmallModel(Protocol):
+    """What the router needs of a small model: `SlmClassifier` (fine-tuned) and `HeadClassifier` (default)."""
+
+    @property
+    def labels_(self) -> list[str]: ...
+
+    def predict(self, texts: Sequence[str]) -> list[str]: ...
+
+    def predict_mc(self, texts: Sequence[str], passes: int | None = None,
+                   allowed: Sequence[Sequence[str] | None] | None = None) -> McPrediction: ...

@@ -21,7 +21,11 @@ def _v2_requests(conn: Connection) -> None:
     schema.requests.create(conn, checkfirst=True)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_requests]
+def _v3_feedback(conn: Connection) -> None:
+    schema.feedback.create(conn, checkfirst=True)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_requests, _v3_feedback]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

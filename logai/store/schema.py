@@ -127,3 +127,24 @@ requests = Table(
     Column("body_sha256", String(64), nullable=False),
     Column("created_at", Float, nullable=False),
 )
+
+# Operators' corrections (`/v1/feedback`): the audit trail (who, when, the label before and after) and what the
+# router re-learns from; an undone correction keeps its row with `undone_at` set.
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("task", String(64), nullable=False),
+    Column("source", String(256), nullable=False),
+    Column("input", Text, nullable=False),  # what the small model reads (the key its verdicts are cached by)
+    Column("log", Text, nullable=False),
+    Column("template_id", String(64)),
+    Column("old_label", String(128)),
+    Column("new_label", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("who", String(128), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("undone_at", Float),
+    Column("undone_by", String(128)),
+)
+Index("ix_feedback_task", feedback.c.task)

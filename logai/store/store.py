@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,6 +43,7 @@ _CHUNK = 500  # keys per IN (...) query: well under SQLite's bound-parameter lim
 class WriteResult:
     inserted: int
     duplicates: int
+    event_ids: dict[int, int] = field(default_factory=dict)  # batch index -> id of each event inserted now
 
 
 @dataclass
@@ -146,7 +147,7 @@ class EventStore:
             if params:
                 _bulk_insert(conn, schema.event_params, PARAM_COLUMNS, params)
             self._count_templates(conn, rows)
-        return WriteResult(len(fresh), len(prepared) - len(fresh))
+        return WriteResult(len(fresh), len(prepared) - len(fresh), ids)
 
     def _count_templates(self, conn, rows: list[tuple]) -> None:
         """Add inserted rows (with their id in front) to template totals and per-bucket counts."""
@@ -220,16 +221,59 @@ class EventStore:
                 created_at=time.time())).inserted_primary_key[0])
 
     def add_analyses(self, rows: Sequence[dict[str, Any]]) -> list[int]:
-        """Store verdicts: dicts with task, label, model, confidence, provenance and optional event_id."""
+        """Store verdicts: dicts with task, label, model, confidence, provenance and optional event_id. One
+        multi-row insert that returns the ids in order (a verdict per ingested event must not cost a round
+        trip each)."""
+        if not rows:
+            return []
         now = time.time()
-        ids = []
+        a = schema.analyses
+        values = [{"event_id": row.get("event_id"), "task": row["task"], "label": row["label"][:128],
+                   "model": row["model"][:128], "confidence": row.get("confidence"),
+                   "provenance": row["provenance"], "created_at": now} for row in rows]
         with self._writer.begin() as conn:
-            for row in rows:  # one insert each: the ids go back to the caller
-                ids.append(int(conn.execute(schema.analyses.insert().values(
-                    event_id=row.get("event_id"), task=row["task"], label=row["label"][:128],
-                    model=row["model"][:128], confidence=row.get("confidence"), provenance=row["provenance"],
-                    created_at=now)).inserted_primary_key[0]))
-        return ids
+            result = conn.execute(a.insert().returning(a.c.id, sort_by_parameter_order=True), values)
+            return [int(i) for i in result.scalars()]
+
+    def update_analysis(self, analysis_id: int, label: str, model: str, confidence: float | None,
+                        provenance: dict[str, Any]) -> None:
+        """Replace a stored verdict (the LLM's review of what the small model was unsure of)."""
+        a = schema.analyses
+        with self._writer.begin() as conn:
+            conn.execute(a.update().where(a.c.id == analysis_id).values(
+                label=label[:128], model=model[:128], confidence=confidence, provenance=provenance))
+
+    def add_feedback(self, row: dict[str, Any]) -> int:
+        """Record an operator's correction: task, source, input, log, template_id, old_label, new_label,
+        reason, who. Returns its id."""
+        with self._writer.begin() as conn:
+            return int(conn.execute(schema.feedback.insert().values(
+                **{k: row.get(k) for k in ("task", "source", "input", "log", "template_id", "old_label")},
+                new_label=row["new_label"][:128], reason=row.get("reason") or "", who=(row.get("who") or "")[:128],
+                created_at=time.time())).inserted_primary_key[0])
+
+    def undo_feedback(self, feedback_id: int, who: str = "") -> dict[str, Any] | None:
+        """Mark a correction undone (kept for the audit); None when there is no such active correction."""
+        f = schema.feedback
+        with self._writer.begin() as conn:
+            done = conn.execute(f.update().where(f.c.id == feedback_id, f.c.undone_at.is_(None))
+                                .values(undone_at=time.time(), undone_by=who[:128])).rowcount
+            row = conn.execute(select(f).where(f.c.id == feedback_id)).first()
+        return dict(row._mapping) if done and row is not None else None
+
+    def feedback(self, task: str | None = None, active: bool | None = None, limit: int | None = None
+                 ) -> list[dict[str, Any]]:
+        """Corrections, oldest first (`active`: only those not undone; False: only the undone ones)."""
+        f = schema.feedback
+        stmt = select(f).order_by(f.c.id)
+        if task is not None:
+            stmt = stmt.where(f.c.task == task)
+        if active is not None:
+            stmt = stmt.where(f.c.undone_at.is_(None) if active else f.c.undone_at.is_not(None))
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(stmt)]
 
     # -- queries -------------------------------------------------------------------------------------------
     def events(self, query: EventQuery) -> tuple[list[dict[str, Any]], str | None]:
@@ -330,6 +374,12 @@ class EventStore:
                 stmt = stmt.where(column == value)
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(stmt)]
+
+    def analysis(self, analysis_id: int) -> dict[str, Any] | None:
+        a = schema.analyses
+        with self.engine.connect() as conn:
+            row = conn.execute(select(a).where(a.c.id == analysis_id)).first()
+        return dict(row._mapping) if row is not None else None
 
     def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
         d = schema.dead_letters

@@ -1,0 +1,255 @@
+"""`HeadClassifier`: a small MLP over the frozen MiniLM sentence embedding of an event and its level.
+
+The default router's small model. The encoder is the packaged all-MiniLM-L6-v2, never trained, so the
+artifact is the head and the distinct training inputs it was fitted on (a few MB), and learning from an
+operator is a re-fit of the head in about a second, not a fine-tuning run. An input is `"LEVEL\\ttext"`
+(`slm.inputs.leveled_text`): the level becomes a one-hot feature beside the embedding, the text is embedded
+once (LRU cache: a template's lines share a vector).
+
+MC dropout: the passes drop features of the embedding and of the hidden layer (one batched forward of the
+head per pass), the cheap form of dropout at the encoder's output; the statistic is the same as the
+fine-tuned model's (`slm.uncertainty`). scikit-learn style: parameters in `__init__`, `fit` / `predict` /
+`predict_proba` / `predict_mc`, fitted attributes end in `_`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from logai.calibration import fit_temperature
+from logai.checksums import hashes, verify
+from logai.slm.inputs import LEVEL_FEATURES, split_leveled
+from logai.slm.uncertainty import McPrediction, summarise
+
+WEIGHTS, MANIFEST = "head.safetensors", "head.json"
+
+
+class _Mlp(torch.nn.Module):
+    def __init__(self, features: int, hidden: int, classes: int, dropout: float, input_dropout: float):
+        super().__init__()
+        self.input_dropout = torch.nn.Dropout(input_dropout)
+        self.hidden = torch.nn.Linear(features, hidden)
+        self.dropout = torch.nn.Dropout(dropout)
+        self.out = torch.nn.Linear(hidden, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.dropout(torch.relu(self.hidden(self.input_dropout(x)))))
+
+
+class HeadClassifier(ClassifierMixin, BaseEstimator):
+    input_kind = "level_text"  # what `AdaptiveRouter` feeds it: `leveled_text(event)`
+
+    def __init__(self, hidden: int = 128, dropout: float = 0.2, input_dropout: float = 0.1, epochs: int = 40,
+                 lr: float = 3e-3, weight_decay: float = 1e-4, batch_size: int = 256, mc_passes: int = 20,
+                 class_weight: str | None = "balanced", seed: int = 0, embedder: Any = None):
+        self.hidden = hidden
+        self.dropout = dropout
+        self.input_dropout = input_dropout
+        self.epochs = epochs
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.mc_passes = mc_passes
+        self.class_weight = class_weight
+        self.seed = seed
+        self.embedder = embedder  # a `SentenceEmbedder`; the packaged MiniLM when None
+
+    # -- features ---------------------------------------------------------------------------------------
+    def _embedder(self) -> Any:
+        if self.embedder is None:
+            from logai.slm.embeddings import shared_embedder
+
+            self.embedder = shared_embedder()
+        return self.embedder
+
+    def features(self, inputs: Sequence[str]) -> np.ndarray:
+        """(items, 384 + levels) float32: the text's embedding, then the level one-hot."""
+        levels, texts = zip(*(split_leveled(x) for x in inputs), strict=True) if inputs else ((), ())
+        onehot = np.zeros((len(inputs), len(LEVEL_FEATURES)), dtype=np.float32)
+        for row, level in enumerate(levels):
+            onehot[row, LEVEL_FEATURES.index(level) if level in LEVEL_FEATURES else 0] = 1.0
+        if not inputs:
+            return np.zeros((0, self._embedder().dim + len(LEVEL_FEATURES)), dtype=np.float32)
+        return np.hstack([self._embedder().encode(list(texts)), onehot])
+
+    # -- fitting ----------------------------------------------------------------------------------------
+    def fit(self, X: Sequence[str], y: Sequence[str], sample_weight: Sequence[float] | None = None,
+            dev_X: Sequence[str] | None = None, dev_y: Sequence[str] | None = None) -> HeadClassifier:
+        """Fit on inputs `X` (`leveled_text` strings); a dev split calibrates the temperature."""
+        if len(X) != len(y) or not len(X):
+            raise ValueError("fit needs as many labels as inputs, and at least one of each")
+        self.classes_ = np.array(sorted(set(y)))
+        self.train_features_ = self.features(X).astype(np.float16)  # kept: feedback re-fits on them
+        self.train_labels_ = np.array([list(self.classes_).index(label) for label in y], dtype=np.int64)
+        self.train_weights_ = np.asarray(sample_weight if sample_weight is not None else np.ones(len(X)),
+                                         dtype=np.float32)
+        self.model_ = _Mlp(self.train_features_.shape[1], self.hidden, len(self.classes_), self.dropout,
+                           self.input_dropout)
+        self._train(self.train_features_, self.train_labels_, self.train_weights_, self.epochs)
+        self.temperature_ = 1.0
+        if dev_X is not None and dev_y is not None and len(dev_X):
+            known = [i for i, label in enumerate(dev_y) if label in self.classes_]
+            if known:
+                logits = self._logits(self.features([dev_X[i] for i in known]))
+                gold = torch.tensor([list(self.classes_).index(dev_y[i]) for i in known])
+                self.temperature_ = fit_temperature(logits, gold, bounds=(0.25, 20.0))
+        return self
+
+    def refit(self, X: Sequence[str], y: Sequence[str], weight: float = 20.0, epochs: int = 8) -> HeadClassifier:
+        """Continue training from the current weights on the kept training inputs plus `X` (an operator's
+        corrections, each counted `weight` times): the cheap update behind `/v1/feedback`. Labels outside
+        `classes_` are ignored; the temperature is kept."""
+        self._check_fitted()
+        keep = [i for i, label in enumerate(y) if label in self.classes_]
+        features = self.train_features_
+        labels, weights = self.train_labels_, self.train_weights_
+        if keep:
+            extra = self.features([X[i] for i in keep]).astype(np.float16)
+            features = np.vstack([features, extra])
+            labels = np.concatenate([labels, [list(self.classes_).index(y[i]) for i in keep]])
+            # as heavy as the heaviest training input, times `weight`: one correction outweighs a template
+            weights = np.concatenate([weights, np.full(len(keep), weight * float(weights.max()), np.float32)])
+        self._train(features, labels, weights, epochs)
+        return self
+
+    def _train(self, features: np.ndarray, labels: np.ndarray, weights: np.ndarray, epochs: int) -> None:
+        torch.manual_seed(self.seed)
+        x = torch.from_numpy(features.astype(np.float32))
+        y = torch.from_numpy(labels)
+        w = torch.from_numpy(weights.astype(np.float32))
+        class_weight = None
+        if self.class_weight == "balanced":
+            totals = torch.zeros(len(self.classes_)).index_add_(0, y, w)
+            class_weight = totals.sum() / (len(self.classes_) * totals.clamp_min(1e-6))
+        optimizer = torch.optim.AdamW(self.model_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        generator = torch.Generator().manual_seed(self.seed)
+        self.model_.train()
+        for _ in range(epochs):
+            order = torch.randperm(len(y), generator=generator)
+            for start in range(0, len(order), self.batch_size):
+                rows = order[start:start + self.batch_size]
+                loss = torch.nn.functional.cross_entropy(self.model_(x[rows]), y[rows], weight=class_weight,
+                                                         reduction="none")
+                loss = (loss * w[rows]).sum() / w[rows].sum()
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+        self.model_.eval()
+
+    def snapshot(self) -> dict[str, torch.Tensor]:
+        """A copy of the head's weights (`restore` puts them back): feedback re-fits start from the shipped ones."""
+        self._check_fitted()
+        return {k: v.detach().clone() for k, v in self.model_.state_dict().items()}
+
+    def restore(self, weights: dict[str, torch.Tensor]) -> None:
+        self.model_.load_state_dict(weights)
+        self.model_.eval()
+
+    # -- inference --------------------------------------------------------------------------------------
+    def _logits(self, features: np.ndarray, passes: int = 0) -> torch.Tensor:
+        x = torch.from_numpy(np.asarray(features, dtype=np.float32))
+        with torch.no_grad():  # not inference_mode: calibration fits a temperature on these logits
+            if not passes:
+                return self.model_.eval()(x)
+            self.model_.train()  # dropout on: every pass draws its own masks
+            try:
+                return self.model_(x.repeat(passes, 1)).view(passes, len(x), -1)
+            finally:
+                self.model_.eval()
+
+    def predict_proba(self, X: Sequence[str]) -> np.ndarray:
+        self._check_fitted()
+        return torch.softmax(self._logits(self.features(X)) / self.temperature_, -1).numpy()
+
+    def predict(self, X: Sequence[str]) -> list[str]:
+        return [str(self.classes_[i]) for i in self.predict_proba(X).argmax(1)]
+
+    def predict_mc(self, X: Sequence[str], passes: int | None = None,
+                   allowed: Sequence[Sequence[str] | None] | None = None) -> McPrediction:
+        """Mean probabilities, entropy and vote share over `passes` dropout samples of the head.
+        `allowed[i]` restricts item i to some labels, as `SlmClassifier.predict_mc` does."""
+        self._check_fitted()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            logits = self._logits(self.features(X), passes or self.mc_passes) / self.temperature_
+        if allowed is not None:
+            mask = torch.zeros(len(X), len(self.classes_))
+            for row, labels in enumerate(allowed):
+                known = [i for i, c in enumerate(self.classes_) if c in (labels or ())]
+                if known:
+                    mask[row] = float("-inf")
+                    mask[row, known] = 0.0
+            logits = logits + mask.unsqueeze(0)
+        return summarise(torch.softmax(logits, -1), self.labels_)
+
+    @property
+    def labels_(self) -> list[str]:
+        """The label set, as the router reads it from every small model."""
+        return [str(c) for c in self.classes_]
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise RuntimeError("this HeadClassifier is not fitted: call fit() or HeadClassifier.load()")
+
+    # -- persistence ------------------------------------------------------------------------------------
+    def save(self, path: str | Path, **manifest: Any) -> Path:
+        """Weights and kept training inputs (safetensors), labels, temperature and a manifest (`head.json`)."""
+        from safetensors.torch import save_file
+
+        self._check_fitted()
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        tensors = {f"model.{k}": v.contiguous() for k, v in self.model_.state_dict().items()}
+        tensors.update(train_features=torch.from_numpy(self.train_features_),
+                       train_labels=torch.from_numpy(self.train_labels_),
+                       train_weights=torch.from_numpy(self.train_weights_))
+        save_file(tensors, str(path / WEIGHTS))
+        params = {k: v for k, v in self.get_params().items() if k != "embedder"}
+        record = {"kind": "head", "labels": self.labels_, "temperature": self.temperature_, "params": params,
+                  "levels": list(LEVEL_FEATURES), "files": hashes(path, [WEIGHTS]), **manifest}
+        (path / MANIFEST).write_text(json.dumps(record, indent=2, default=str))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, embedder: Any = None) -> HeadClassifier:
+        """A saved head; ValueError when its files do not fit together."""
+        from safetensors.torch import load_file
+
+        from logai.paths import read_manifest
+
+        path = Path(path)
+        record = read_manifest(path, MANIFEST, "saved head classifier")
+        if record.get("levels") != list(LEVEL_FEATURES):
+            raise ValueError(f"{path}: saved with level features {record.get('levels')}, this logai uses "
+                             f"{list(LEVEL_FEATURES)}")
+        try:
+            verify(path, record["files"])  # before a byte of the weights is parsed
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"{path}/{MANIFEST} lists no file hashes: save the head again") from exc
+        self = cls(embedder=embedder, **record["params"])
+        self.manifest_ = record
+        self.classes_ = np.array(record["labels"])
+        self.temperature_ = float(record["temperature"])
+        try:
+            tensors = load_file(str(path / WEIGHTS))
+        except Exception as exc:  # safetensors raises its own error types
+            raise ValueError(f"{path}/{WEIGHTS} is not a readable safetensors file: {exc}") from exc
+        self.train_features_ = tensors["train_features"].numpy()
+        self.train_labels_ = tensors["train_labels"].numpy()
+        self.train_weights_ = tensors["train_weights"].numpy()
+        self.model_ = _Mlp(self.train_features_.shape[1], self.hidden, len(self.classes_), self.dropout,
+                           self.input_dropout)
+        state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+        try:
+            self.model_.load_state_dict(state)
+        except RuntimeError as exc:
+            raise ValueError(f"{path}: the head's weights do not match its manifest: {exc}") from exc
+        self.model_.eval()
+        return self

@@ -1,0 +1,181 @@
+"""Benchmark of the default router (issue 16): what a user gets on day one, on lines it never saw.
+
+    python pipelines/bench_default_router.py --data ../shared/data --out reports/default_router
+
+1. LogEval anomaly, test part of the split by distinct log (the router never saw it): the shipped router's
+   verdicts as `logai analyze --no-llm` prints them (whole process, start-up included), F1 and false-positive
+   rate of `abnormal`, beside a fine-tuned per-dataset router (`--baseline`, from `make train-router`).
+2. Leave one system out: for each system, a head trained exactly as the shipped one but without that
+   system's lines, scored on them, with their level and with the text alone.
+3. Learning curve: on BGL, left out of training, F1 after 0, 10, 50 and 200 operator corrections (wrong
+   verdicts of BGL's train part, corrected in a random order), applied by the same re-fit as `/v1/feedback`,
+   scored on BGL's test part.
+4. Cost: verdicts per second through `IngestService` (parse, verdict, store) on 20,000 Loghub lines, cold
+   (nothing cached) and warm (the same lines again), beside ingest with verdicts off.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from logai.config import RouteConfig, Settings, load_settings  # noqa: E402
+from logai.evaluation.anomaly_corpus import Example, by_system  # noqa: E402
+from logai.evaluation.logeval import find_logeval_file, load_logeval, split_by_input  # noqa: E402
+from logai.slm.embeddings import SentenceEmbedder  # noqa: E402
+from pipelines.reporting import write_report  # noqa: E402
+from pipelines.train_default_router import fit, scores, training_examples  # noqa: E402
+
+LOGAI = str(Path(sys.executable).with_name("logai"))
+
+
+def f1_fpr(gold: list[str], predicted: list[str], weights: list[float] | None = None) -> dict[str, float]:
+    g = np.array([x == "abnormal" for x in gold])
+    p = np.array([x == "abnormal" for x in predicted])
+    w = np.ones(len(g)) if weights is None else np.asarray(weights)
+    tp, fp = float((w * (g & p)).sum()), float((w * (~g & p)).sum())
+    fn, tn = float((w * (g & ~p)).sum()), float((w * (~g & ~p)).sum())
+    return {"f1": round(2 * tp / (2 * tp + fp + fn), 4) if tp else 0.0, "fpr": round(fp / (fp + tn), 4) if fp + tn
+            else 0.0, "recall": round(tp / (tp + fn), 4) if tp + fn else None, "items": round(float(w.sum()))}
+
+
+def logeval_test(data: Path, baseline: Path | None, folder: Path) -> dict:
+    """Each test item's log through `logai analyze`, scored per item (LogEval's unit)."""
+    items = split_by_input(load_logeval(find_logeval_file(data / "logeval", "anomaly")), seed=0).test
+    logs = list(dict.fromkeys(item.log for item in items))
+    (folder / "test.log").write_text("\n".join(log.replace("\n", " ") for log in logs) + "\n")
+    out = {}
+    for name, router in (("default (shipped)", None), ("fine-tuned per-dataset", baseline)):
+        if name != "default (shipped)" and router is None:
+            continue
+        command = [LOGAI, "analyze", "--no-llm", "--format", "plain", "--input", str(folder / "test.log")]
+        started = time.perf_counter()
+        done = subprocess.run(command + (["--router", str(router)] if router else []), capture_output=True,
+                              text=True, check=True)
+        seconds = time.perf_counter() - started
+        said = dict(zip(logs, (json.loads(line)["label"] for line in done.stdout.splitlines()), strict=True))
+        out[name] = {**f1_fpr([i.output for i in items], [said[i.log] for i in items]),
+                     "process_seconds": round(seconds, 1)}
+    return out
+
+
+def leave_one_out(data: Path, settings: Settings, embedder: SentenceEmbedder) -> dict:
+    train, dev, test, _ = training_examples(data, settings)
+    systems = by_system(train + dev + test)
+    out = {}
+    for system in sorted(s for s in systems if s != "seed"):
+        kept = [x for x in train if x.system != system]
+        held = systems[system]
+        model = fit(kept, [x for x in dev if x.system != system], embedder)
+        with_level = [x for x in held if not x.input.startswith("\t")]
+        text_only = [x for x in held if x.input.startswith("\t")]
+        out[system] = {"lines": round(sum(x.weight for x in held)),
+                       "abnormal_share": round(sum(x.weight for x in held if x.label == "abnormal")
+                                               / max(1e-9, sum(x.weight for x in held)), 4),
+                       "with_level": scores(model, with_level), "text_only": scores(model, text_only)}
+    return out
+
+
+def learning_curve(data: Path, settings: Settings, embedder: SentenceEmbedder, steps=(0, 10, 50, 200),
+                   seed: int = 0) -> dict:
+    """Corrections drawn from BGL's train and dev parts (only wrong verdicts get corrected), scored on test."""
+    train, dev, test, _ = training_examples(data, settings)
+    pool = [x for x in train + dev if x.system == "BGL"]
+    kept = [x for x in train if x.system != "BGL"]
+    model = fit(kept, [], embedder)
+    base = model.snapshot()
+    predicted = model.predict([x.input for x in pool])
+    wrong = [x for x, p in zip(pool, predicted, strict=True) if p != x.label]
+    right = [x for x, p in zip(pool, predicted, strict=True) if p == x.label]
+    random.Random(seed).shuffle(wrong)
+    random.Random(seed).shuffle(right)
+    order = wrong + right  # an operator corrects what is wrong; once nothing is, confirms what is right
+    out = {"pool_wrong": len(wrong), "pool": len(pool)}
+    for n in steps:
+        model.restore(base)
+        chosen: list[Example] = order[:n]
+        if chosen:
+            model.refit([x.input for x in chosen], [x.label for x in chosen])
+        out[str(n)] = scores(model, test)
+    return out
+
+
+def cost(data: Path, lines: int = 20_000) -> dict:
+    """Lines/s through IngestService with verdicts off, cold and warm (the same lines a second time)."""
+    from logai.bootstrap import build_service
+
+    sample: list[bytes] = []
+    for log in sorted((data / "loghub_2k").glob("*/*_2k.log")):
+        sample += log.read_bytes().splitlines()
+    sample = sample[:lines]
+    out = {}
+    for name, task in (("verdicts off", None), ("verdicts on", "anomaly")):
+        with tempfile.TemporaryDirectory() as tmp:
+            service = build_service(Settings(data_dir=Path(tmp), route=RouteConfig(llm=False, ingest_task=task)))
+            rounds = []
+            for round_number in range(2):
+                started = time.perf_counter()
+                service.ingest(sample, source="bench", format_name="generic", door="bench",
+                               keys=[f"{round_number}:{i}" for i in range(len(sample))])
+                rounds.append(round(len(sample) / (time.perf_counter() - started)))
+            out[name] = {"cold_lines_per_s": rounds[0], "warm_lines_per_s": rounds[1],
+                         "analyses": len(service.store.analyses(limit=10**7)) if task else 0}
+            service.close()
+    return out
+
+
+def markdown(report: dict) -> str:
+    rows = ["# Default router benchmark (issue 16)", "", f"Machine: {report['machine']}.", "",
+            "## LogEval anomaly, unseen test part (items)", "", "| router | F1 | FPR | recall | items | process s |",
+            "| --- | --- | --- | --- | --- | --- |"]
+    rows += [f"| {k} | {v['f1']} | {v['fpr']} | {v['recall']} | {v['items']} | {v['process_seconds']} |"
+             for k, v in report["logeval"].items()]
+    rows += ["", "## Leave one system out", "", "Weak labels (level) for the Loghub systems, LogEval answers for BGL.",
+             "", "| held-out system | lines | abnormal share | F1 / FPR with level | F1 / FPR text only |",
+             "| --- | --- | --- | --- | --- |"]
+    for system, v in report["loso"].items():
+        wl, to = v["with_level"], v["text_only"]
+        rows.append(f"| {system} | {v['lines']} | {v['abnormal_share']} | "
+                    f"{wl.get('f1', '-')} / {wl.get('fpr', '-')} | {to.get('f1', '-')} / {to.get('fpr', '-')} |")
+    curve = report["curve"]
+    rows += ["", f"## Learning curve on BGL, never trained on ({curve['pool_wrong']} wrong of {curve['pool']} "
+             "correctable logs)", "", "| corrections | F1 | FPR | recall |", "| --- | --- | --- | --- |"]
+    rows += [f"| {n} | {curve[n]['f1']} | {curve[n]['fpr']} | {curve[n]['recall']} |" for n in ("0", "10", "50", "200")]
+    rows += ["", "## Cost: 20,000 Loghub lines through IngestService (parse, verdict, store; SQLite)", "",
+             "| | cold lines/s | warm lines/s |", "| --- | --- | --- |"]
+    rows += [f"| {k} | {v['cold_lines_per_s']} | {v['warm_lines_per_s']} |" for k, v in report["cost"].items()]
+    return "\n".join(rows) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--out", type=Path, default=ROOT / "reports" / "default_router")
+    parser.add_argument("--baseline", type=Path, default=ROOT / "models" / "router",
+                        help="a fine-tuned router folder (make train-router); skipped when absent")
+    args = parser.parse_args()
+    settings = load_settings(None)
+    embedder = SentenceEmbedder()
+    report: dict = {"machine": f"{os.uname().machine}, {os.cpu_count()} cores"}
+    with tempfile.TemporaryDirectory() as tmp:
+        report["logeval"] = logeval_test(args.data, args.baseline if args.baseline.is_dir() else None, Path(tmp))
+    report["loso"] = leave_one_out(args.data, settings, embedder)
+    report["curve"] = learning_curve(args.data, settings, embedder)
+    report["cost"] = cost(args.data)
+    write_report(args.out, report, markdown)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,182 @@
+"""The default router that ships with logai: verdicts with no model folder and no data, routing that
+weighs the LLM's measured accuracy, and operators' corrections that take effect at once, survive a restart
+and can be undone. On the real packaged MiniLM and the committed artifact."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from logai.bootstrap import build_service
+from logai.config import RouteConfig, Settings
+from logai.events import Event
+from logai.llm.types import GenerationResult
+from logai.paths import DEFAULT_ROUTER
+from logai.route.analysis import build_router
+from logai.route.llm_accuracy import measure_llm_accuracy
+from logai.route.training import load_router
+from logai.slm.inputs import LEVEL_SEP
+
+ERROR_LINE = "2026-11-30 10:00:01 ERROR payments: charge failed for order 42: upstream timed out"
+INFO_LINE = "2026-11-30 10:00:02 INFO payments: charge ok for order 43 in 12 ms"
+
+
+@pytest.fixture(scope="module")
+def router():
+    return load_router(DEFAULT_ROUTER)
+
+
+def _event(text: str, level: str | None = None) -> Event:
+    return Event(raw=text, source="t", line=1, content=text, template=text, level=level)
+
+
+def test_the_artifact_is_small_and_says_how_it_was_made():
+    size = sum(f.stat().st_size for f in DEFAULT_ROUTER.rglob("*") if f.is_file())
+    assert size <= 10 * 2**20, size
+    record = json.loads((DEFAULT_ROUTER / "router.json").read_text())
+    assert record["seed"] == 0 and len(record["commit"]) == 40
+    assert all(len(digest) == 64 for digest in record["data"].values()) and record["data"]
+    anomaly = record["tasks"]["anomaly"]
+    assert set(anomaly["dev"]) >= {"f1", "fpr"} and anomaly["labels"] == ["abnormal", "normal"]
+
+
+def test_every_event_gets_a_verdict_with_no_model_dir_and_no_data(router):
+    verdicts = router.analyze([_event("upstream timed out, charge failed", "ERROR"),
+                               _event("charge ok in 12 ms", "INFO")], "anomaly")
+    assert [v.label for v in verdicts] == ["abnormal", "normal"]
+    for v in verdicts:
+        assert 0.5 <= v.confidence <= 1.0 and 0.0 <= v.uncertainty <= 1.0
+        assert v.path in ("slm", "slm_fallback", "llm") and v.reason
+
+
+def test_the_product_never_reads_the_benchmark_data(tmp_path):
+    """Outside `logai/evaluation` no module names ../shared/data, and `logai analyze` answers from a folder
+    with no data next to it."""
+    package = Path(__file__).resolve().parents[1] / "logai"
+    for module in package.rglob("*.py"):
+        if "evaluation" not in module.parts:
+            assert "shared/data" not in module.read_text(), module
+    (tmp_path / "in.log").write_text(ERROR_LINE + "\n" + INFO_LINE + "\n")
+    out = subprocess.run([str(Path(sys.executable).with_name("logai")), "analyze", "--no-llm", "--input",
+                          "in.log"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    labels = [json.loads(line)["label"] for line in out.stdout.splitlines()]
+    assert labels == ["abnormal", "normal"]
+
+
+class _RandomLlm:
+    """A deliberately bad LLM: a random label from the offered ones (the JSON the router's grammar asks for)."""
+
+    def __init__(self, seed: int = 0):
+        self.rng = random.Random(seed)
+        self.calls = 0
+
+    def generate(self, requests):
+        self.calls += len(requests)
+        return [GenerationResult(text=json.dumps({"label": self.rng.choice(["normal", "abnormal"]),
+                                                  "reason": "guess"}), token_ids=[], logprobs=[],
+                                 finish_reason="stop", prompt_tokens=10) for _ in requests]
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_random_llm_measures_badly_routes_nothing_and_changes_no_verdict():
+    bad = _RandomLlm()
+    router = load_router(DEFAULT_ROUTER, bad)
+    inputs = [f"{LEVEL_SEP}disk {i} failed: unrecoverable read error" for i in range(10)] + \
+             [f"{LEVEL_SEP}user {i} logged in" for i in range(10)]
+    labels = ["abnormal"] * 10 + ["normal"] * 10
+    measured = measure_llm_accuracy(router, "anomaly", inputs, labels, count=20)
+    assert bad.calls == 20 and measured["llm_accuracy"] <= 0.75
+    router.llm_accuracy["anomaly"] = measured["llm_accuracy"]
+    router.thresholds["anomaly"] = -1.0  # every item is uncertain enough: only the accuracy rule can stop it
+    calls = bad.calls
+    events = [_event(text.split(LEVEL_SEP)[1]) for text in inputs]
+    verdicts = router.analyze(events, "anomaly")
+    routed = [v for v in verdicts if v.path == "llm"]
+    assert len(routed) <= 1 and all(v.label == v.slm_label for v in verdicts if v.path != "llm")
+    assert bad.calls - calls == len(routed)
+
+
+def _settings(tmp_path: Path, **route) -> Settings:
+    return Settings(data_dir=tmp_path / "data", route=RouteConfig(llm=False, **route))
+
+
+def test_feedback_changes_the_next_verdict_survives_a_restart_and_undo_restores_it(tmp_path):
+    service = build_service(_settings(tmp_path))
+    analysis = service.analysis
+    line = "2026-11-30 10:00:03 ERROR cache: eviction storm, 1200 keys dropped"
+    before = analysis.analyze([service.parse_one(line, source="cache", format_name="generic")], "anomaly")[0][1]
+    assert before.label == "abnormal"
+    row = analysis.feedback(service.parse_one(line, source="cache", format_name="generic"), "anomaly", "normal",
+                            "expected during deploys", who="alice")
+    assert row["old_label"] == "abnormal" and row["new_label"] == "normal" and row["version"] == 1
+    def verdict(svc, text):
+        return svc.analysis.analyze([svc.parse_one(text, source="cache", format_name="generic")], "anomaly")[0][1]
+
+    same = "2026-11-30 10:05:00 ERROR cache: eviction storm, 4500 keys dropped"  # the same input: ids fold
+    after = verdict(service, same)
+    assert after.label == "normal" and after.path == "feedback" and "feedback" in after.reason
+    moved = verdict(service, "2026-11-30 10:06:00 ERROR cache: eviction storm, 77 keys dropped")
+    assert moved.label == "normal" and moved.path == "slm"  # not corrected itself: the re-fitted head moved it
+    service.close()
+
+    restarted = build_service(_settings(tmp_path))  # a new process would find the same store and head version
+    assert verdict(restarted, same).label == "normal" and restarted.analysis.learner.version["anomaly"] == 1
+    audit = restarted.store.feedback()
+    assert [(r["who"], r["old_label"], r["new_label"]) for r in audit] == [("alice", "abnormal", "normal")]
+    undone = restarted.analysis.undo_feedback(row["id"], "bob")
+    assert undone is not None and undone["undone_by"] == "bob"
+    restored = verdict(restarted, same)
+    assert restored.label == "abnormal" and restored.path == "slm"
+    assert restarted.analysis.undo_feedback(row["id"]) is None  # already undone
+    restarted.close()
+
+
+def test_corrections_re_fit_the_head_so_similar_lines_move(tmp_path):
+    service = build_service(_settings(tmp_path))
+    analysis, model = service.analysis, service.analysis.router.models["anomaly"]
+    texts = [f"{LEVEL_SEP}quota warning: tenant {name} at 91% of its storage" for name in ("a", "b", "c")]
+    base = model.predict_proba(texts)[:, 0]
+    for text in texts[:2]:
+        analysis.learner.correct("anomaly", text, "abnormal", source="t", log_text=text, template_id=None)
+    moved = model.predict_proba(texts)[:, 0]
+    assert moved[2] > base[2]  # the third was never corrected: the head moved it
+    service.close()
+
+
+def test_a_corrupt_or_mismatched_artifact_is_a_clear_error(tmp_path):
+    copy = tmp_path / "router"
+    shutil.copytree(DEFAULT_ROUTER, copy)
+    weights = copy / "anomaly" / "head.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-100])
+    with pytest.raises(ValueError, match=r"sha256|hash|checksum"):
+        build_router(_settings(tmp_path, model_dir=copy))
+    shutil.rmtree(copy)
+    shutil.copytree(DEFAULT_ROUTER, copy)
+    manifest = json.loads((copy / "anomaly" / "head.json").read_text())
+    manifest["levels"] = ["", "INFO"]
+    (copy / "anomaly" / "head.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match="level features"):
+        build_router(_settings(tmp_path, model_dir=copy))
+
+
+def test_llm_down_or_over_budget_leaves_the_small_models_verdict_marked(tmp_path):
+    from logai.llm.openai_compat import OpenAICompatBackend
+    from logai.route.budget import LlmBudget
+
+    dead = OpenAICompatBackend("http://127.0.0.1:9", model="x", timeout_s=1, max_retries=0)
+    router = load_router(DEFAULT_ROUTER, dead)
+    router.thresholds["anomaly"], router.llm_accuracy["anomaly"] = -1.0, 1.0
+    verdict = router.analyze([_event("raid battery degraded", "WARNING")], "anomaly")[0]
+    assert verdict.path == "slm_fallback" and verdict.llm_error and verdict.label == verdict.slm_label
+    router.budget, router.cache = LlmBudget(per_day=0), type(router.cache)()
+    verdict = router.analyze([_event("raid battery degraded", "WARNING")], "anomaly")[0]
+    assert verdict.path == "slm_fallback" and "budget" in verdict.llm_error
