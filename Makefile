@@ -3,7 +3,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install peers run test lint bench-doors bench-hostile bench-parsing bench-semantics bench-decoding bench-anomaly train-semantics train-router bench-adaptive eval-logeval
+.PHONY: install peers run test lint bench-doors bench-hostile bench-parsing bench-semantics bench-decoding bench-anomaly train-semantics train-router bench-adaptive train-default-router bench-default-router eval-logeval
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -60,6 +60,13 @@ train-router: install
 
 bench-adaptive: install
 	$(PY) pipelines/bench_adaptive.py --out reports/adaptive
+
+# the anomaly router that ships inside logai, and what it gives users (LOSO, corrections, cost)
+train-default-router: install
+	$(PY) pipelines/train_default_router.py --data ../shared/data --out logai/route/default_router
+
+bench-default-router: install
+	$(PY) pipelines/bench_default_router.py --data ../shared/data --out reports/default_router
 
 # full English LogEval runs of the whole system: the issue's protocol (train/dev/test split by input, the
 # test part scored), then 5-fold cross-fitting (every item scored by routers that never saw its log)

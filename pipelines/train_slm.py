@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--llm-accuracy", type=float, default=0.8,
                         help="assumed LLM accuracy on routed items when calibrating (negative: pure budget)")
     parser.add_argument("--llm-reasons", action="store_true", help="the configured LLM writes case reasons")
+    parser.add_argument("--llm-check", type=int, default=40,
+                        help="dev logs the configured LLM answers to measure its accuracy (0: skip)")
     parser.add_argument("--config", type=Path, default=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -66,6 +68,12 @@ def main(argv: list[str] | None = None) -> int:
     library = CaseLibrary(SentenceEmbedder())
     library.add([case for result in trained.values() for case in result.cases])
     save_router(args.out, trained, library, data=data_files, seed=args.seed, lang=args.lang)
+    if args.llm_check:  # the LLM's accuracy where it would be asked: the router routes only where it pays
+        from logai.llm.factory import build_backend
+        from logai.route.llm_accuracy import record_llm_accuracy
+
+        print(record_llm_accuracy(args.out, backend or build_backend(settings.llm),
+                                  {task: result.dev for task, result in trained.items()}, args.llm_check))
     for task, result in trained.items():
         print(f"{task}: {result.report}")
     print(f"router saved to {args.out} ({len(library)} cases)")

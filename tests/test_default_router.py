@@ -180,3 +180,29 @@ def test_llm_down_or_over_budget_leaves_the_small_models_verdict_marked(tmp_path
     router.budget, router.cache = LlmBudget(per_day=0), type(router.cache)()
     verdict = router.analyze([_event("raid battery degraded", "WARNING")], "anomaly")[0]
     assert verdict.path == "slm_fallback" and "budget" in verdict.llm_error
+
+
+def test_router_train_on_your_own_labels_for_any_task(tmp_path):
+    from click.testing import CliRunner
+
+    from logai.cli.main import cli
+
+    rows = [{"log": f"2026-11-30 10:00:{i % 60:02d} INFO db: query {100000 + i} took {i % 90} ms", "label": "fast"}
+            for i in range(40)]
+    rows += [{"log": f"2026-11-30 10:01:{i % 60:02d} WARN db: slow query {100000 + i} took {2000 + i} ms, lock wait",
+              "label": "slow"} for i in range(40)]
+    data = tmp_path / "labelled.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in rows))
+    runner = CliRunner()
+    out = tmp_path / "router"
+    result = runner.invoke(cli, ["router", "train", "--data", str(data), "--task", "latency", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["distinct_inputs"] < len(rows) and report["dev_accuracy"] == 1.0  # values folded, then merged
+    (tmp_path / "new.log").write_text("2026-11-30 11:00:00 WARN db: slow query 77 took 4100 ms, lock wait\n")
+    result = runner.invoke(cli, ["analyze", "--no-llm", "--router", str(out), "--task", "latency", "--input",
+                                 str(tmp_path / "new.log")])
+    assert result.exit_code == 0 and json.loads(result.stdout)["label"] == "slow", result.output
+    data.write_text('{"log": "x"}\n')
+    result = runner.invoke(cli, ["router", "train", "--data", str(data), "--out", str(tmp_path / "bad")])
+    assert result.exit_code != 0 and "labelled.jsonl:1" in result.output and "label" in result.output

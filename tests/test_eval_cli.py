@@ -14,7 +14,7 @@ from logai.cli.main import cli
 def test_logeval_sample_with_the_packaged_models(data_dir, tmp_path):
     out = tmp_path / "run"
     args = ["eval", "logeval", "--data", str(data_dir / "logeval"), "--tasks", "parsing,anomaly,diagnosis,summary",
-            "--limit", "20", "--out", str(out)]
+            "--limit", "20", "--llm-check", "5", "--out", str(out)]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     report = json.loads((out / "report.json").read_text())

@@ -42,13 +42,16 @@ def eval_group() -> None:
                    "item is scored by routers that never saw its log (1: score the test split only).")
 @click.option("--concurrency", type=click.IntRange(min=1), default=1, show_default=True,
               help="LLM requests in flight (remote backends; the local backend answers one at a time).")
+@click.option("--llm-check", type=click.IntRange(min=0), default=40, show_default=True,
+              help="Dev logs per router the LLM answers to measure its accuracy: routers route only where it "
+                   "beats the small model (0: route on uncertainty alone).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True,
               help="Output folder: predictions.jsonl, report.json, report.md, scores.png (resumes).")
 @click.pass_obj
 def logeval(obj, data: Path, train: Path | None, tasks: str, langs: str, shots: str, system: str,
             backend: str | None, base_url: str | None, model: str | None, no_llm: bool, limit: int | None,
-            folds: int, concurrency: int, seed: int, out: Path) -> None:
+            folds: int, concurrency: int, llm_check: int, seed: int, out: Path) -> None:
     """Score a system on LogEval: predictions.jsonl plus a report by task x language x shots."""
     from logai.config import redacted
     from logai.evaluation.logeval_runner import EvalOptions, LogEvalRunner
@@ -62,7 +65,7 @@ def logeval(obj, data: Path, train: Path | None, tasks: str, langs: str, shots: 
     try:
         options = EvalOptions(data=data, out=out, system=system, tasks=_csv(tasks), langs=_csv(langs),
                               shots=_csv(shots), train=train, seed=seed, limit=limit, folds=folds,
-                              concurrency=concurrency)
+                              concurrency=concurrency, llm_check=llm_check)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     factory = None if (no_llm or system == "slm") else (lambda: build_backend(llm_config))

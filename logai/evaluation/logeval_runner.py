@@ -56,6 +56,7 @@ class EvalOptions:
     limit: int | None = None  # items per task × language × shots (a seeded sample), e.g. for CI
     folds: int = 1  # >1: cross-fit the routed tasks when --train is --data, so every item is scored
     concurrency: int = 1  # LLM requests in flight (remote backends)
+    llm_check: int = 40  # dev logs per router on which the LLM's accuracy is measured (0: not measured)
 
     def __post_init__(self) -> None:
         if self.system not in SYSTEMS:
@@ -183,6 +184,10 @@ class LogEvalRunner:
             library = CaseLibrary(SentenceEmbedder())
             library.add(trained.cases)
             save_router(folder, {task: trained}, library, seed=self.options.seed, lang=lang)
+            if self.options.system == "logai" and self.backend_factory and self.options.llm_check:
+                from logai.route.llm_accuracy import record_llm_accuracy
+
+                record_llm_accuracy(folder, self.backend, {task: trained.dev}, self.options.llm_check)
         backend = self.backend if self.options.system == "logai" and self.backend_factory else None
         router = load_router(folder, backend)
         self._routers[key] = router

@@ -9,12 +9,15 @@ it (`AdaptiveRouter.llm_pays`); a weak LLM then gets (almost) nothing, a strong 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
 from logai.events import Event
+from logai.llm.backend import Backend
 from logai.llm.types import LLMError
 from logai.route.router import AdaptiveRouter
 from logai.slm.inputs import split_leveled
@@ -43,3 +46,20 @@ def measure_llm_accuracy(router: AdaptiveRouter, task: str, inputs: Sequence[str
         right += w[i] * (answer == labels[i])
         total += w[i]
     return {"llm_checked_logs": len(chosen), "llm_accuracy": round(right / total, 4) if total else 0.0}
+
+
+def record_llm_accuracy(folder: Path, backend: Backend, dev: dict[str, list[tuple[str, str, float]]],
+                        count: int = 40) -> dict[str, dict[str, float | int]]:
+    """Measure the LLM on each task's dev inputs (input, label, weight) through the router saved in `folder`
+    and write the figures into its router.json, where `load_router` reads `llm_accuracy`."""
+    from logai.route.training import ROUTER_FILE, load_router
+
+    router = load_router(folder, backend)
+    figures = {task: measure_llm_accuracy(router, task, [x[0] for x in rows], [x[1] for x in rows],
+                                          [x[2] for x in rows], count)
+               for task, rows in dev.items() if rows}
+    record = json.loads((folder / ROUTER_FILE).read_text())
+    for task, measured in figures.items():
+        record["tasks"][task].update(measured)
+    (folder / ROUTER_FILE).write_text(json.dumps(record, indent=2, default=str))
+    return figures

@@ -56,6 +56,7 @@ class TaskTraining:
     threshold: float
     cases: list[Case]
     report: dict[str, Any] = field(default_factory=dict)
+    dev: list[tuple[str, str, float]] = field(default_factory=list)  # (small-model input, label, weight)
 
 
 def train_task(task: str, train: Sequence[LabelledLog], dev: Sequence[LabelledLog], pipeline: ParsePipeline, *,
@@ -93,7 +94,8 @@ def train_task(task: str, train: Sequence[LabelledLog], dev: Sequence[LabelledLo
               "dev_routed_share": routed_share(uncertainty, threshold), "cases": len(cases),
               "temperature": model.temperature_, "epochs_run": len(model.history_)}
     log.info("router task %s: %s", task, report)
-    return TaskTraining(model, threshold, cases, report)
+    return TaskTraining(model, threshold, cases, report,
+                        [(event_text(e), x.label, x.weight) for x, e in zip(dev, dev_events, strict=True)])
 
 
 def save_router(folder: str | Path, trained: dict[str, TaskTraining], library: CaseLibrary,
