@@ -222,7 +222,7 @@ class RouteConfig(BaseModel):
     statistic: Literal["entropy", "vote"] = "entropy"
     max_llm_calls_per_s: float | None = Field(2.0, gt=0, description="LLM calls per second (none: no limit)")
     max_llm_calls_per_day: int | None = Field(20_000, ge=0, description="LLM calls per day (none: no limit)")
-    cache_size: int = Field(100_000, ge=0, description="verdicts kept per (task, small-model input)")
+    cache_size: int = Field(20_000, ge=0, description="verdicts kept, by (task, small-model input): about 16 MB")
     ingest_task: str | None = Field("anomaly", description="give every ingested event a verdict of this task, "
                                                            "stored as an analysis (none: only on request)")
 

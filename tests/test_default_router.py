@@ -114,28 +114,27 @@ def test_feedback_changes_the_next_verdict_survives_a_restart_and_undo_restores_
     analysis = service.analysis
     line = "2026-11-30 10:00:03 ERROR cache: eviction storm, 1200 keys dropped"
     before = analysis.analyze([service.parse_one(line, source="cache", format_name="generic")], "anomaly")[0][1]
-    assert before.label == "abnormal"
-    row = analysis.feedback(service.parse_one(line, source="cache", format_name="generic"), "anomaly", "normal",
-                            "expected during deploys", who="alice")
-    assert row["old_label"] == "abnormal" and row["new_label"] == "normal" and row["version"] == 1
+    other = "normal" if before.label == "abnormal" else "abnormal"  # the operator says otherwise
+    row = analysis.feedback(service.parse_one(line, source="cache", format_name="generic"), "anomaly", other,
+                            "the operator knows better", who="alice")
+    assert row["old_label"] == before.label and row["new_label"] == other and row["version"] == 1
+
     def verdict(svc, text):
         return svc.analysis.analyze([svc.parse_one(text, source="cache", format_name="generic")], "anomaly")[0][1]
 
-    same = "2026-11-30 10:05:00 ERROR cache: eviction storm, 4500 keys dropped"  # the same input: ids fold
+    same = "2026-11-30 10:05:00 ERROR cache: eviction storm, 77 keys dropped"  # the same input: numbers fold
     after = verdict(service, same)
-    assert after.label == "normal" and after.path == "feedback" and "feedback" in after.reason
-    moved = verdict(service, "2026-11-30 10:06:00 ERROR cache: eviction storm, 77 keys dropped")
-    assert moved.label == "normal" and moved.path == "slm"  # not corrected itself: the re-fitted head moved it
+    assert after.label == other and after.path == "feedback" and "feedback" in after.reason
     service.close()
 
     restarted = build_service(_settings(tmp_path))  # a new process would find the same store and head version
-    assert verdict(restarted, same).label == "normal" and restarted.analysis.learner.version["anomaly"] == 1
+    assert verdict(restarted, same).label == other and restarted.analysis.learner.version["anomaly"] == 1
     audit = restarted.store.feedback()
-    assert [(r["who"], r["old_label"], r["new_label"]) for r in audit] == [("alice", "abnormal", "normal")]
+    assert [(r["who"], r["old_label"], r["new_label"]) for r in audit] == [("alice", before.label, other)]
     undone = restarted.analysis.undo_feedback(row["id"], "bob")
     assert undone is not None and undone["undone_by"] == "bob"
     restored = verdict(restarted, same)
-    assert restored.label == "abnormal" and restored.path == "slm"
+    assert restored.label == before.label and restored.path == "slm"
     assert restarted.analysis.undo_feedback(row["id"]) is None  # already undone
     restarted.close()
 
@@ -187,10 +186,11 @@ def test_router_train_on_your_own_labels_for_any_task(tmp_path):
 
     from logai.cli.main import cli
 
-    rows = [{"log": f"2026-11-30 10:00:{i % 60:02d} INFO db: query {100000 + i} took {i % 90} ms", "label": "fast"}
-            for i in range(40)]
-    rows += [{"log": f"2026-11-30 10:01:{i % 60:02d} WARN db: slow query {100000 + i} took {2000 + i} ms, lock wait",
-              "label": "slow"} for i in range(40)]
+    tables = ("users", "orders", "items", "carts", "prices")
+    rows = [{"log": f"2026-11-30 10:00:{i % 60:02d} INFO db: query {100000 + i} on table={tables[i % 5]} took "
+                    f"{i % 90} ms", "label": "fast"} for i in range(40)]
+    rows += [{"log": f"2026-11-30 10:01:{i % 60:02d} WARN db: slow query {100000 + i} on table={tables[i % 5]} "
+                     f"took {2000 + i} ms, lock wait", "label": "slow"} for i in range(40)]
     data = tmp_path / "labelled.jsonl"
     data.write_text("\n".join(json.dumps(r) for r in rows))
     runner = CliRunner()
@@ -199,7 +199,8 @@ def test_router_train_on_your_own_labels_for_any_task(tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["distinct_inputs"] < len(rows) and report["dev_accuracy"] == 1.0  # values folded, then merged
-    (tmp_path / "new.log").write_text("2026-11-30 11:00:00 WARN db: slow query 77 took 4100 ms, lock wait\n")
+    (tmp_path / "new.log").write_text("2026-11-30 11:00:00 WARN db: slow query 77 on table=payments took 4100 ms, "
+                                      "lock wait\n")
     result = runner.invoke(cli, ["analyze", "--no-llm", "--router", str(out), "--task", "latency", "--input",
                                  str(tmp_path / "new.log")])
     assert result.exit_code == 0 and json.loads(result.stdout)["label"] == "slow", result.output

@@ -32,7 +32,7 @@ class SentenceEmbedder:
     """Texts to unit vectors; repeated texts (templates) are embedded once (LRU cache)."""
 
     def __init__(self, model_dir: str | Path | None = None, device: str | None = None, batch_size: int = 64,
-                 cache_size: int = 100_000):
+                 cache_size: int = 20_000):
         from transformers import AutoModel, AutoTokenizer
 
         path = Path(model_dir) if model_dir else packaged_minilm()
@@ -42,7 +42,7 @@ class SentenceEmbedder:
         self.batch_size = batch_size
         self.dim = int(self.model.config.hidden_size)
         self.cache_size = cache_size
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()  # float16: 20,000 vectors hold 15 MB
         self._lock = threading.RLock()
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -60,7 +60,7 @@ class SentenceEmbedder:
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             vectors = torch.nn.functional.normalize(pooled, dim=-1).float().cpu().numpy()
-            for text, vector in zip(chunk, vectors, strict=True):
+            for text, vector in zip(chunk, vectors.astype(np.float16), strict=True):
                 self._cache[text] = vector
                 if len(self._cache) > self.cache_size:
                     self._cache.popitem(last=False)

@@ -52,9 +52,34 @@ LEVEL_FEATURES = ("", "TRACE", "DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "C
 LEVEL_SEP = "\t"
 
 
+_WORD = re.compile(r"[A-Za-z][A-Za-z_.:/-]{0,23}")
+
+
+def folded_text(event: Event) -> str:
+    """`event_text` with every value folded to its concept or type except short words (status words, codes
+    such as `insufficient_funds` or `FAILED`): one input per template and word values, so a stream costs one
+    encoder pass per template, not per line, and a correction applies to the template."""
+    template = event.template or event.content or event.raw
+    if not event.params:
+        return template
+    values = iter(event.params)
+    out: list[str] = []
+    last = 0
+    for match in _SLOT.finditer(template):
+        param = next(values, None)
+        if param is None:
+            break
+        out.append(template[last:match.start()])
+        word = _WORD.fullmatch(param.value) and (param.type or "text") not in _PLACEHOLDER_TYPES
+        out.append(param.value if word else f"<{param.concept or param.type or 'value'}>")
+        last = match.end()
+    out.append(template[last:])
+    return "".join(out)
+
+
 def leveled_text(event: Event) -> str:
     """`"LEVEL\ttext"`: the input of a level-aware small model (`HeadClassifier`), also its cache key."""
-    return f"{event.level or ''}{LEVEL_SEP}{event_text(event)}"
+    return f"{event.level or ''}{LEVEL_SEP}{folded_text(event)}"
 
 
 def split_leveled(value: str) -> tuple[str, str]:
