@@ -12,7 +12,7 @@ import pytest
 HEAVY = ("torch", "sklearn", "scipy", "fastapi", "transformers")
 COMMAND_MODULES = ["analyze_cmd", "daemon_cmd", "detect_cmd", "eval_cmd", "formats_cmd", "llm_cmd", "parse_cmd",
                    "serve_cmd", "templates_cmd"]
-COMMANDS = ["analyze", "daemon", "detect", "eval", "formats", "llm", "parse", "serve", "templates"]
+COMMANDS = ["analyze", "daemon", "detect", "eval", "formats", "llm", "parse", "router", "serve", "templates"]
 
 
 def heavy_modules_after(code: str) -> list[str]:
