@@ -275,6 +275,8 @@ class IngestService:
                 flushed = IngestResult(anomalies=self.scorer.flush())
                 self._store_anomalies([flushed])
             self.pipeline.close()
+        if self.analysis is not None:
+            self.analysis.stop_reviews()
         if self.writer is not None:
             self.writer.close()
         if self.analysis is not None and self.analysis.router.backend is not None:

@@ -18,10 +18,10 @@ import cramjam
 import orjson
 from google.protobuf.message import DecodeError
 
-from logai.doors import json_stream
+from logai.doors import json_stream, protowire
 from logai.doors.batch import DoorBatch, Rejected
 from logai.doors.bodies import BadBody, BodyTooLarge, RecordKeys, nanos_to_iso
-from logai.doors.loki_proto import PushRequest
+from logai.doors.loki_proto import EntryAdapter
 from logai.events import Record
 from logai.ingest.formats import FormatRegistry
 from logai.ingest.headers import HeaderParser, header_parser_for, normalize_level
@@ -52,13 +52,11 @@ def read_push(body: bytes, content_type: str, limit: int, *, source_labels: Sequ
     client sends it) is decoded whole, JSON is checked and counted in one streamed pass and each entry made as
     it is ingested. BadBody names what is wrong; nothing is stored when it is raised."""
     if content_type == "application/x-protobuf":
-        request = _decode_protobuf(body, limit)
-        count = sum(len(stream.entries) for stream in request.streams)
-        labels = [parse_labels(stream.labels) for stream in request.streams]  # all checked before any is stored
-        entries: Iterable[_Entry] = (
-            (number, entry.timestamp.seconds * 1_000_000_000 + entry.timestamp.nanos, entry.line,
-             {pair.name: pair.value for pair in entry.structuredMetadata})
-            for number, stream in enumerate(request.streams) for entry in stream.entries)
+        data = memoryview(_decompress(body, limit))
+        labels, spans = _protobuf_streams(data)
+        count = sum(len(found) for found in spans)
+        entries: Iterable[_Entry] = (_entry(number, EntryAdapter.FromString(data[s:e]))
+                                     for number, found in enumerate(spans) for s, e in found)
     elif content_type in ("application/json", ""):
         groups = json_stream.scan(body, levels=("streams.item",), headers={"stream": "streams.item.stream"},
                                   item="streams.item.values.item", check=_JsonPushShape(), what="a Loki push")
@@ -120,7 +118,7 @@ def _json_entries(body: bytes, counts: list[int]) -> Iterator[_Entry]:
             yield number, value[0], value[1], metadata
 
 
-def _decode_protobuf(body: bytes, limit: int) -> PushRequest:
+def _decompress(body: bytes, limit: int) -> bytes:
     try:
         size = cramjam.snappy.decompress_raw_len(body)
     except Exception as exc:
@@ -128,12 +126,32 @@ def _decode_protobuf(body: bytes, limit: int) -> PushRequest:
     if size > limit:
         raise BodyTooLarge(f"body decompresses to more than {limit} bytes")
     try:
-        raw = bytes(cramjam.snappy.decompress_raw(body))
-        return PushRequest.FromString(raw)
-    except DecodeError as exc:
-        raise BadBody(f"not a valid PushRequest protobuf: {exc}") from exc
+        return bytes(cramjam.snappy.decompress_raw(body))
     except Exception as exc:  # cramjam raises its own error types for corrupt input
         raise BadBody(f"not a snappy-compressed PushRequest: {exc}") from exc
+
+
+def _protobuf_streams(data: memoryview) -> tuple[list[dict[str, str]], list[protowire.Spans]]:
+    """Each stream's labels and where its entries lie, every entry checked (decoded and dropped): a malformed
+    push is refused before anything is stored, and the request never holds the decoded message tree."""
+    labels, spans = [], []
+    try:
+        for start, end in protowire.spans(data, 0, len(data), 1):  # streams
+            texts = protowire.spans(data, start, end, 1)  # labels: a string, the last one counts
+            text = bytes(data[texts.starts[-1]:texts.ends[-1]]).decode("utf-8") if len(texts) else ""
+            found = protowire.spans(data, start, end, 2)  # entries
+            for s, e in found:
+                EntryAdapter.FromString(data[s:e])
+            labels.append(parse_labels(text))
+            spans.append(found)
+    except (protowire.WireError, DecodeError, UnicodeDecodeError) as exc:
+        raise BadBody(f"not a valid PushRequest protobuf: {exc}") from exc
+    return labels, spans
+
+
+def _entry(number: int, entry: Any) -> _Entry:
+    return (number, entry.timestamp.seconds * 1_000_000_000 + entry.timestamp.nanos, entry.line,
+            {pair.name: pair.value for pair in entry.structuredMetadata})
 
 
 def line_parsers(registry: FormatRegistry, line_format: str) -> tuple[str, list[HeaderParser]]:

@@ -43,3 +43,4 @@ def _build() -> descriptor_pool.DescriptorPool:
 
 _POOL = _build()
 PushRequest = message_factory.GetMessageClass(_POOL.FindMessageTypeByName("logproto.PushRequest"))
+EntryAdapter = message_factory.GetMessageClass(_POOL.FindMessageTypeByName("logproto.EntryAdapter"))

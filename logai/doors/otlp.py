@@ -21,14 +21,13 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
-    ExportLogsServiceRequest,
     ExportLogsServiceResponse,
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
-from logai.doors import json_stream
+from logai.doors import json_stream, protowire
 from logai.doors.batch import DoorBatch, Rejected
 from logai.doors.bodies import BadBody, RecordKeys, nanos_to_iso
 from logai.events import Record
@@ -46,14 +45,11 @@ def read_request(body: bytes, content_type: str, *, source_attributes: list[str]
     JSON is checked and counted in one streamed pass and each record decoded as it is ingested.
     BadBody names what is wrong; nothing is stored when it is raised."""
     if content_type == PROTOBUF:
-        request = ExportLogsServiceRequest()
-        try:
-            request.ParseFromString(body)
-        except DecodeError as exc:
-            raise BadBody(f"not a valid ExportLogsServiceRequest protobuf: {exc}") from exc
-        count = sum(len(scope.log_records) for resource in request.resource_logs for scope in resource.scope_logs)
-        triples: Iterable[_Triple] = ((resource.resource, scope.scope, record) for resource in request.resource_logs
-                                      for scope in resource.scope_logs for record in scope.log_records)
+        data = memoryview(body)
+        frames = _protobuf_frames(data)
+        count = sum(len(records) for _, _, records in frames)
+        triples: Iterable[_Triple] = ((resource, scope, bytes(data[s:e])) for resource, scope, records in frames
+                                      for s, e in records)
     else:
         names = _SNAKE if b'"resource_logs"' in body else _CAMEL
         if not body.strip():
@@ -65,7 +61,22 @@ def read_request(body: bytes, content_type: str, *, source_attributes: list[str]
     return DoorBatch(count, _records(triples, source_attributes, default_source))
 
 
-_Triple = tuple[Resource, InstrumentationScope, "LogRecord | dict[str, Any]"]
+_Triple = tuple[Resource, InstrumentationScope, "bytes | dict[str, Any]"]  # a record: protobuf or OTLP/JSON
+
+
+def _protobuf_frames(data: memoryview) -> list[tuple[Resource, InstrumentationScope, protowire.Spans]]:
+    """Each scope's resource and scope, decoded, and where its log records lie: one pass over the bytes that
+    checks every length, so a truncated or malformed body is refused before anything is stored."""
+    frames = []
+    try:
+        for resource_start, resource_end in protowire.spans(data, 0, len(data), 1):  # resource_logs
+            resource = Resource.FromString(protowire.joined(data, resource_start, resource_end, 1))
+            for scope_start, scope_end in protowire.spans(data, resource_start, resource_end, 2):  # scope_logs
+                scope = InstrumentationScope.FromString(protowire.joined(data, scope_start, scope_end, 1))
+                frames.append((resource, scope, protowire.spans(data, scope_start, scope_end, 2)))  # log_records
+    except (protowire.WireError, DecodeError) as exc:
+        raise BadBody(f"not a valid ExportLogsServiceRequest protobuf: {exc}") from exc
+    return frames
 # resource frame, scope frame, resource, scope, record prefixes, as OTLP/JSON (lowerCamelCase) or proto names
 _CAMEL = ("resourceLogs.item", "resourceLogs.item.scopeLogs.item", "resourceLogs.item.resource",
           "resourceLogs.item.scopeLogs.item.scope", "resourceLogs.item.scopeLogs.item.logRecords.item")
@@ -122,12 +133,18 @@ def _records(triples: Iterable[_Triple], source_attributes: list[str], default_s
                 fields["otel.scope.name"] = scope.name
             fields.update(_attributes(scope.attributes))
             context = (resource.SerializeToString(deterministic=True), scope.SerializeToString(deterministic=True))
-        if isinstance(log_record, dict):
-            try:
+        try:
+            if isinstance(log_record, dict):
+                raw = orjson.dumps(log_record)
                 log_record = _log_record(log_record)
-            except ValueError as exc:
-                yield Rejected(source, orjson.dumps(log_record), str(exc))
-                continue
+            else:
+                raw, log_record = log_record, LogRecord.FromString(log_record)
+        except ValueError as exc:  # an OTLP/JSON record: the message says what is wrong
+            yield Rejected(source, raw, str(exc))
+            continue
+        except DecodeError as exc:
+            yield Rejected(source, raw, f"not a valid LogRecord: {exc}")
+            continue
         record_bytes = log_record.SerializeToString(deterministic=True)
         nanos = log_record.time_unix_nano or log_record.observed_time_unix_nano
         try:

@@ -2,8 +2,40 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
+
 from logai.config import LlmConfig
 from logai.llm.backend import Backend
+from logai.llm.types import GenerationRequest, GenerationResult, LabelScores
+
+
+class LazyBackend(Backend):
+    """The configured backend, built on first use: a service whose small model is sure of everything never
+    loads the LLM (the local one costs seconds and hundreds of MB at start-up)."""
+
+    def __init__(self, config: LlmConfig):
+        self.config = config
+        self.name = config.model or config.backend
+        self._backend: Backend | None = None
+        self._lock = threading.Lock()
+
+    def backend(self) -> Backend:
+        with self._lock:
+            if self._backend is None:
+                self._backend = build_backend(self.config)
+            return self._backend
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
+        return self.backend().generate(requests)
+
+    def score_labels(self, messages: list[dict[str, str]], labels: Sequence[str]) -> LabelScores:
+        return self.backend().score_labels(messages, labels)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._backend is not None:
+                self._backend.close()
 
 
 def build_backend(config: LlmConfig) -> Backend:

