@@ -56,6 +56,9 @@ def create_app(settings: Settings, service: IngestService | None = None) -> Fast
             request_id = request.scope.get("state", {}).get("request_id", "-")
             log.exception("%s %s failed (request id %s)", request.method, request.url.path, request_id)
             metrics.ERRORS.labels(stage="http").inc()
+            route = request.scope.get("route")  # counted like any answer: a 500 must show in the status counts
+            metrics.REQUEST_SECONDS.labels(request.method, getattr(route, "path", "unmatched"), "500").observe(
+                time.perf_counter() - started)
             return JSONResponse({"detail": "internal error", "request_id": request_id}, status_code=500)
         route = request.scope.get("route")
         metrics.REQUEST_SECONDS.labels(request.method, getattr(route, "path", "unmatched"),
