@@ -207,3 +207,15 @@ def test_router_train_on_your_own_labels_for_any_task(tmp_path):
     data.write_text('{"log": "x"}\n')
     result = runner.invoke(cli, ["router", "train", "--data", str(data), "--out", str(tmp_path / "bad")])
     assert result.exit_code != 0 and "labelled.jsonl:1" in result.output and "label" in result.output
+
+
+def test_a_huge_line_makes_a_bounded_prompt():
+    """A 100 KB line once overflowed the LLM's context (a 500) and kept the reviewer busy for seconds."""
+    from logai.route.cases import Case
+    from logai.route.prompt import build_messages
+    from logai.route.tasks import task
+
+    huge = "\x01x" * 50_000
+    case = Case(log=huge, template=huge, label="normal", reason="r")
+    messages = build_messages(task("anomaly"), ["normal", "abnormal"], _event(huge, "ERROR"), [case] * 5)
+    assert sum(len(m["content"]) for m in messages) < 10_000

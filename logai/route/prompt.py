@@ -31,13 +31,18 @@ def verdict_constraint(labels: Sequence[str]) -> Constraint:
     })
 
 
+LOG_CHARS = 1500  # per text in a prompt: a 100 KB line must not overflow the model's context (or take seconds)
+CASE_CHARS = 400
+
+
 def describe_event(event: Event) -> str:
-    lines = [f"Log: {event.content or event.raw}"]
+    text = event.content or event.raw
+    lines = [f"Log: {text[:LOG_CHARS]}"]
     template = event.conceptualized or event.template
-    if template and template != (event.content or event.raw):
-        lines.append(f"Template: {template}")
+    if template and template != text:
+        lines.append(f"Template: {template[:LOG_CHARS]}")
     if event.params:
-        typed = ", ".join(f"{p.value} ({p.concept or p.type or 'value'})" for p in event.params[:12])
+        typed = ", ".join(f"{p.value[:80]} ({p.concept or p.type or 'value'})" for p in event.params[:12])
         lines.append(f"Parameters: {typed}")
     if event.level:
         lines.append(f"Level: {event.level}")
@@ -55,7 +60,7 @@ def build_messages(task: Task, labels: Sequence[str], event: Event, cases: Seque
     if cases:
         parts.append("Similar past cases, with their correct answers:")
         for case in cases:
-            parts.append(f"Log: {case.log}\nAnswer: {_answer(case.label, case.reason)}")
+            parts.append(f"Log: {case.log[:CASE_CHARS]}\nAnswer: {_answer(case.label, case.reason)}")
     parts.append("Now this log:")
     body = describe_event(event)
     if evidence:

@@ -196,6 +196,10 @@ class AdaptiveRouter:
             log.warning("LLM unavailable for a %s verdict, the small model's answer stands: %s", task, exc)
             verdict.path, verdict.llm_error = "slm_fallback", str(exc)[:300]
             return
+        except Exception as exc:  # whatever the model raises, the small model's verdict stands
+            log.exception("LLM failed on a %s verdict; the small model's answer stands", task)
+            verdict.path, verdict.llm_error = "slm_fallback", f"{type(exc).__name__}: {exc}"[:300]
+            return
         verdict.latency_s += time.perf_counter() - started
         verdict.path, verdict.label, verdict.reason = "llm", answer.label, answer.reason
         verdict.model, verdict.llm_tokens = self.llm_name, answer.tokens
