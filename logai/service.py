@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from logai import metrics
 from logai.detect.signals import Anomaly
@@ -27,6 +27,7 @@ from logai.store.store import EventStore, WriteResult
 from logai.store.writer import StoreWriter
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 MAX_SOURCE_CHARS = 256  # the store's source column
 
 
@@ -56,34 +57,25 @@ CHUNK_LINES = 2000  # a request is parsed and stored this many lines at a time..
 CHUNK_BYTES = 128 * 1024  # ...or this many bytes: memory and GC pauses stay those of one chunk, not of the body
 
 
-def chunk_bounds(sizes: Sequence[int], max_items: int = CHUNK_LINES, max_bytes: int = CHUNK_BYTES
-                 ) -> list[tuple[int, int]]:
-    """(start, end) of consecutive chunks of at most `max_items` items and, past the first item, `max_bytes`."""
-    bounds, start, size = [], 0, 0
-    for index, item in enumerate(sizes):
-        if index > start and (index - start >= max_items or size + item > max_bytes):
-            bounds.append((start, index))
-            start, size = index, 0
-        size += item
-    if start < len(sizes):
-        bounds.append((start, len(sizes)))
-    return bounds
-
-
-def record_chunks(records: Iterable[Record], max_items: int = CHUNK_LINES, max_bytes: int = CHUNK_BYTES
-                  ) -> Iterator[list[Record]]:
-    """`records` in consecutive lists cut like `chunk_bounds` cuts sizes, pulled from the iterable as needed."""
-    chunk: list[Record] = []
+def chunks(items: Iterable[T], size_of: Callable[[T], int], max_items: int = CHUNK_LINES,
+           max_bytes: int = CHUNK_BYTES) -> Iterator[list[T]]:
+    """`items` in consecutive lists of at most `max_items` items and, past the first item, `max_bytes` (as
+    `size_of` counts them), pulled from the iterable as needed: lazy lines or records are made a chunk at a time."""
+    chunk: list[T] = []
     size = 0
-    for record in records:
-        item = len(record.raw or record.content)
-        if chunk and (len(chunk) >= max_items or size + item > max_bytes):
+    for item in items:
+        item_size = size_of(item)
+        if chunk and (len(chunk) >= max_items or size + item_size > max_bytes):
             yield chunk
             chunk, size = [], 0
-        chunk.append(record)
-        size += item
+        chunk.append(item)
+        size += item_size
     if chunk:
         yield chunk
+
+
+def _record_size(record: Record) -> int:
+    return len(record.raw or record.content)
 
 
 class IngestService:
@@ -110,10 +102,13 @@ class IngestService:
             raise ValueError("one ingest key per line is required")
         start = time.perf_counter()
         total = IngestResult(received=len(lines))
-        for lo, hi in chunk_bounds([len(line) for line in lines]):
-            part = self.parse(lines[lo:hi], source=source, format_name=format_name, keys=keys[lo:hi], door=door,
+        lo = 0
+        for chunk in chunks(lines, len):
+            hi = lo + len(chunk)
+            part = self.parse(chunk, source=source, format_name=format_name, keys=keys[lo:hi], door=door,
                               first_line=first_line + lo)
             total.absorb(self._store(part), lo)
+            lo = hi
         metrics.BATCH_SECONDS.labels(door=door).observe(time.perf_counter() - start)
         return total
 
@@ -156,7 +151,7 @@ class IngestService:
         `format_name` picks the miner settings (masking, Drain); records keep their order within a source."""
         start = time.perf_counter()
         total = IngestResult()
-        for chunk in record_chunks(records):
+        for chunk in chunks(records, _record_size):
             for source, count in Counter(record.source[:MAX_SOURCE_CHARS] for record in chunk).items():
                 metrics.LINES_IN.labels(source=metrics.source_label(source), door=door).inc(count)
             offset = total.received

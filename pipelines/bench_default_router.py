@@ -26,29 +26,18 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from logai.config import RouteConfig, Settings, load_settings  # noqa: E402
 from logai.evaluation.anomaly_corpus import Example, by_system  # noqa: E402
+from logai.evaluation.classification import binary_scores  # noqa: E402
 from logai.evaluation.logeval import find_logeval_file, load_logeval, split_by_input  # noqa: E402
 from logai.slm.embeddings import SentenceEmbedder  # noqa: E402
 from pipelines.reporting import write_report  # noqa: E402
 from pipelines.train_default_router import fit, scores, training_examples  # noqa: E402
 
 LOGAI = str(Path(sys.executable).with_name("logai"))
-
-
-def f1_fpr(gold: list[str], predicted: list[str], weights: list[float] | None = None) -> dict[str, float]:
-    g = np.array([x == "abnormal" for x in gold])
-    p = np.array([x == "abnormal" for x in predicted])
-    w = np.ones(len(g)) if weights is None else np.asarray(weights)
-    tp, fp = float((w * (g & p)).sum()), float((w * (~g & p)).sum())
-    fn, tn = float((w * (g & ~p)).sum()), float((w * (~g & ~p)).sum())
-    return {"f1": round(2 * tp / (2 * tp + fp + fn), 4) if tp else 0.0, "fpr": round(fp / (fp + tn), 4) if fp + tn
-            else 0.0, "recall": round(tp / (tp + fn), 4) if tp + fn else None, "items": round(float(w.sum()))}
 
 
 def logeval_test(data: Path, baseline: Path | None, folder: Path) -> dict:
@@ -66,7 +55,7 @@ def logeval_test(data: Path, baseline: Path | None, folder: Path) -> dict:
                               text=True, check=True)
         seconds = time.perf_counter() - started
         said = dict(zip(logs, (json.loads(line)["label"] for line in done.stdout.splitlines()), strict=True))
-        out[name] = {**f1_fpr([i.output for i in items], [said[i.log] for i in items]),
+        out[name] = {**binary_scores([i.output for i in items], [said[i.log] for i in items]),
                      "process_seconds": round(seconds, 1)}
     return out
 

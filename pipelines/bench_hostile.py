@@ -34,20 +34,13 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipelines.door_memory import every_door  # noqa: E402
+from pipelines.door_memory import every_door, rss_bytes  # noqa: E402
 from pipelines.local_services import ServeProcess  # noqa: E402
 from pipelines.reporting import write_report  # noqa: E402
 from tests.hostile_lines import hostile_lines  # noqa: E402
 
 CAP = 10 * 1024 * 1024
 KEY = "bench-key-000000001"
-
-
-def rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
 
 
 def status_counts(base: str) -> dict[str, int]:

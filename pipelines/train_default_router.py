@@ -27,7 +27,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from logai.config import load_settings  # noqa: E402
 from logai.evaluation.anomaly_corpus import Example, gold_examples, loghub_systems, weak_examples  # noqa: E402
+from logai.evaluation.classification import binary_scores  # noqa: E402
 from logai.evaluation.logeval import find_logeval_file, load_logeval, split_by_input  # noqa: E402
 from logai.route.cases import CaseLibrary  # noqa: E402
 from logai.route.head_training import error_prone_cases, save_head_router  # noqa: E402
@@ -73,18 +73,11 @@ def training_examples(data: Path, settings, *, exclude: str | None = None, seed:
 
 
 def scores(model: HeadClassifier, examples: list[Example], positive: str = "abnormal") -> dict[str, float]:
-    """Weighted F1, precision, recall and false-positive rate of `positive`."""
+    """Weighted F1, precision, recall and false-positive rate of `positive` on the model's predictions."""
     if not examples:
         return {}
-    predicted = np.array([p == positive for p in model.predict([x.input for x in examples])])
-    gold = np.array([x.label == positive for x in examples])
-    w = np.array([x.weight for x in examples])
-    tp, fp = float((w * (gold & predicted)).sum()), float((w * (~gold & predicted)).sum())
-    fn, tn = float((w * (gold & ~predicted)).sum()), float((w * (~gold & ~predicted)).sum())
-    return {"f1": round(2 * tp / (2 * tp + fp + fn), 4) if tp else 0.0,
-            "precision": round(tp / (tp + fp), 4) if tp + fp else 0.0,
-            "recall": round(tp / (tp + fn), 4) if tp + fn else 0.0,
-            "fpr": round(fp / (fp + tn), 4) if fp + tn else 0.0, "items": round(float(w.sum()))}
+    return binary_scores([x.label for x in examples], model.predict([x.input for x in examples]), positive,
+                         [x.weight for x in examples])
 
 
 ABNORMAL_WEIGHT = 5.0  # chosen by dev F1 among 1, 5 and 20, with and without balanced class weights

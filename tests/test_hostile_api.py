@@ -239,19 +239,13 @@ def test_sources_and_metric_labels_are_capped(tmp_path):
         metrics.set_max_source_labels(1000)
 
 
-def _rss(pid: int) -> int:
-    from pathlib import Path
-
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1]) * 1024
-
-
 def test_server_memory_stays_within_twice_the_body_cap(tmp_path):
     """A real `logai serve`: one capped-size body of long hostile lines, then an unauthenticated 200 MB chunked
     POST; the server's RSS, sampled throughout, grows by at most twice the body cap (before: +0.8 GB for a
     chunked 400 MB ingest, +0.56 GB for an unauthenticated 200 MB analyze)."""
     import httpx
 
+    from pipelines.door_memory import rss_bytes
     from pipelines.local_services import ServeProcess
 
     cap = 4 * 1024 * 1024
@@ -262,7 +256,7 @@ def test_server_memory_stays_within_twice_the_body_cap(tmp_path):
 
         def sample() -> None:
             while not stop.is_set():
-                peak[0] = max(peak[0], _rss(pid))
+                peak[0] = max(peak[0], rss_bytes(pid))
                 stop.wait(0.01)
 
         line = " ".join(f"w{i}" for i in range(1700)).encode()
@@ -274,7 +268,7 @@ def test_server_memory_stays_within_twice_the_body_cap(tmp_path):
         for warm in ("warm-1", "warm-2"):
             httpx.post(f"{server.base}/v1/ingest", params={"source": warm}, content=body, headers=headers,
                        timeout=300)
-        base = peak[0] = _rss(pid)
+        base = peak[0] = rss_bytes(pid)
         sampler = threading.Thread(target=sample)
         sampler.start()
         r = httpx.post(f"{server.base}/v1/ingest", params={"source": "hostile"}, content=body, headers=headers,

@@ -49,8 +49,8 @@ def parse_labels(text: str) -> dict[str, str]:
 def read_push(body: bytes, content_type: str, limit: int, *, source_labels: Sequence[str], default_source: str,
               tenant: str | None, line_parsers: Sequence[HeaderParser]) -> DoorBatch:
     """The entries of a push body as a lazy `DoorBatch`: protobuf (snappy block-compressed, as every Loki
-    client sends it) is decoded whole, JSON is checked and counted in one streamed pass and each entry made as
-    it is ingested. BadBody names what is wrong; nothing is stored when it is raised."""
+    client sends it) is walked on the wire and JSON streamed, both checked and counted in a first pass, and
+    each entry is made as it is ingested. BadBody names what is wrong; nothing is stored when it is raised."""
     if content_type == "application/x-protobuf":
         data = memoryview(_decompress(body, limit))
         labels, spans = _protobuf_streams(data)

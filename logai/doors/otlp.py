@@ -41,8 +41,8 @@ _SEVERITY_RANGES = ("TRACE", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 def read_request(body: bytes, content_type: str, *, source_attributes: list[str], default_source: str
                  ) -> DoorBatch:
-    """The body's log records as a lazy `DoorBatch`: protobuf is decoded whole (the message is compact),
-    JSON is checked and counted in one streamed pass and each record decoded as it is ingested.
+    """The body's log records as a lazy `DoorBatch`: protobuf is walked on the wire and JSON streamed, both
+    checked and counted in a first pass, and each record is decoded alone as it is ingested.
     BadBody names what is wrong; nothing is stored when it is raised."""
     if content_type == PROTOBUF:
         data = memoryview(body)

@@ -53,8 +53,7 @@ class AnalysisService:
         self.router = router
         self.store = store
         self._lock = threading.Lock()  # the small models are not re-entrant (feedback re-fits them)
-        with self._lock:
-            self.learner = FeedbackLearner(router, store, state_dir)  # re-applies stored corrections
+        self.learner = FeedbackLearner(router, store, state_dir)  # re-applies stored corrections
         self._reviews: queue.Queue[tuple[int, Event, Verdict, dict[str, Any] | None] | None] | None = None
         self._reviewer: threading.Thread | None = None
 
@@ -110,7 +109,7 @@ class AnalysisService:
         rows = [{"event_id": event_ids[i] if event_ids else None, "task": task, "label": v.label,
                  "model": v.model, "confidence": v.confidence,
                  "provenance": {**v.provenance(), "source": e.source, "log": (e.content or e.raw)[:1000],
-                                "input": model_input(self.router.model(task), e)[:4000],
+                                "input": v.input[:4000],
                                 "template_id": e.template_id, "evidence": per_event[i] if per_event else None}}
                 for i, (e, v) in enumerate(zip(events, verdicts, strict=True))]
         ids = self.store.add_analyses(rows)

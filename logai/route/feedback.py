@@ -27,6 +27,7 @@ from logai import metrics
 from logai.route.cases import Case, CaseLibrary
 from logai.route.reasons import template_reason
 from logai.route.router import AdaptiveRouter
+from logai.slm.inputs import split_leveled
 from logai.store.store import EventStore
 
 log = logging.getLogger(__name__)
@@ -144,7 +145,7 @@ class FeedbackLearner:
         library: CaseLibrary | None = self.router.library
         if library is None:
             return
-        cases = [Case(log=row["log"], template=row["input"].partition("\t")[2] or row["input"],
+        cases = [Case(log=row["log"], template=split_leveled(row["input"])[1],
                       label=row["new_label"], small_model_label=row["old_label"], task=row["task"],
                       reason=row["reason"], meta={"origin": "feedback", "feedback_id": row["id"], "who": row["who"]})
                  for row in active]

@@ -45,11 +45,12 @@ class Verdict:
     llm_error: str | None = None
     cached: bool = False
     llm_pending: bool = False  # the LLM should see it and will (`review`), off the ingest path
+    input: str = ""  # what the small model read (`model_input`): the key verdicts are cached and corrected by
     latency_s: float = 0.0
     llm_tokens: int = 0
 
     def provenance(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if k not in ("task", "label")}
+        return {k: v for k, v in asdict(self).items() if k not in ("task", "label", "input")}
 
 
 @dataclass
@@ -104,7 +105,7 @@ class AdaptiveRouter:
         for i, key in enumerate(keys):
             corrected = self.overrides.get((task, texts[i]))
             if corrected is not None:
-                verdicts[i] = self._corrected(task, corrected, choices[i] if choices else None)
+                verdicts[i] = self._corrected(task, corrected, choices[i] if choices else None, texts[i])
                 continue
             hit = self.cache.get(key)
             if hit is not None:
@@ -129,7 +130,7 @@ class AdaptiveRouter:
                 confidence = float(mc.probs[row].max())
                 verdict = Verdict(task, label, "slm", confidence, float(uncertainty[row]), label, f"slm:{task}",
                                   reason=slm_reason(events[i], label, confidence, evidence[i] if evidence else None),
-                                  latency_s=slm_seconds)
+                                  latency_s=slm_seconds, input=texts[i])
                 if uncertainty[row] > threshold and self.llm_pays(task, confidence) and self.backend is not None:
                     if defer_llm:
                         verdict.llm_pending = True
@@ -153,16 +154,17 @@ class AdaptiveRouter:
         model = self.model(verdict.task)
         self._escalate(reviewed, event, verdict.task, list(model.labels_), evidence)
         metrics.VERDICTS.labels(verdict.task, reviewed.path).inc()
-        self.cache.put((verdict.task, None, model_input(model, event)), reviewed)
+        self.cache.put((verdict.task, None, verdict.input), reviewed)
         return reviewed
 
-    def _corrected(self, task: str, corrected: tuple[str, int], choices: Sequence[str] | None) -> Verdict:
+    def _corrected(self, task: str, corrected: tuple[str, int], choices: Sequence[str] | None, key: str
+                   ) -> Verdict:
         label, feedback_id = corrected
         if choices and label not in choices:  # the question offers other labels: the correction does not apply
             label = choices[0]
         metrics.VERDICTS.labels(task, "feedback").inc()
         return Verdict(task, label, "feedback", 1.0, 0.0, label, "operator",
-                       reason=f"corrected by an operator (feedback #{feedback_id})")
+                       reason=f"corrected by an operator (feedback #{feedback_id})", input=key)
 
     def current_label(self, task: str, key: str) -> str:
         """The label the router gives the input `key` now, without asking the LLM (what a correction replaces)."""

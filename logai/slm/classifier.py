@@ -29,7 +29,7 @@ from logai.calibration import fit_temperature
 from logai.devices import pick_device, pick_dtype
 from logai.evaluation.classification import macro_f1
 from logai.paths import read_manifest
-from logai.slm.uncertainty import McPrediction, summarise
+from logai.slm.uncertainty import McPrediction, allowed_mask, summarise
 
 log = logging.getLogger(__name__)
 MANIFEST = "slm.json"
@@ -204,17 +204,8 @@ class SlmClassifier:
             torch.manual_seed(self.seed)
             logits = self._logits(texts, passes) / self.temperature_
         if allowed is not None:
-            logits = logits + self._mask(allowed).unsqueeze(0)
+            logits = logits + allowed_mask(self.labels_, allowed).unsqueeze(0)
         return summarise(torch.softmax(logits, -1), self.labels_)
-
-    def _mask(self, allowed: Sequence[Sequence[str] | None]) -> torch.Tensor:
-        mask = torch.zeros(len(allowed), len(self.labels_))
-        for row, labels in enumerate(allowed):
-            known = [self.labels_.index(label) for label in labels or () if label in self.labels_]
-            if known:
-                mask[row] = float("-inf")
-                mask[row, known] = 0.0
-        return mask
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):

@@ -26,7 +26,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from logai.calibration import fit_temperature
 from logai.checksums import hashes, verify
 from logai.slm.inputs import LEVEL_FEATURES, split_leveled
-from logai.slm.uncertainty import McPrediction, summarise
+from logai.slm.uncertainty import McPrediction, allowed_mask, summarise
 
 WEIGHTS, MANIFEST = "head.safetensors", "head.json"
 
@@ -180,13 +180,7 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
             torch.manual_seed(self.seed)
             logits = self._logits(self.features(X), passes or self.mc_passes) / self.temperature_
         if allowed is not None:
-            mask = torch.zeros(len(X), len(self.classes_))
-            for row, labels in enumerate(allowed):
-                known = [i for i, c in enumerate(self.classes_) if c in (labels or ())]
-                if known:
-                    mask[row] = float("-inf")
-                    mask[row, known] = 0.0
-            logits = logits + mask.unsqueeze(0)
+            logits = logits + allowed_mask(self.labels_, allowed).unsqueeze(0)
         return summarise(torch.softmax(logits, -1), self.labels_)
 
     @property

@@ -10,8 +10,9 @@ model input.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
-from logai.events import Event
+from logai.events import Event, Param
 
 # value types replaced by a placeholder: they identify or measure, and rarely decide a label
 _PLACEHOLDER_TYPES = frozenset({
@@ -29,8 +30,9 @@ def slot_text(value: str, value_type: str | None, concept: str | None) -> str:
     return value
 
 
-def event_text(event: Event) -> str:
-    """The small model's input for `event` (also its verdict cache key)."""
+def _fill_slots(event: Event, render: Callable[[Param], str]) -> str:
+    """The event's template with each slot replaced by `render` of its parameter (the content when the
+    event has no template, unchanged when it has no parameters)."""
     template = event.template or event.content or event.raw
     if not event.params:
         return template
@@ -42,10 +44,15 @@ def event_text(event: Event) -> str:
         if param is None:
             break
         out.append(template[last:match.start()])
-        out.append(slot_text(param.value, param.type, param.concept))
+        out.append(render(param))
         last = match.end()
     out.append(template[last:])
     return "".join(out)
+
+
+def event_text(event: Event) -> str:
+    """The small model's input for `event` (also its verdict cache key)."""
+    return _fill_slots(event, lambda param: slot_text(param.value, param.type, param.concept))
 
 
 LEVEL_FEATURES = ("", "TRACE", "DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL")  # "": none or unknown
@@ -59,22 +66,12 @@ def folded_text(event: Event) -> str:
     """`event_text` with every value folded to its concept or type except short words (status words, codes
     such as `insufficient_funds` or `FAILED`): one input per template and word values, so a stream costs one
     encoder pass per template, not per line, and a correction applies to the template."""
-    template = event.template or event.content or event.raw
-    if not event.params:
-        return template
-    values = iter(event.params)
-    out: list[str] = []
-    last = 0
-    for match in _SLOT.finditer(template):
-        param = next(values, None)
-        if param is None:
-            break
-        out.append(template[last:match.start()])
-        word = _WORD.fullmatch(param.value) and (param.type or "text") not in _PLACEHOLDER_TYPES
-        out.append(param.value if word else f"<{param.concept or param.type or 'value'}>")
-        last = match.end()
-    out.append(template[last:])
-    return "".join(out)
+    return _fill_slots(event, _folded_value)
+
+
+def _folded_value(param: Param) -> str:
+    word = _WORD.fullmatch(param.value) and (param.type or "text") not in _PLACEHOLDER_TYPES
+    return param.value if word else f"<{param.concept or param.type or 'value'}>"
 
 
 def leveled_text(event: Event) -> str:

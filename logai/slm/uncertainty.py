@@ -35,6 +35,18 @@ class McPrediction:
         return self.entropy / math.log(classes) if classes > 1 else np.zeros_like(self.entropy)
 
 
+def allowed_mask(classes: Sequence[str], allowed: Sequence[Sequence[str] | None]) -> torch.Tensor:
+    """(items, classes) additive logit mask: item i may only take labels in `allowed[i]`; labels the model
+    does not know are ignored, and a set with none it knows (or None) leaves the item unrestricted."""
+    mask = torch.zeros(len(allowed), len(classes))
+    for row, labels in enumerate(allowed):
+        known = [i for i, c in enumerate(classes) if c in (labels or ())]
+        if known:
+            mask[row] = float("-inf")
+            mask[row, known] = 0.0
+    return mask
+
+
 def summarise(sample_probs: torch.Tensor, classes: list[str]) -> McPrediction:
     """`sample_probs` is (passes, items, classes)."""
     mean = sample_probs.mean(0)
