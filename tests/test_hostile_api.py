@@ -295,7 +295,9 @@ def test_server_memory_stays_within_twice_the_body_cap(tmp_path):
 def test_structured_bodies_stay_within_twice_the_body_cap(tmp_path, pg_url, door):
     """A shipper's body just under the cap, decoded and stored by a real `logai serve`: its RSS grows by at
     most twice the cap (before they were streamed: a JSON array 16x, OTLP protobuf 13x). PostgreSQL keeps the
-    store's cache out of the server process, so the growth is the request's."""
+    store's cache out of the server process, so the growth is the request's. At this small cap the allocator's
+    state moves a round's growth by up to half the cap (1.3x to 2.9x for one OTLP body, 6 rounds): the least of
+    two later rounds is held to 2x, which a door that holds the body twice cannot pass."""
     from pipelines.door_memory import door_memory
     from pipelines.local_services import ServeProcess
 
@@ -303,10 +305,10 @@ def test_structured_bodies_stay_within_twice_the_body_cap(tmp_path, pg_url, door
     server = ServeProcess(tmp_path, f"api:\n  max_request_bytes: {cap}\nstore:\n  url: {pg_url}\n"
                                     "route:\n  ingest_task: null\n")  # the door's memory, not the verdict caches
     try:
-        measured = door_memory(server.base, server.proc.pid, cap, door, rounds=2)
+        measured = door_memory(server.base, server.proc.pid, cap, door, rounds=3)
     finally:
         server.stop()
-    assert measured["over_cap"] <= 2, measured
+    assert measured["least_over_cap"] <= 2, measured
 
 
 def test_rate_baselines_of_templates_gone_quiet_are_dropped():

@@ -21,6 +21,7 @@ from logai.api.models import (
     TemplatesPage,
 )
 from logai.api.paging import MAX_OFFSET, bounded_page
+from logai.api.workers import in_ingest_thread
 from logai.doors.bodies import BodyLines, RequestKeys, check_count, digest
 from logai.doors.json_records import json_records
 from logai.ingest.formats import UnknownFormatError
@@ -84,15 +85,15 @@ async def ingest(
             check_count(count, settings.api.max_lines_per_request)
             return service.ingest_records(records, format_name=fmt, door="http")
 
-        result = await run_in_threadpool(ingest_json)
+        result = await in_ingest_thread(ingest_json)
     else:
         # counted before the body is split: a body of newlines must not become millions of objects first
         check_count(body.count(b"\n") + (0 if body.endswith(b"\n") or not body else 1),
                     settings.api.max_lines_per_request)
         lines = BodyLines(body)  # lines and keys are made a chunk at a time, as they are ingested
         keys = RequestKeys(f"http:{request_id[:32]}", len(lines))
-        result = await run_in_threadpool(service.ingest, lines, source=source, format_name=fmt, keys=keys,
-                                         door="http")
+        result = await in_ingest_thread(service.ingest, lines, source=source, format_name=fmt, keys=keys,
+                                       door="http")
     return IngestResponse(received=result.received, stored=result.stored, duplicates=result.duplicates,
                           dead_letters=result.dead_letters, template_ids=result.template_ids)
 

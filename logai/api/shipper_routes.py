@@ -10,12 +10,12 @@ app's exception handlers answer `BadBody` and `BodyTooLarge`, except on OTLP, wh
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request, Response, status
-from fastapi.concurrency import run_in_threadpool
 
 from logai import metrics
 from logai.api.bodies import media_type, read_body, read_decoded_body
 from logai.api.deps import ServiceDep, SettingsDep, require_api_key
 from logai.api.models import Problem
+from logai.api.workers import in_ingest_thread
 from logai.config import Settings
 from logai.doors import loki, otlp
 from logai.doors.bodies import BadBody, BodyTooLarge, too_large_detail
@@ -52,7 +52,7 @@ async def otlp_logs(request: Request, service: ServiceDep, settings: SettingsDep
                                               f"{otlp.JSON}", "content_type")
     try:
         body = await read_decoded_body(request, settings.api.max_request_bytes)
-        refused = await run_in_threadpool(_deliver_otlp, service, settings, body, content_type)
+        refused = await in_ingest_thread(_deliver_otlp, service, settings, body, content_type)
     except BodyTooLarge as exc:
         return _otlp_error(content_type, 413, too_large_detail(exc), "too_large")
     except BadBody as exc:
@@ -83,6 +83,6 @@ async def loki_push(request: Request, service: ServiceDep, settings: SettingsDep
     # protobuf bodies are snappy-compressed inside the format, not by Content-Encoding
     body = await (read_body(request, limit) if content_type == "application/x-protobuf"
                   else read_decoded_body(request, limit))
-    await run_in_threadpool(_deliver_loki, service, settings, body, content_type, request.headers.get("x-scope-orgid"))
+    await in_ingest_thread(_deliver_loki, service, settings, body, content_type, request.headers.get("x-scope-orgid"))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
