@@ -22,11 +22,15 @@ run: install
 	@echo "logai API on http://127.0.0.1:8000/docs (embedded SQLite under .logai/; Ctrl-C to stop)"
 	$(VENV)/bin/logai serve --ingest examples/logs/payments-api.log
 
-# real protocol peers of the tests (Debian packages): rsyslog for the syslog door; logger comes with util-linux
+# real protocol peers of the tests (Debian packages): rsyslog for the syslog door (logger comes with
+# util-linux), Alertmanager and promtool for the alerts; a test whose peer is missing is skipped and says so
+PEERS = rsyslogd:rsyslog prometheus-alertmanager:prometheus-alertmanager promtool:prometheus
 peers:
-	@command -v rsyslogd >/dev/null || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rsyslog >/dev/null) || \
-		echo "rsyslog not installed and not root: its test is skipped"; }
+	@missing="$$(for p in $(PEERS); do command -v $${p%%:*} >/dev/null || echo $${p#*:}; done)"; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+		else echo "not root: $$missing not installed, their tests are skipped"; fi; fi
 
 test: install peers
 	$(PY) -m pytest -q --durations=15

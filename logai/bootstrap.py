@@ -8,16 +8,19 @@ detector or router folder) are raised as one-line `ConfigError`s naming the sett
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from logai import metrics
 from logai.config import ConfigError, Settings, redacted, store_url
 from logai.detect.stream import StreamScorer
 from logai.pipeline import ParsePipeline
 from logai.route.analysis import AnalysisService, build_router
-from logai.service import IngestService
+from logai.service import IngestService, Judged
 from logai.store.store import EventStore
 from logai.store.writer import StoreWriter
+
+if TYPE_CHECKING:
+    from logai.incidents.service import IncidentService
 
 T = TypeVar("T")
 
@@ -55,6 +58,8 @@ def build_service(settings: Settings, writer_process: bool = False) -> IngestSer
                        lambda: StreamScorer.from_config(settings.detect))
     service = IngestService(ParsePipeline(settings), store, writer, scorer)
     _step("route.model_dir", settings.route.model_dir, lambda: attach_analysis(settings, service))
+    if settings.alerts.enabled:
+        attach_incidents(settings, service)
     return service
 
 
@@ -66,3 +71,32 @@ def attach_analysis(settings: Settings, service: IngestService) -> AnalysisServi
     task = settings.route.ingest_task
     service.analysis_task = task if task in router.models else None
     return service.analysis
+
+
+def attach_incidents(settings: Settings, service: IngestService) -> IncidentService:
+    """Incidents from the service's abnormal verdicts (the LLM's reviews included) and anomalies, summarised
+    by the router's LLM and alerted; their threads start with `service.start_background()`."""
+    from logai.incidents.service import IncidentService, anomaly_signals, verdict_signals
+    from logai.incidents.summary import Summarizer
+    from logai.route.budget import LlmBudget
+    from logai.store.incidents import IncidentStore
+
+    config, analysis = settings.alerts, service.analysis
+    backend = analysis.router.backend if analysis is not None and config.llm_summary else None
+    summarizer = Summarizer(backend, LlmBudget(None, config.max_summaries_per_day, use="summary"),
+                            analysis.router.library if analysis is not None else None)
+    public_url = config.public_url or f"http://{settings.api.host}:{settings.api.port}"
+    incidents = IncidentService(config, IncidentStore(service.store), summarizer, public_url)
+
+    def judged(batch: Judged) -> None:
+        incidents.offer(verdict_signals(batch.events, batch.verdicts, config.group_by, batch.event_ids)
+                        + anomaly_signals(batch.anomalies, config.ignore_detectors))
+
+    service.listeners.append(judged)
+    if analysis is not None:
+        analysis.on_review.append(lambda analysis_id, event, verdict: incidents.offer(
+            verdict_signals([event], [(analysis_id, verdict)], config.group_by)))
+    service.on_start.append(incidents.start)
+    service.on_close.append(incidents.stop)
+    service.incidents = incidents
+    return incidents

@@ -269,6 +269,45 @@ class SyslogConfig(BaseModel):
         return any(port is not None for port in (self.port, self.udp_port, self.tls_port))
 
 
+class WebhookConfig(BaseModel):
+    """A generic JSON webhook (Slack-compatible `text`), optionally signed with HMAC-SHA256."""
+
+    model_config = ConfigDict(extra="forbid")
+    url: str
+    name: str | None = Field(None, description="shown in the delivery log (default: the URL's host)")
+    secret: str | None = Field(None, description="signs `<X-Logai-Timestamp>.<body>` into X-Logai-Signature")
+
+
+class AlertsConfig(BaseModel):
+    """Incidents (anomalies and abnormal verdicts grouped) and their alerts to Alertmanager and webhooks."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = Field(True, description="group anomalies and abnormal verdicts into incidents")
+    gap_s: float = Field(300.0, gt=0, description="event-time gap within which a signal joins an open incident")
+    quiet_s: float = Field(600.0, gt=0, description="an incident with no new signal for this long resolves")
+    group_by: list[str] = Field(default_factory=list, description="event fields that split a source's incidents "
+                                                                  "(e.g. host)")
+    related_similarity: float = Field(0.5, ge=0, le=1, description="word overlap (Jaccard) at which a new "
+                                                                   "template joins an incident's templates")
+    max_open_per_source: int = Field(20, ge=1, description="past this, new templates join the latest incident")
+    ignore_detectors: list[str] = Field(["new_template", "template_explosion"],
+                                        description="detectors whose anomalies are stored but open no incident")
+    critical_count: int = Field(1000, ge=1, description="signals that make an incident critical")
+    min_severity: Literal["info", "warning", "critical"] = Field("warning", description="alert from this severity")
+    llm_summary: bool = Field(True, description="the LLM summarises an incident (else a template summary)")
+    max_summaries_per_day: int = Field(500, ge=0)
+    resummarize_growth: float = Field(10.0, gt=1, description="summarise again when the count grows this much")
+    summary_wait_s: float = Field(15.0, ge=0, description="a webhook waits this long for the LLM summary")
+    alertmanager_url: str | None = Field(None, description="e.g. http://127.0.0.1:9093")
+    webhooks: list[WebhookConfig] = Field(default_factory=list)
+    resend_s: float = Field(60.0, gt=0, description="Alertmanager re-send interval while an incident is open")
+    timeout_s: float = Field(5.0, gt=0)
+    max_attempts: int = Field(20, ge=1, description="failed deliveries past this are dead letters")
+    backoff_s: float = Field(1.0, gt=0, description="first retry delay, doubled each time up to max_backoff_s")
+    max_backoff_s: float = Field(60.0, gt=0)
+    public_url: str | None = Field(None, description="base of the links in alerts (default: http://api.host:port)")
+
+
 class MetricsConfig(BaseModel):
     """Prometheus metrics at /metrics."""
 
@@ -308,6 +347,7 @@ class Settings(BaseModel):
     otlp: OtlpConfig = Field(default_factory=OtlpConfig)
     loki: LokiConfig = Field(default_factory=LokiConfig)
     syslog: SyslogConfig = Field(default_factory=SyslogConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
 

@@ -59,3 +59,20 @@ SYSLOG_UDP_DROPPED = Counter("logai_syslog_udp_dropped_total", "Syslog datagrams
                              registry=REGISTRY)
 DOOR_REJECTED = Counter("logai_door_rejected_total", "Requests or records a door refused, by door and reason",
                         ["door", "reason"], registry=REGISTRY)
+INCIDENTS_OPEN = Gauge("logai_incidents_open", "Incidents open or acknowledged", registry=REGISTRY)
+INCIDENTS_OPENED = Counter("logai_incidents_opened_total", "Incidents opened, by severity at opening",
+                           ["severity"], registry=REGISTRY)
+INCIDENT_SIGNALS_DROPPED = Counter("logai_incident_signals_dropped_total", "Abnormal verdicts and anomalies not "
+                                   "grouped into incidents: the tracker's queue was full", registry=REGISTRY)
+INCIDENT_SUMMARIES = Counter("logai_incident_summaries_total", "Incident summaries, by who wrote them (llm, "
+                             "template)", ["by"], registry=REGISTRY)
+ALERT_DELIVERIES = Counter("logai_alert_deliveries_total", "Alert delivery attempts by receiver and outcome (sent, "
+                           "failed: retried, dead: given up)", ["receiver", "outcome"], registry=REGISTRY)
+ALERT_DELAY = Histogram("logai_alert_delivery_delay_seconds", "From a notification's creation to its delivery",
+                        ["receiver"], buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600),
+                        registry=REGISTRY)
+LLM_BUDGET_REFUSED = Counter("logai_llm_budget_refused_total", "LLM calls refused by their budget, by use (route, "
+                             "summary) and window (second, day)", ["use", "window"], registry=REGISTRY)
+LLM_BUDGET_USED = Gauge("logai_llm_budget_used_today", "LLM calls made today (UTC), by use", ["use"],
+                        registry=REGISTRY)
+LLM_BUDGET_DAY = Gauge("logai_llm_budget_per_day", "LLM calls allowed per day, by use", ["use"], registry=REGISTRY)

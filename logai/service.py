@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from logai import metrics
 from logai.detect.signals import Anomaly
@@ -25,6 +25,9 @@ from logai.route.analysis import AnalysisService
 from logai.store.rows import prepare
 from logai.store.store import EventStore, WriteResult
 from logai.store.writer import StoreWriter
+
+if TYPE_CHECKING:
+    from logai.incidents.service import IncidentService
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -51,6 +54,17 @@ class IngestResult:
         self.failed += [(index + offset, error) for index, error in part.failed]
         self.anomalies += part.anomalies
         self.template_ids += [event.template_id for event in part.events]
+
+
+@dataclass
+class Judged:
+    """One stored batch as the doors out see it (`IngestService.listeners`): its events, the verdicts given
+    to them ((analysis id, Verdict) pairs, in order; empty without a router) and the stream's anomalies."""
+
+    events: list[Event]
+    verdicts: list[tuple[int, Any]]
+    anomalies: list[Anomaly]
+    event_ids: list[int | None] | None = None
 
 
 CHUNK_LINES = 2000  # a request is parsed and stored this many lines at a time...
@@ -93,6 +107,10 @@ class IngestService:
         self._lock = threading.Lock()  # parser state is per process and not thread-safe
         self.analysis: AnalysisService | None = None  # set when a router is configured
         self.analysis_task: str | None = None  # then every parsed event also gets a verdict of this task
+        self.incidents: IncidentService | None = None  # set by `bootstrap` when alerts are on
+        self.listeners: list[Callable[[Judged], None]] = []  # doors out (incidents); called after each store
+        self.on_start: list[Callable[[], None]] = []  # their threads (`start_background`)
+        self.on_close: list[Callable[[], None]] = []  # their shutdown, before the store closes
 
     def ingest(self, lines: Sequence[bytes], *, source: str, format_name: str, keys: Sequence[str],
                door: str, first_line: int = 1) -> IngestResult:
@@ -184,15 +202,21 @@ class IngestService:
 
     def _analyze(self, result: IngestResult, event_ids: dict[int, int] | None = None) -> None:
         """Verdicts for a batch's events (those just stored, when `event_ids` says which), with the stream's
-        evidence about each: the anomalies found in the same batch for its template."""
-        if self.analysis is None or not self.analysis_task or not result.events:
-            return
+        evidence about each: the anomalies found in the same batch for its template; then the listeners."""
         rows = sorted(event_ids) if event_ids is not None else range(len(result.events))
         events = [result.events[i] for i in rows]
-        ids = [event_ids[i] for i in rows] if event_ids is not None else None
-        if events:
-            self.analysis.analyze(events, self.analysis_task, event_ids=ids, defer_llm=True,
-                                  evidence=stream_evidence(events, result.anomalies))
+        ids: list[int | None] | None = [event_ids[i] for i in rows] if event_ids is not None else None
+        verdicts: list[tuple[int, Any]] = []
+        if self.analysis is not None and self.analysis_task and events:
+            verdicts = self.analysis.analyze(events, self.analysis_task, event_ids=ids, defer_llm=True,
+                                             evidence=stream_evidence(events, result.anomalies))
+        if self.listeners and (verdicts or result.anomalies):
+            judged = Judged(events if verdicts else [], verdicts, result.anomalies, ids)
+            for listener in self.listeners:
+                try:
+                    listener(judged)
+                except Exception:  # a door out must never fail an ingest whose events are stored
+                    log.exception("a listener failed on a batch of %d events", len(events))
 
     def _store(self, result: IngestResult) -> IngestResult:
         written = self.store.write(prepare(list(zip(result.keys, result.events, strict=True))))
@@ -264,6 +288,14 @@ class IngestService:
         metrics.DUPLICATES.inc(written.duplicates)
         return written
 
+    def start_background(self) -> None:
+        """Start the threads of a long-running process (`serve`, `daemon`): the LLM's reviews of uncertain
+        verdicts, incidents and alerts (`bootstrap` registers them)."""
+        if self.analysis is not None:  # the LLM reviews what the small model is unsure of, off the ingest path
+            self.analysis.start_reviews()
+        for start in self.on_start:
+            start()
+
     def close(self) -> None:
         with self._lock:
             if self.scorer is not None:  # sessions still open at shutdown are scored as they stand
@@ -272,6 +304,8 @@ class IngestService:
             self.pipeline.close()
         if self.analysis is not None:
             self.analysis.stop_reviews()
+        for stop in self.on_close:
+            stop()
         if self.writer is not None:
             self.writer.close()
         if self.analysis is not None and self.analysis.router.backend is not None:

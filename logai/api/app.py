@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from logai import __version__, metrics
 from logai.api.analysis_routes import router as analysis_router
 from logai.api.guards import RequestGuard
+from logai.api.incident_routes import router as incident_router
 from logai.api.routes import router
 from logai.api.shipper_routes import router as shipper_router
 from logai.bootstrap import build_service
@@ -40,6 +41,8 @@ def create_app(settings: Settings, service: IngestService | None = None) -> Fast
         app.state.settings = settings
         app.state.service = service or build_service(settings)
         app.state.analysis = app.state.service.analysis
+        if service is None and app.state.service.incidents is not None:  # `serve` starts all background work
+            app.state.service.incidents.start()
         yield
         if service is None:
             app.state.service.close()
@@ -89,6 +92,7 @@ def create_app(settings: Settings, service: IngestService | None = None) -> Fast
     app.include_router(router)
     app.include_router(analysis_router)
     app.include_router(shipper_router)
+    app.include_router(incident_router)
     app.add_middleware(RequestGuard, api_keys=settings.api.api_keys,  # outermost: runs before anything else
                        max_request_bytes=settings.api.max_request_bytes)
     return app

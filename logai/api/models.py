@@ -185,3 +185,54 @@ class FeedbackOut(BaseModel):
 
 class FeedbackPage(BaseModel):
     feedback: list[FeedbackOut]
+
+
+class IncidentOut(BaseModel):
+    id: int
+    source: str
+    group_labels: dict[str, str] = Field(description="values of the `alerts.group_by` fields")
+    state: str = Field(description="open, acknowledged or resolved")
+    severity: str = Field(description="info, warning or critical")
+    start_ts: float = Field(description="event time of its first signal, Unix seconds")
+    end_ts: float = Field(description="event time of its latest signal")
+    opened_at: float
+    updated_at: float = Field(description="wall-clock time of its latest signal (the quiet period counts from it)")
+    resolved_at: float | None = None
+    acked_at: float | None = None
+    acked_by: str | None = None
+    count: int = Field(description="signals: abnormal verdicts and detector anomalies")
+    first_template_id: str | None = None
+    templates: dict[str, dict[str, Any]] = Field(description="template id -> {template, count}")
+    signals: dict[str, int] = Field(description="signal kind (verdict or a detector) -> count")
+    samples: list[dict[str, Any]]
+    summary: dict[str, Any] | None = Field(None, description="title, suspected_cause, affected, "
+                                                             "evidence_template_ids, next_steps, generated_by")
+    summary_by: str | None = Field(None, description="llm, or template when no LLM wrote it")
+
+
+class IncidentsPage(BaseModel):
+    items: list[IncidentOut]
+    next_before: int | None = Field(None, description="pass as `before` for the next (older) page")
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    incident_id: int
+    receiver: str
+    kind: str = Field(description="firing, update, escalated, acknowledged or resolved")
+    state: str = Field(description="pending, sent, or dead (given up after alerts.max_attempts)")
+    attempts: int
+    next_at: float
+    created_at: float
+    sent_at: float | None = None
+    status_code: int | None = None
+    last_error: str | None = None
+    payload: Any = None
+
+
+class IncidentDetail(IncidentOut):
+    deliveries: list[DeliveryOut] = Field(description="its notifications, newest first (the delivery log)")
+
+
+class AckRequest(BaseModel):
+    by: str = Field("", max_length=128, description="who acknowledges (shown in alerts and the audit trail)")

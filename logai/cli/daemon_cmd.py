@@ -44,8 +44,7 @@ def daemon(app, bootstrap_servers: str | None, topics: tuple[str, ...], group_id
         service = build_service(settings, writer_process=settings.store.writer_process)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    if service.analysis is not None:  # the LLM reviews what the small model is unsure of, off the ingest path
-        service.analysis.start_reviews()
+    service.start_background()  # the LLM's reviews of uncertain verdicts; incidents and alerts
     gc.freeze()  # start-up objects (models, formats, restored parser state) need no more collector passes
     try:
         worker = KafkaDaemon(kafka, service, settings.store.retention)

@@ -68,8 +68,7 @@ def serve(app, host: str | None, port: int | None, files: tuple[Path, ...], watc
         service = build_service(settings)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    if service.analysis is not None:  # the LLM reviews what the small model is unsure of, off the ingest path
-        service.analysis.start_reviews()
+    service.start_background()  # the LLM's reviews of uncertain verdicts; incidents and alerts
     gc.freeze()  # start-up objects (models, formats, parser state) are never garbage: keep them out of GC passes
     # Ingest runs in worker threads; a 1 ms GIL switch interval (default 5 ms) lets the event loop answer
     # /healthz and small requests promptly while a large body is parsed, for a few percent of throughput.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,7 @@ class AnalysisService:
         self.learner = FeedbackLearner(router, store, state_dir)  # re-applies stored corrections
         self._reviews: queue.Queue[tuple[int, Event, Verdict, dict[str, Any] | None] | None] | None = None
         self._reviewer: threading.Thread | None = None
+        self.on_review: list[Callable[[int, Event, Verdict], None]] = []  # each LLM review that changed a label
 
     def start_reviews(self, max_pending: int = 1000) -> None:
         """Start the thread that has the LLM review deferred verdicts (at most `max_pending` wait; past that a
@@ -92,6 +93,9 @@ class AnalysisService:
                 if stored is not None:
                     self.store.update_analysis(analysis_id, reviewed.label, reviewed.model, reviewed.confidence,
                                                {**stored["provenance"], **reviewed.provenance()})
+                    if reviewed.label != stored["label"]:
+                        for listener in self.on_review:
+                            listener(analysis_id, event, reviewed)
             except Exception:  # one bad review must not stop the thread
                 log.exception("LLM review of analysis %d failed; the small model's verdict stands", analysis_id)
 

@@ -25,7 +25,12 @@ def _v3_feedback(conn: Connection) -> None:
     schema.feedback.create(conn, checkfirst=True)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_requests, _v3_feedback]
+def _v4_incidents(conn: Connection) -> None:
+    schema.incidents.create(conn, checkfirst=True)
+    schema.alert_deliveries.create(conn, checkfirst=True)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_requests, _v3_feedback, _v4_incidents]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

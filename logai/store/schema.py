@@ -148,3 +148,52 @@ feedback = Table(
     Column("undone_by", String(128)),
 )
 Index("ix_feedback_task", feedback.c.task)
+
+# Incidents: anomalies and abnormal verdicts of one source (and group) grouped in time (`logai.incidents`).
+# Event times (start_ts, end_ts) say when it happened; wall-clock times (opened_at, updated_at) drive the
+# quiet period that resolves it, so a replay of old logs neither resolves at once nor never.
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("source", String(256), nullable=False),
+    Column("group_labels", JSON, nullable=False),  # the `alerts.group_by` fields' values
+    Column("state", String(16), nullable=False),  # open, acknowledged, resolved
+    Column("severity", String(16), nullable=False),  # info, warning, critical
+    Column("start_ts", Float, nullable=False),
+    Column("end_ts", Float, nullable=False),
+    Column("opened_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("resolved_at", Float),
+    Column("acked_at", Float),
+    Column("acked_by", String(128)),
+    Column("count", BigInteger, nullable=False),
+    Column("first_template_id", String(64)),
+    Column("templates", JSON, nullable=False),  # template id -> {"template", "count"}
+    Column("signals", JSON, nullable=False),  # detector (or "verdict") -> count
+    Column("samples", JSON, nullable=False),  # a few events: line, ts, level, content, event/analysis id
+    Column("summary", JSON),  # {"title", "suspected_cause", "affected", "evidence_template_ids", "next_steps"}
+    Column("summary_by", String(16)),  # llm or template
+)
+Index("ix_incidents_state", incidents.c.state, incidents.c.id)
+
+# The delivery log: one row per notification of an incident to a receiver, retried with backoff until sent
+# or, past `alerts.max_attempts`, left as a dead letter (state "dead").
+alert_deliveries = Table(
+    "alert_deliveries",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("incident_id", BigInteger, nullable=False),
+    Column("receiver", String(256), nullable=False),
+    Column("kind", String(16), nullable=False),  # firing, update, acknowledged, resolved
+    Column("state", String(16), nullable=False),  # pending, sent, dead
+    Column("attempts", Integer, nullable=False),
+    Column("next_at", Float, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("sent_at", Float),
+    Column("status_code", Integer),
+    Column("last_error", Text),
+    Column("payload", JSON),  # what was last sent
+)
+Index("ix_deliveries_due", alert_deliveries.c.receiver, alert_deliveries.c.state, alert_deliveries.c.id)
+Index("ix_deliveries_incident", alert_deliveries.c.incident_id)

@@ -93,6 +93,7 @@ class EventStore:
             event.listen(self.engine, "begin", _sqlite_begin)
         # writes take SQLite's write lock when they begin, so ids reserved from max(id) stay theirs
         self._writer: Engine = self.engine.execution_options(logai_write=True)
+        self.writer_engine = self._writer  # for the stores that share this database (`store.incidents`)
         self.schema_version = self._migrate()
 
     def _migrate(self, attempts: int = 3) -> int:

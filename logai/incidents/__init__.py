@@ -1,0 +1,1 @@
+"""Doors out: anomalies and abnormal verdicts grouped into incidents, summarised, and alerted to people."""

@@ -1,0 +1,262 @@
+"""`IncidentService`: abnormal verdicts and anomalies in, incidents stored, summarised and alerted.
+
+Ingest hands each batch's signals to `offer`, which never blocks; a tracker thread groups them
+(`IncidentTracker`), stores what changed and queues the notifications; a summary thread has the LLM (or
+the template fallback) summarise new and grown incidents; one sender thread per receiver delivers. So a slow
+LLM or a dead receiver delays only its own thread, never ingestion.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from logai import metrics
+from logai.config import AlertsConfig
+from logai.detect.signals import Anomaly
+from logai.events import Event
+from logai.incidents.delivery import AlertmanagerReceiver, Receiver, Sender, WebhookReceiver
+from logai.incidents.summary import Summarizer, template_summary
+from logai.incidents.tracker import Changes, Incident, IncidentTracker, Signal, severity_rank
+from logai.ingest.timestamps import to_epoch
+from logai.store.incidents import IncidentStore
+
+log = logging.getLogger(__name__)
+ABNORMAL_LABELS = frozenset({"abnormal", "anomalous", "anomaly"})
+CRITICAL_LEVELS = frozenset({"FATAL", "CRITICAL", "CRIT", "EMERG", "EMERGENCY", "ALERT", "PANIC", "F"})
+DETECTOR_SEVERITY = {"template_rate": "info"}  # a template's rate moving is worth a look, not a page
+
+
+def verdict_signals(events: Sequence[Event], verdicts: Sequence[tuple[int, Any]], group_by: Sequence[str],
+                    event_ids: Sequence[int | None] | None = None) -> list[Signal]:
+    """One signal per event judged abnormal: `verdicts` are the (analysis id, Verdict) pairs of `events`."""
+    out = []
+    now = time.time()
+    for i, (event, (analysis_id, verdict)) in enumerate(zip(events, verdicts, strict=True)):
+        if verdict.label not in ABNORMAL_LABELS:
+            continue
+        level = (event.level or "").upper()
+        out.append(Signal(
+            ts=to_epoch(event.timestamp) or now, source=event.source, kind="verdict",
+            severity="critical" if level in CRITICAL_LEVELS else "warning", template_id=event.template_id,
+            template=event.conceptualized or event.template, group=_group(event, group_by),
+            sample={"line": event.line, "level": event.level, "content": (event.content or event.raw)[:500],
+                    "template_id": event.template_id, "analysis_id": analysis_id,
+                    "event_id": event_ids[i] if event_ids else None, "confidence": verdict.confidence,
+                    "path": verdict.path}))
+    return out
+
+
+def anomaly_signals(anomalies: Sequence[Anomaly], ignore: Sequence[str]) -> list[Signal]:
+    out = []
+    for a in anomalies:
+        if a.detector in ignore:
+            continue
+        evidence = a.evidence
+        template_id = evidence.get("template_id")
+        template_id = None if template_id in (None, "error") else str(template_id)  # "error": the source's burst
+        out.append(Signal(ts=a.ts, source=a.source, kind=a.detector, severity=DETECTOR_SEVERITY.get(a.detector,
+                                                                                                       "warning"),
+                          template_id=template_id, template=evidence.get("template"),
+                          sample={"score": round(a.score, 3), "content": evidence.get("content"),
+                                  "evidence": {k: v for k, v in evidence.items()
+                                               if k not in ("content", "templates")}}))
+    return out
+
+
+def _group(event: Event, group_by: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    fields = event.fields or {}
+    return tuple((name, str(fields[name])[:128]) for name in group_by if name in fields)
+
+
+class IncidentService:
+    def __init__(self, config: AlertsConfig, store: IncidentStore, summarizer: Summarizer, public_url: str):
+        self.config = config
+        self.store = store
+        self.summarizer = summarizer
+        self.tracker = IncidentTracker(config.gap_s, config.quiet_s, config.related_similarity,
+                                       config.max_open_per_source, config.critical_count)
+        self.tracker.restore(Incident.from_row(row) for row in store.active())
+        receivers: list[Receiver] = [WebhookReceiver(hook, public_url) for hook in config.webhooks]
+        if config.alertmanager_url:
+            receivers.insert(0, AlertmanagerReceiver(config.alertmanager_url, public_url, config.resend_s,
+                                                     config.min_severity))
+        self.senders = {r.name: Sender(r, store, config) for r in receivers}
+        self._lock = threading.Lock()  # the tracker: its thread, the summary thread and `ack`
+        self._signals: queue.Queue[list[Signal] | None] = queue.Queue(10_000)
+        self._summaries: queue.Queue[int | None] = queue.Queue(1000)
+        self._summarized: dict[int, int] = {}  # incident id -> its count when last summarised
+        self._resend_at: dict[int, float] = {}  # alerted open incidents -> next Alertmanager re-send
+        self._threads: list[threading.Thread] = []
+        metrics.INCIDENTS_OPEN.set(self.tracker.open_count)
+
+    # -- in -------------------------------------------------------------------------------------------------
+    def offer(self, signals: list[Signal]) -> None:
+        """Queue a batch's signals; never blocks (a full queue drops them, counted)."""
+        if signals:
+            try:
+                self._signals.put_nowait(signals)
+            except queue.Full:
+                metrics.INCIDENT_SIGNALS_DROPPED.inc(len(signals))
+
+    def observe(self, signals: list[Signal], now: float | None = None) -> Changes:
+        """Group `signals` now, in the caller's thread (the tracker thread; tests)."""
+        now = time.time() if now is None else now
+        with self._lock:
+            changes = self.tracker.observe(signals, now)
+            self._apply(changes, now)
+        return changes
+
+    def tick(self, now: float | None = None) -> Changes:
+        """Resolve quiet incidents and queue Alertmanager's re-sends."""
+        now = time.time() if now is None else now
+        with self._lock:
+            changes = self.tracker.expire(now)
+            self._apply(changes, now)
+            due = [i for i, at in self._resend_at.items() if at <= now]
+            for incident_id in due:
+                self._resend_at[incident_id] = now + self.config.resend_s
+                self.store.enqueue(incident_id, self._alertmanager(), "update")
+        self._wake()
+        return changes
+
+    # -- out ------------------------------------------------------------------------------------------------
+    def _alertable(self, incident: Incident) -> bool:
+        return severity_rank(incident.severity) >= severity_rank(self.config.min_severity)
+
+    def _alertmanager(self) -> list[str]:
+        return [name for name, s in self.senders.items() if isinstance(s.receiver, AlertmanagerReceiver)]
+
+    def _webhooks(self) -> list[str]:
+        return [name for name, s in self.senders.items() if isinstance(s.receiver, WebhookReceiver)]
+
+    def _apply(self, changes: Changes, now: float) -> None:
+        """Store what changed and queue its notifications and summaries (under the lock)."""
+        opened = {id(i) for i in changes.opened}
+        for incident in changes.touched():
+            was_alerted = incident.id in self._resend_at
+            if incident.summary is None:  # something to show at once; the LLM's replaces it
+                incident.summary, incident.summary_by = template_summary(incident.row(), "LLM summary pending"), \
+                    "template"
+            incident.id = self.store.save(incident.row())
+            if id(incident) in opened:
+                metrics.INCIDENTS_OPENED.labels(severity=incident.severity).inc()
+                log.info("incident %d opened: %s, %s", incident.id, incident.source, incident.severity)
+            if incident.state == "resolved":
+                self._resend_at.pop(incident.id, None)
+                if was_alerted:
+                    self.store.enqueue(incident.id, [*self._alertmanager(), *self._webhooks()], "resolved")
+                log.info("incident %d resolved after %d signals", incident.id, incident.count)
+                continue
+            if self._alertable(incident) and not was_alerted:
+                self._resend_at[incident.id] = now + self.config.resend_s
+                wait = self.config.summary_wait_s if self.config.llm_summary and self.summarizer.backend else 0
+                self.store.enqueue(incident.id, self._alertmanager(), "firing")
+                self.store.enqueue(incident.id, self._webhooks(), "firing", not_before=now + wait)
+            elif was_alerted and incident in changes.escalated:
+                self.store.enqueue(incident.id, [*self._alertmanager(), *self._webhooks()], "escalated")
+            last = self._summarized.get(incident.id)
+            if last is None or incident.count >= last * self.config.resummarize_growth:
+                self._summarized[incident.id] = incident.count
+                with contextlib.suppress(queue.Full):  # full: it keeps its current summary
+                    self._summaries.put_nowait(incident.id)
+        metrics.INCIDENTS_OPEN.set(self.tracker.open_count)
+        self._wake()
+
+    def _wake(self) -> None:
+        for sender in self.senders.values():
+            sender.wake.set()
+
+    def ack(self, incident_id: int, by: str) -> dict[str, Any] | None:
+        """Acknowledge an open incident (None if there is none by that id); webhooks are told."""
+        with self._lock:
+            incident = self.tracker.find(incident_id)
+            if incident is not None:
+                if incident.state == "open":
+                    incident.state, incident.acked_at, incident.acked_by = "acknowledged", time.time(), by
+                    self.store.save(incident.row())
+                    self.store.enqueue(incident_id, self._webhooks(), "acknowledged")
+                    self.store.enqueue(incident_id, self._alertmanager(), "update")
+                    self._wake()
+                return self.store.get(incident_id)
+        row = self.store.get(incident_id)
+        if row is not None and row["state"] == "open":  # tracked by another process: the row is acknowledged
+            row.update(state="acknowledged", acked_at=time.time(), acked_by=by)
+            self.store.save(row)
+        return row
+
+    # -- threads --------------------------------------------------------------------------------------------
+    def start(self) -> IncidentService:
+        self._threads = [threading.Thread(target=self._track_loop, name="incidents", daemon=True),
+                         threading.Thread(target=self._summary_loop, name="incident-summaries", daemon=True)]
+        for thread in self._threads:
+            thread.start()
+        for sender in self.senders.values():
+            sender.start()
+        return self
+
+    def _track_loop(self) -> None:
+        last_tick = 0.0
+        while True:
+            try:
+                batch = self._signals.get(timeout=1.0)
+            except queue.Empty:
+                batch = []
+            if batch is None:
+                return
+            try:
+                if batch:
+                    self.observe(batch)
+                if time.time() - last_tick >= 1.0:
+                    last_tick = time.time()
+                    self.tick()
+            except Exception:  # the store unreachable for a moment: these signals are lost, the thread is not
+                log.exception("incident tracking failed for %d signals", len(batch))
+
+    def _summary_loop(self) -> None:
+        while True:
+            incident_id = self._summaries.get()
+            if incident_id is None:
+                return
+            try:
+                self._summarize(incident_id)
+            except Exception:
+                log.exception("summarising incident %d failed", incident_id)
+
+    def _summarize(self, incident_id: int) -> None:
+        row = self.store.get(incident_id)
+        if row is None:
+            return
+        summary, by = self.summarizer.summarize(row)
+        metrics.INCIDENT_SUMMARIES.labels(by=by).inc()
+        with self._lock:
+            incident = self.tracker.find(incident_id)
+            if incident is not None:
+                incident.summary, incident.summary_by = summary, by
+                self.store.save(incident.row())
+            else:
+                row = self.store.get(incident_id) or row
+                row.update(summary=summary, summary_by=by)
+                self.store.save(row)
+            if incident_id in self._resend_at:
+                self.store.enqueue(incident_id, self._alertmanager(), "update")
+        for name in self._webhooks():
+            self.store.hasten(incident_id, name)
+        self._wake()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the threads (a summary in hand is finished; pending deliveries stay in the log for next time)."""
+        self._signals.put(None)
+        with contextlib.suppress(queue.Full):
+            self._summaries.put_nowait(None)
+        for sender in self.senders.values():
+            sender.halt.set()
+            sender.wake.set()
+        for thread in [*self._threads, *self.senders.values()]:
+            if thread.is_alive():
+                thread.join(timeout)

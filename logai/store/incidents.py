@@ -1,0 +1,131 @@
+"""Incidents and their alert delivery log, in the event store's database.
+
+`IncidentStore` is the only code that reads or writes those two tables: the incident tracker saves what it
+grouped, the API lists and acknowledges, and each receiver's sender takes its due deliveries from here, so a
+delivery survives a restart and is retried until sent or dead-lettered.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import and_, select
+
+from logai.store import schema
+from logai.store.store import EventStore
+
+OPEN_STATES = ("open", "acknowledged")
+_FIELDS = ("source", "group_labels", "state", "severity", "start_ts", "end_ts", "opened_at", "updated_at",
+           "resolved_at", "acked_at", "acked_by", "count", "first_template_id", "templates", "signals", "samples",
+           "summary", "summary_by")
+
+
+def _plain(row: Any) -> dict[str, Any]:
+    """A row as a dict with plain `str` keys (SQLAlchemy's are a str subclass orjson refuses)."""
+    return {str(key): value for key, value in row.items()}
+
+
+class IncidentStore:
+    def __init__(self, store: EventStore):
+        self.engine, self.writer = store.engine, store.writer_engine
+
+    # -- incidents ------------------------------------------------------------------------------------------
+    def save(self, incident: dict[str, Any]) -> int:
+        """Insert (no `id`) or update an incident; returns its id."""
+        values = {key: incident.get(key) for key in _FIELDS}
+        table = schema.incidents
+        with self.writer.begin() as conn:
+            if incident.get("id") is None:
+                return int(conn.execute(table.insert().values(**values)).inserted_primary_key[0])
+            conn.execute(table.update().where(table.c.id == incident["id"]).values(**values))
+            return int(incident["id"])
+
+    def get(self, incident_id: int) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(schema.incidents).where(schema.incidents.c.id == incident_id)).mappings().first()
+        return _plain(row) if row else None
+
+    def list(self, state: str | None = None, source: str | None = None, limit: int = 100,
+             before_id: int | None = None) -> list[dict[str, Any]]:
+        """Newest first; `state` is open, acknowledged, resolved or `active` (open or acknowledged)."""
+        table = schema.incidents
+        stmt = select(table).order_by(table.c.id.desc()).limit(limit)
+        if state == "active":
+            stmt = stmt.where(table.c.state.in_(OPEN_STATES))
+        elif state is not None:
+            stmt = stmt.where(table.c.state == state)
+        if source is not None:
+            stmt = stmt.where(table.c.source == source)
+        if before_id is not None:
+            stmt = stmt.where(table.c.id < before_id)
+        with self.engine.connect() as conn:
+            return [_plain(row) for row in conn.execute(stmt).mappings()]
+
+    def active(self) -> list[dict[str, Any]]:
+        """Every open or acknowledged incident (the tracker reloads them at start)."""
+        table = schema.incidents
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(table).where(table.c.state.in_(OPEN_STATES)).order_by(table.c.id))
+            return [_plain(row) for row in rows.mappings()]
+
+    # -- deliveries -----------------------------------------------------------------------------------------
+    def enqueue(self, incident_id: int, receivers: list[str], kind: str, not_before: float | None = None) -> None:
+        now = time.time()
+        if receivers:
+            with self.writer.begin() as conn:
+                conn.execute(schema.alert_deliveries.insert(), [
+                    {"incident_id": incident_id, "receiver": receiver, "kind": kind, "state": "pending", "attempts": 0,
+                     "next_at": not_before or now, "created_at": now} for receiver in receivers])
+
+    def hasten(self, incident_id: int, receiver: str) -> None:
+        """Make the incident's pending deliveries to `receiver` due now (its LLM summary is ready)."""
+        d = schema.alert_deliveries
+        with self.writer.begin() as conn:
+            conn.execute(d.update().where(and_(d.c.incident_id == incident_id, d.c.receiver == receiver,
+                                               d.c.state == "pending", d.c.attempts == 0)).values(next_at=time.time()))
+
+    def due(self, receiver: str, now: float, limit: int = 50) -> list[dict[str, Any]]:
+        """`receiver`'s pending deliveries in the order they were made, up to the first that is not due for
+        its incident: an incident's notifications never overtake each other."""
+        d = schema.alert_deliveries
+        stmt = (select(d).where(and_(d.c.receiver == receiver, d.c.state == "pending")).order_by(d.c.id)
+                .limit(limit * 4))
+        with self.engine.connect() as conn:
+            rows = [_plain(row) for row in conn.execute(stmt).mappings()]
+        waiting: set[int] = set()
+        out = []
+        for row in rows:
+            if row["incident_id"] in waiting:
+                continue
+            if row["next_at"] > now:
+                waiting.add(row["incident_id"])
+                continue
+            out.append(row)
+        return out[:limit]
+
+    def delivered(self, delivery_id: int, payload: Any, status_code: int) -> None:
+        self._update(delivery_id, state="sent", sent_at=time.time(), payload=payload, status_code=status_code,
+                     attempts=schema.alert_deliveries.c.attempts + 1)
+
+    def failed(self, delivery_id: int, attempts: int, error: str, next_at: float | None, payload: Any,
+               status_code: int | None) -> None:
+        """A failed attempt: retried at `next_at`, or a dead letter when that is None."""
+        self._update(delivery_id, state="pending" if next_at is not None else "dead", attempts=attempts,
+                     next_at=next_at or time.time(), last_error=error[:2000], payload=payload, status_code=status_code)
+
+    def deliveries(self, incident_id: int | None = None, state: str | None = None, limit: int = 200
+                   ) -> list[dict[str, Any]]:
+        d = schema.alert_deliveries
+        stmt = select(d).order_by(d.c.id.desc()).limit(limit)
+        if incident_id is not None:
+            stmt = stmt.where(d.c.incident_id == incident_id)
+        if state is not None:
+            stmt = stmt.where(d.c.state == state)
+        with self.engine.connect() as conn:
+            return [_plain(row) for row in conn.execute(stmt).mappings()]
+
+    def _update(self, delivery_id: int, **values: Any) -> None:
+        d = schema.alert_deliveries
+        with self.writer.begin() as conn:
+            conn.execute(d.update().where(d.c.id == delivery_id).values(**values))

@@ -1,0 +1,94 @@
+"""Incidents: how signals group, resolve and are summarised (the tracker and summary alone; the alerts reach
+real peers in test_alerts.py)."""
+
+from __future__ import annotations
+
+from logai.incidents.summary import Summarizer, template_summary
+from logai.incidents.tracker import IncidentTracker, Signal
+
+TIMEOUT = "Unhandled exception for order <*> java.net.SocketTimeoutException: Read timed out"
+DECLINED = "Payment <*> declined: code=<*> user=<*>"
+
+
+def signal(ts: float, template_id: str | None = "T1", template: str | None = TIMEOUT, source: str = "checkout",
+           severity: str = "warning", kind: str = "verdict") -> Signal:
+    return Signal(ts=ts, source=source, kind=kind, severity=severity, template_id=template_id, template=template,
+                  sample={"content": f"line at {ts}"})
+
+
+def test_ten_thousand_signals_of_one_template_are_one_incident():
+    tracker = IncidentTracker(gap_s=60, critical_count=1000)
+    changes = tracker.observe([signal(1000 + i * 0.01) for i in range(10_000)], now=0)
+    assert len(changes.opened) == 1 and tracker.open_count == 1
+    incident = changes.opened[0]
+    assert incident.count == 10_000 and incident.templates["T1"]["count"] == 10_000
+    assert incident.severity == "critical"  # past critical_count
+    assert len(incident.samples) == 10
+
+
+def test_grouping_by_source_gap_and_related_templates():
+    tracker = IncidentTracker(gap_s=60, related_similarity=0.5)
+    first = tracker.observe([signal(1000)], now=0).opened[0]
+    # a reworded template of the same failure joins; an unrelated one, another source, or a later burst do not
+    assert tracker.observe([signal(1010, "T2", TIMEOUT.replace("Read", "Connect"))], now=1).opened == []
+    assert len(tracker.observe([signal(1020, "T3", DECLINED)], now=2).opened) == 1
+    assert len(tracker.observe([signal(1020, source="billing")], now=3).opened) == 1
+    assert len(tracker.observe([signal(1000 + 3600)], now=4).opened) == 1
+    # a burst without a template (error rate) joins the source's latest incident
+    assert tracker.observe([signal(1030, None, None, kind="error_rate")], now=5).opened == []
+    assert set(first.templates) == {"T1", "T2"} and first.count == 2
+
+
+def test_a_flood_of_distinct_templates_is_capped_per_source():
+    tracker = IncidentTracker(gap_s=60, max_open_per_source=3)
+    tracker.observe([signal(1000 + i, f"T{i}", f"failure kind{i} of subsystem{i * 7}") for i in range(500)], now=0)
+    assert tracker.open_count == 3
+
+
+def test_quiet_incidents_resolve_on_wall_clock_not_event_time():
+    tracker = IncidentTracker(gap_s=60, quiet_s=30)
+    tracker.observe([signal(0.0)], now=100.0)  # an old log replayed: its event time is long past
+    assert tracker.expire(now=120.0).resolved == []
+    resolved = tracker.expire(now=131.0).resolved
+    assert len(resolved) == 1 and resolved[0].state == "resolved" and tracker.open_count == 0
+
+
+def test_template_summary_names_its_templates_and_says_why():
+    tracker = IncidentTracker()
+    incident = tracker.observe([signal(1.0), signal(2.0), signal(3.0, "T3", DECLINED)], now=0).opened[0]
+    incident.id = 7
+    summary = template_summary(incident.row(), "no LLM configured")
+    assert summary["generated_by"] == "template" and summary["note"] == "no LLM configured"
+    assert summary["evidence_template_ids"][0] == "T1" and "SocketTimeoutException" in summary["suspected_cause"]
+
+
+def test_a_dead_llm_server_leaves_a_template_summary(tmp_path):
+    from logai.config import LlmConfig
+    from logai.llm.factory import build_backend
+    from pipelines.local_services import free_port
+
+    backend = build_backend(LlmConfig(backend="openai", base_url=f"http://127.0.0.1:{free_port()}", timeout_s=2,
+                                      max_retries=0))
+    incident = IncidentTracker().observe([signal(1.0)], now=0).opened[0]
+    summary, by = Summarizer(backend).summarize({**incident.row(), "id": 1})
+    assert by == "template" and summary["note"].startswith("LLM unavailable")
+
+
+def test_llm_summary_with_the_packaged_model_follows_the_schema():
+    """The packaged SmolLM2 writes the summary under the JSON-schema constraint; its evidence ids can only be
+    the incident's own template ids."""
+    from logai.config import LlmConfig
+    from logai.llm.factory import build_backend
+
+    tracker = IncidentTracker()
+    signals = [signal(float(i), "Ta1", TIMEOUT) for i in range(20)] + [signal(25.0, "Tb2", TIMEOUT + " again")]
+    incident = tracker.observe(signals, now=0).opened[0]
+    backend = build_backend(LlmConfig())
+    try:
+        summary, by = Summarizer(backend).summarize({**incident.row(), "id": 1})
+    finally:
+        backend.close()
+    assert by == "llm", summary
+    assert set(summary) >= {"title", "suspected_cause", "affected", "evidence_template_ids", "next_steps"}
+    assert set(summary["evidence_template_ids"]) <= {"Ta1", "Tb2"}
+    assert summary["tokens"]["completion"] > 0
