@@ -15,6 +15,7 @@ from logai import __version__, metrics
 from logai.api.analysis_routes import router as analysis_router
 from logai.api.guards import RequestGuard
 from logai.api.incident_routes import router as incident_router
+from logai.api.loki_read_routes import router as loki_read_router
 from logai.api.routes import router
 from logai.api.shipper_routes import router as shipper_router
 from logai.bootstrap import build_service
@@ -93,6 +94,7 @@ def create_app(settings: Settings, service: IngestService | None = None) -> Fast
     app.include_router(analysis_router)
     app.include_router(shipper_router)
     app.include_router(incident_router)
+    app.include_router(loki_read_router)
     app.add_middleware(RequestGuard, api_keys=settings.api.api_keys,  # outermost: runs before anything else
                        max_request_bytes=settings.api.max_request_bytes)
     return app
