@@ -47,6 +47,7 @@ class ServeProcess:
         self.base = f"http://127.0.0.1:{self.port}"
         self.data = folder / "data"
         self.log = folder / "serve.log"
+        folder.mkdir(parents=True, exist_ok=True)
         config_file = folder / "logai.yaml"
         config_file.write_text(f"data_dir: {self.data}\n{config}")
         started = time.perf_counter()

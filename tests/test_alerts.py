@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -27,9 +28,10 @@ def failing_lines(count: int, start: int = 0) -> bytes:
     abnormal, between ordinary ones."""
     lines = []
     for i in range(start, start + count):
-        lines.append(f"2026-11-30 10:{i // 60 % 60:02d}:{i % 60:02d}.120 INFO [exec-{i % 8}] "
+        second = (datetime(2026, 11, 30, 10, tzinfo=UTC) + timedelta(seconds=i)).strftime("%Y-%m-%d %H:%M:%S")
+        lines.append(f"{second}.120 INFO [exec-{i % 8}] "
                      f"c.e.payments.CheckoutController - Order {7000 + i} paid in {i % 90 + 10} ms")
-        lines.append(f"2026-11-30 10:{i // 60 % 60:02d}:{i % 60:02d}.480 ERROR [exec-{i % 8}] "
+        lines.append(f"{second}.480 ERROR [exec-{i % 8}] "
                      f"c.e.payments.CheckoutController - Unhandled exception for order {7000 + i}: "
                      "java.net.SocketTimeoutException: Read timed out")
     return "\n".join(lines).encode()

@@ -22,8 +22,10 @@ log = logging.getLogger(__name__)
 
 FIELDS = ("title", "suspected_cause", "affected", "evidence_template_ids", "next_steps")
 SYSTEM = ("You are an expert site reliability engineer on call. Summarise incidents from their logs for a "
-          "colleague. Answer with JSON only.")
+          "colleague: a short title, the most likely cause in one sentence, what is affected (services, hosts, "
+          "users), the ids of the templates that show it, and what to check first. Answer with JSON only.")
 TEMPLATE_CHARS = 300
+NORMAL_LABELS = frozenset({"normal", "benign", "ok"})
 MAX_TEMPLATES = 8
 
 
@@ -59,11 +61,26 @@ def build_messages(incident: dict[str, Any], cases: list[tuple[Case, float]]) ->
     if samples:
         parts.append("Sample events:")
         parts += [f"- [{s.get('level') or '-'}] {s['content'][:TEMPLATE_CHARS]}" for s in samples]
-    if cases:
-        parts.append("Similar past cases, with the verdict they were given:")
-        parts += [f"- {case.label}: {case.log[:200]}" for case, _ in cases]
+    cases = [(case, score) for case, score in cases if case.label not in NORMAL_LABELS]
+    if cases:  # past problems like this one; normal ones only lead a small model to call the incident normal
+        parts.append("Similar past problems:")
+        parts += [f"- {case.log[:200]}" + (f" ({case.reason[:100]})" if case.reason else "") for case, _ in cases]
     parts.append('Answer with {"title", "suspected_cause", "affected", "evidence_template_ids", "next_steps"}.')
-    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "\n".join(parts)}]
+    return [{"role": "system", "content": SYSTEM}, *EXAMPLE, {"role": "user", "content": "\n".join(parts)}]
+
+
+# one worked example (another system, another failure): small models follow a shown answer far better than a
+# described one, and it is short enough not to be copied into the summary
+EXAMPLE = [
+    {"role": "user", "content": "Incident in source orders-db: 42 signals, severity warning. Detectors: verdict x42.\n"
+                                "Log templates involved (id, count, template):\n"
+                                "- T91 x40: could not write to /var/lib/pg/<*>: No space left on device\n"
+                                "- T92 x2: checkpoint request failed"},
+    {"role": "assistant", "content": '{"title": "orders-db cannot write: disk full", "suspected_cause": "The data '
+                                     'disk of orders-db is full, so writes and checkpoints fail.", "affected": '
+                                     '["orders-db"], "evidence_template_ids": ["T91", "T92"], "next_steps": ["Free '
+                                     'or grow the data disk of orders-db"]}'},
+]
 
 
 def template_summary(incident: dict[str, Any], why: str) -> dict[str, Any]:
@@ -120,6 +137,9 @@ class Summarizer:
         missing = [name for name in FIELDS if name not in data]
         if missing:
             raise ValueError(f"the LLM's summary lacks {missing}")
+        shown = json.loads(EXAMPLE[1]["content"])
+        if data["suspected_cause"] == shown["suspected_cause"] or data["title"] == shown["title"]:
+            raise ValueError("the LLM copied the worked example")
         known = {tid for tid, _ in top}
         data["evidence_template_ids"] = [t for t in data["evidence_template_ids"] if t in known]
         for name in ("affected", "evidence_template_ids", "next_steps"):  # a small model repeats itself
