@@ -32,3 +32,5 @@ def setup_logging(level: str = "INFO", json_format: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # httpx logs every request at INFO: each alert delivered (and re-sent) would be a line; failures are ours
+    logging.getLogger("httpx").setLevel(max(root.level, logging.WARNING))

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from logai import metrics
+from logai.background import lower_this_thread
 from logai.config import AlertsConfig
 from logai.detect.signals import Anomaly
 from logai.events import Event
@@ -48,7 +49,8 @@ def verdict_signals(events: Sequence[Event], verdicts: Sequence[tuple[int, Any]]
             sample={"line": event.line, "level": event.level, "content": (event.content or event.raw)[:500],
                     "template_id": event.template_id, "analysis_id": analysis_id,
                     "event_id": event_ids[i] if event_ids else None, "confidence": verdict.confidence,
-                    "path": verdict.path}))
+                    "path": verdict.path,
+                    "params": [[p.concept or p.type or "value", p.value[:80]] for p in event.params[:8]]}))
     return out
 
 
@@ -219,6 +221,7 @@ class IncidentService:
                 log.exception("incident tracking failed for %d signals", len(batch))
 
     def _summary_loop(self) -> None:
+        lower_this_thread()  # the LLM generates after ingestion and the API, not beside them
         while True:
             incident_id = self._summaries.get()
             if incident_id is None:

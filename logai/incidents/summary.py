@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from typing import Any
 
 from logai.llm.backend import Backend
@@ -31,14 +32,16 @@ MAX_TEMPLATES = 8
 
 def summary_schema(template_ids: list[str]) -> dict[str, Any]:
     ids: dict[str, Any] = {"enum": template_ids} if template_ids else {"type": "string", "maxLength": 32}
+    # the title comes last: asked first, SmolLM2 wrote the next key's name as the title; a one-shot example in
+    # the prompt was worse (copied into 20 of 20 summaries in reports/alerts)
     return {
         "type": "object",
         "properties": {
-            "title": {"type": "string", "maxLength": 100},
             "suspected_cause": {"type": "string", "maxLength": 240},
             "affected": {"type": "array", "items": {"type": "string", "maxLength": 60}, "maxItems": 4},
             "evidence_template_ids": {"type": "array", "items": ids, "maxItems": 3},
             "next_steps": {"type": "array", "items": {"type": "string", "maxLength": 120}, "maxItems": 3},
+            "title": {"type": "string", "maxLength": 100},
         },
         "required": list(FIELDS),
     }
@@ -57,6 +60,10 @@ def build_messages(incident: dict[str, Any], cases: list[tuple[Case, float]]) ->
     parts.append("Log templates involved (id, count, template):")
     parts += [f"- {tid} x{entry['count']}: {(entry.get('template') or '')[:TEMPLATE_CHARS]}"
               for tid, entry in _top_templates(incident)]
+    seen = Counter((name, value) for s in incident["samples"] for name, value in s.get("params") or [])
+    if seen:
+        parts.append("Parameters in the sample events: " + ", ".join(
+            f"{name}={value}" + (f" (x{n})" if n > 1 else "") for (name, value), n in seen.most_common(12)))
     samples = [s for s in incident["samples"] if s.get("content")][:3]
     if samples:
         parts.append("Sample events:")
@@ -66,21 +73,8 @@ def build_messages(incident: dict[str, Any], cases: list[tuple[Case, float]]) ->
         parts.append("Similar past problems:")
         parts += [f"- {case.log[:200]}" + (f" ({case.reason[:100]})" if case.reason else "") for case, _ in cases]
     parts.append('Answer with {"title", "suspected_cause", "affected", "evidence_template_ids", "next_steps"}.')
-    return [{"role": "system", "content": SYSTEM}, *EXAMPLE, {"role": "user", "content": "\n".join(parts)}]
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "\n".join(parts)}]
 
-
-# one worked example (another system, another failure): small models follow a shown answer far better than a
-# described one, and it is short enough not to be copied into the summary
-EXAMPLE = [
-    {"role": "user", "content": "Incident in source orders-db: 42 signals, severity warning. Detectors: verdict x42.\n"
-                                "Log templates involved (id, count, template):\n"
-                                "- T91 x40: could not write to /var/lib/pg/<*>: No space left on device\n"
-                                "- T92 x2: checkpoint request failed"},
-    {"role": "assistant", "content": '{"title": "orders-db cannot write: disk full", "suspected_cause": "The data '
-                                     'disk of orders-db is full, so writes and checkpoints fail.", "affected": '
-                                     '["orders-db"], "evidence_template_ids": ["T91", "T92"], "next_steps": ["Free '
-                                     'or grow the data disk of orders-db"]}'},
-]
 
 
 def template_summary(incident: dict[str, Any], why: str) -> dict[str, Any]:
@@ -137,9 +131,6 @@ class Summarizer:
         missing = [name for name in FIELDS if name not in data]
         if missing:
             raise ValueError(f"the LLM's summary lacks {missing}")
-        shown = json.loads(EXAMPLE[1]["content"])
-        if data["suspected_cause"] == shown["suspected_cause"] or data["title"] == shown["title"]:
-            raise ValueError("the LLM copied the worked example")
         known = {tid for tid, _ in top}
         data["evidence_template_ids"] = [t for t in data["evidence_template_ids"] if t in known]
         for name in ("affected", "evidence_template_ids", "next_steps"):  # a small model repeats itself

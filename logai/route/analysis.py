@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from logai import metrics
+from logai.background import lower_this_thread
 from logai.config import RouteConfig, Settings
 from logai.events import Event
 from logai.paths import DEFAULT_ROUTER
@@ -82,6 +83,7 @@ class AnalysisService:
                 self._reviewer.join(timeout)
 
     def _review_loop(self, reviews: queue.Queue) -> None:
+        lower_this_thread()  # the LLM generates after ingestion and the API, not beside them
         while True:
             item = reviews.get()
             if item is None:
