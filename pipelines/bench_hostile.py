@@ -116,7 +116,7 @@ def pathological(base: str) -> dict:
             started = time.perf_counter()
             r = client.post("/v1/ingest", params={"source": f"hostile-{name}"}, content=line.encode())
             times[name] = {"seconds": round(time.perf_counter() - started, 4), "status": r.status_code,
-                           "chars": len(line)}
+                           "chars": len(line), "lines": r.json().get("received") if r.status_code == 200 else None}
     worst = max(times, key=lambda n: times[n]["seconds"])
     return {"lines": times, "worst": worst, "worst_seconds": times[worst]["seconds"]}
 
