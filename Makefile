@@ -3,7 +3,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install peers run test lint bench-doors bench-hostile bench-alerts bench-parsing bench-semantics bench-decoding bench-anomaly train-semantics train-router bench-adaptive train-default-router bench-default-router eval-logeval
+.PHONY: install peers run test lint bench-doors bench-hostile bench-alerts screenshots bench-parsing bench-semantics bench-decoding bench-anomaly train-semantics train-router bench-adaptive train-default-router bench-default-router eval-logeval
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -19,12 +19,13 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: install
-	@echo "logai API on http://127.0.0.1:8000/docs (embedded SQLite under .logai/; Ctrl-C to stop)"
+	@echo "logai console on http://127.0.0.1:8000/ and API docs on /docs (embedded SQLite under .logai/; Ctrl-C to stop)"
 	$(VENV)/bin/logai serve --ingest examples/logs/payments-api.log
 
 # real protocol peers of the tests (Debian packages): rsyslog for the syslog door (logger comes with
-# util-linux), Alertmanager and promtool for the alerts; a test whose peer is missing is skipped and says so
-PEERS = rsyslogd:rsyslog prometheus-alertmanager:prometheus-alertmanager promtool:prometheus
+# util-linux), Alertmanager and promtool for the alerts, chromium for the console's browser tests; a test
+# whose peer is missing is skipped and says so
+PEERS = rsyslogd:rsyslog prometheus-alertmanager:prometheus-alertmanager promtool:prometheus chromium:chromium
 peers:
 	@missing="$$(for p in $(PEERS); do command -v $${p%%:*} >/dev/null || echo $${p#*:}; done)"; \
 	if [ -n "$$missing" ]; then \
@@ -37,6 +38,9 @@ test: install peers
 
 lint: install
 	$(VENV)/bin/ruff check .
+
+screenshots: install peers
+	$(PY) pipelines/screenshots.py --out docs/screenshots
 
 bench-alerts: install peers
 	$(PY) pipelines/bench_alerts.py --out reports/alerts

@@ -30,6 +30,7 @@ FORBIDDEN = {
     "evaluation": ("logai.api", "logai.cli"),
     "incidents": ("logai.api", "logai.cli", "logai.service", "logai.bootstrap", "logai.doors"),
     "api": ("logai.cli",),
+    "console": ("logai.api", "logai.cli", "logai.service", "logai.bootstrap", "logai.store", "logai.route"),
     "service.py": ("logai.api", "logai.cli", "logai.bootstrap"),
     "pipeline.py": ("logai.api", "logai.cli", "logai.service", "logai.bootstrap"),
     "bootstrap.py": ("logai.api", "logai.cli"),

@@ -20,6 +20,7 @@ from logai.api.routes import router
 from logai.api.shipper_routes import router as shipper_router
 from logai.bootstrap import build_service
 from logai.config import Settings
+from logai.console import mount_console
 from logai.doors.bodies import BadBody, BodyTooLarge, too_large_detail
 from logai.service import IngestService
 
@@ -95,6 +96,7 @@ def create_app(settings: Settings, service: IngestService | None = None) -> Fast
     app.include_router(shipper_router)
     app.include_router(incident_router)
     app.include_router(loki_read_router)
+    mount_console(app)
     app.add_middleware(RequestGuard, api_keys=settings.api.api_keys,  # outermost: runs before anything else
                        max_request_bytes=settings.api.max_request_bytes)
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
@@ -22,6 +22,7 @@ from logai.api.models import (
 )
 from logai.api.paging import MAX_OFFSET, bounded_page
 from logai.api.workers import in_ingest_thread
+from logai.config import redacted
 from logai.doors.bodies import BodyLines, RequestKeys, check_count, digest
 from logai.doors.json_records import json_records
 from logai.ingest.formats import UnknownFormatError
@@ -167,6 +168,11 @@ def anomalies(
 ) -> AnomaliesPage:
     rows = service.store.anomalies(_epoch(start), _epoch(end), limit)
     return AnomaliesPage(anomalies=rows)  # type: ignore[arg-type]
+
+
+@router.get("/config", summary="The effective configuration (YAML and environment), secrets redacted")
+def config(settings: SettingsDep) -> dict[str, Any]:
+    return redacted(settings)
 
 
 @router.get("/stats", response_model=Stats, summary="Counts of what is stored")

@@ -84,7 +84,7 @@ def serve(app, host: str | None, port: int | None, files: tuple[Path, ...], watc
                           Retention(settings.store.retention))
     watcher.start()
     host, port = host or settings.api.host, port if port is not None else settings.api.port
-    log.info("store %s; API on http://%s:%d (docs at /docs)", store_url(settings), host, port)
+    log.info("store %s; console on http://%s:%d/ (API docs at /docs)", store_url(settings), host, port)
     try:
         uvicorn.run(create_app(settings, service), host=host, port=port, log_level="warning")
     finally:

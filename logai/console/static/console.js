@@ -1,0 +1,225 @@
+// logai console: one page per hash route, each a client of the public REST API (/v1). No dependencies.
+const $ = (selector, root = document) => root.querySelector(selector);
+const esc = (value) => String(value ?? "").replace(/[&<>"']/g,
+  (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+const when = (ts) => (ts == null ? "" : new Date(ts * 1000).toLocaleString()); // the browser's time zone
+const KEY = "logai-api-key";
+
+async function api(path, { method = "GET", body } = {}) {
+  const headers = {};
+  const key = sessionStorage.getItem(KEY); // the tab's session only, and never in a URL
+  if (key) headers["X-API-Key"] = key;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (response.status === 401) {
+    await askForKey();
+    return api(path, { method, body });
+  }
+  const type = response.headers.get("content-type") || "";
+  const data = type.includes("json") ? await response.json() : await response.text();
+  if (!response.ok) throw new Error(typeof data === "string" ? data : JSON.stringify(data.detail ?? data));
+  return data;
+}
+
+function askForKey() {
+  return new Promise((resolve) => {
+    const dialog = $("#key-dialog");
+    $("#key-form").onsubmit = () => {
+      sessionStorage.setItem(KEY, $("#key-input").value);
+      resolve();
+    };
+    if (!dialog.open) dialog.showModal();
+  });
+}
+
+function sparkline(series, width = 120, height = 24) {
+  if (!series.length) return "";
+  const max = Math.max(...series.map((p) => p.count), 1);
+  const step = series.length > 1 ? width / (series.length - 1) : 0;
+  const points = series.map((p, i) => `${(i * step).toFixed(1)},${(height - 2 - (p.count / max) * (height - 4)).toFixed(1)}`);
+  return `<svg class="spark" width="${width}" height="${height}" role="img" aria-label="counts over time">` +
+    `<path d="M${points.join(" L")}"/></svg>`;
+}
+
+function bars(entries, width = 420) {
+  const max = Math.max(...entries.map(([, n]) => n), 1);
+  const rows = entries.map(([name, n], i) => {
+    const w = Math.max(1, (n / max) * (width - 140));
+    const cls = /ERR|FATAL|CRIT/.test(name) ? "errors" : "";
+    return `<text x="0" y="${i * 22 + 15}" fill="currentColor">${esc(name)}</text>` +
+      `<rect class="${cls}" x="80" y="${i * 22 + 4}" width="${w}" height="14"/>` +
+      `<text x="${86 + w}" y="${i * 22 + 15}" fill="currentColor">${n}</text>`;
+  });
+  return `<svg class="bars" width="${width}" height="${entries.length * 22}" role="img" aria-label="events by level">${rows.join("")}</svg>`;
+}
+
+function table(headers, rows) {
+  return `<table><thead><tr>${headers.map((h) => `<th scope="col">${esc(h)}</th>`).join("")}</tr></thead>` +
+    `<tbody>${rows.join("") || `<tr><td colspan="${headers.length}" class="muted">nothing yet</td></tr>`}</tbody></table>`;
+}
+
+const incidentRow = (i) => `<tr><td><a href="#/incidents/${i.id}">#${i.id}</a></td>` +
+  `<td class="sev-${esc(i.severity)}">${esc(i.severity)}</td><td class="state-${esc(i.state)}">${esc(i.state)}</td>` +
+  `<td>${esc(i.source)}</td><td>${i.count}</td><td>${esc(i.summary?.title ?? "")}</td><td>${when(i.start_ts)}</td></tr>`;
+const INCIDENT_HEADERS = ["id", "severity", "state", "source", "signals", "summary", "started"];
+
+const pages = {
+  async overview() {
+    const [stats, active, verdicts] = await Promise.all([api("/v1/stats"), api("/v1/incidents?state=active&limit=20"),
+      api("/v1/analyses?label=abnormal&limit=8")]);
+    const cards = [["events", stats.events], ["templates", stats.templates], ["anomalies", stats.anomalies],
+      ["verdicts", stats.analyses], ["open incidents", active.items.length], ["dead letters", stats.dead_letters]];
+    const levels = Object.entries(stats.events_by_level).sort((a, b) => b[1] - a[1]);
+    return `<h1>Overview</h1><div class="cards">${cards.map(([k, v]) => `<div class="card"><span class="muted">${k}</span><b>${v}</b></div>`).join("")}</div>` +
+      `<h2>Events by level</h2>${bars(levels)}` +
+      `<h2>Open incidents</h2>${table(INCIDENT_HEADERS, active.items.map(incidentRow))}` +
+      `<h2>Latest abnormal verdicts</h2>${verdictTable(verdicts.analyses, {})}`;
+  },
+
+  async incidents(params) {
+    const state = params.get("state") || "";
+    const page = await api(`/v1/incidents?limit=100${state ? `&state=${encodeURIComponent(state)}` : ""}`);
+    const options = ["", "active", "open", "acknowledged", "resolved"]
+      .map((s) => `<option value="${s}" ${s === state ? "selected" : ""}>${s || "any"}</option>`).join("");
+    return `<h1>Incidents</h1><form class="filters" data-route="incidents"><label>state<select name="state">${options}</select></label>` +
+      `<button type="submit">Show</button></form>${table(INCIDENT_HEADERS, page.items.map(incidentRow))}`;
+  },
+
+  async incident(params, id) {
+    const i = await api(`/v1/incidents/${encodeURIComponent(id)}`);
+    const s = i.summary || {};
+    const templates = Object.entries(i.templates).sort((a, b) => b[1].count - a[1].count)
+      .map(([tid, t]) => `<tr><td><a href="#/events?template_id=${encodeURIComponent(tid)}">${esc(tid)}</a></td><td>${t.count}</td><td class="mono">${esc(t.template)}</td></tr>`);
+    const samples = i.samples.map((x) => `<tr><td>${when(x.ts)}</td><td>${esc(x.kind)}</td><td>${esc(x.level ?? "")}</td><td class="mono">${esc(x.content ?? JSON.stringify(x.evidence ?? {}))}</td></tr>`);
+    const deliveries = i.deliveries.map((d) => `<tr><td>${esc(d.receiver)}</td><td>${esc(d.kind)}</td><td>${esc(d.state)}</td><td>${d.attempts}</td><td>${when(d.sent_at)}</td><td class="mono">${esc(d.last_error ?? "")}</td></tr>`);
+    const ack = i.state === "open" ? `<button type="button" data-action="ack" data-id="${i.id}">Acknowledge</button>` : "";
+    return `<h1>Incident #${i.id} <span class="sev-${esc(i.severity)}">${esc(i.severity)}</span> <span class="state-${esc(i.state)}">${esc(i.state)}</span> ${ack}</h1>` +
+      `<p><b>${esc(s.title ?? "")}</b><br>${esc(s.suspected_cause ?? "")}</p>` +
+      `<p class="muted">summary by ${esc(i.summary_by ?? "-")}${s.note ? ` (${esc(s.note)})` : ""} · source ${esc(i.source)} · ${i.count} signals · ` +
+      `${when(i.start_ts)} to ${when(i.end_ts)}${i.acked_by ? ` · acknowledged by ${esc(i.acked_by)}` : ""}</p>` +
+      (s.next_steps?.length ? `<h2>Next steps</h2><ul>${s.next_steps.map((x) => `<li>${esc(x)}</li>`).join("")}</ul>` : "") +
+      `<h2>Templates</h2>${table(["template", "signals", "text"], templates)}` +
+      `<h2>Sample events</h2>${table(["time", "signal", "level", "event"], samples)}` +
+      `<h2>Alert deliveries</h2>${table(["receiver", "kind", "state", "attempts", "sent", "last error"], deliveries)}`;
+  },
+
+  async verdicts(params) {
+    const label = params.get("label") || "";
+    const [page, tasks] = await Promise.all([api(`/v1/analyses?limit=100${label ? `&label=${encodeURIComponent(label)}` : ""}`),
+      api("/v1/tasks").catch(() => ({}))]);
+    const labels = [...new Set(Object.values(tasks).flat())];
+    const options = ["", ...labels].map((l) => `<option value="${esc(l)}" ${l === label ? "selected" : ""}>${esc(l) || "any"}</option>`).join("");
+    return `<h1>Verdicts</h1><form class="filters" data-route="verdicts"><label>label<select name="label">${options}</select></label>` +
+      `<button type="submit">Show</button></form>${verdictTable(page.analyses, tasks)}`;
+  },
+
+  async templates(params) {
+    const source = params.get("source") || "";
+    const page = await api(`/v1/templates?limit=50${source ? `&source=${encodeURIComponent(source)}` : ""}`);
+    const details = await Promise.all(page.templates.slice(0, 30).map((t) => api(`/v1/templates/${encodeURIComponent(t.template_id)}`).catch(() => null)));
+    const rows = page.templates.map((t, i) => `<tr><td><a href="#/events?template_id=${encodeURIComponent(t.template_id)}">${esc(t.template_id)}</a></td>` +
+      `<td>${esc(t.source)}</td><td>${t.count}</td><td>${details[i] ? sparkline(details[i].series) : ""}</td>` +
+      `<td>${when(t.first_seen)}</td><td>${when(t.last_seen)}</td><td class="mono">${esc(t.template)}</td></tr>`);
+    return `<h1>Templates</h1><form class="filters" data-route="templates"><label>source<input name="source" value="${esc(source)}"></label>` +
+      `<button type="submit">Show</button></form>${table(["id", "source", "count", "over time", "first seen", "last seen", "template"], rows)}`;
+  },
+
+  async events(params) {
+    const fields = ["q", "source", "level", "template_id", "concept", "value"];
+    const query = new URLSearchParams();
+    for (const f of fields) if (params.get(f)) query.set(f, params.get(f));
+    if (params.get("cursor")) query.set("cursor", params.get("cursor"));
+    query.set("limit", "100");
+    const page = await api(`/v1/events?${query}`);
+    const rows = page.events.map((e) => `<tr><td>${when(e.ts)}</td><td>${esc(e.source)}</td><td>${esc(e.level ?? "")}</td>` +
+      `<td class="mono">${esc(e.content)}</td><td class="mono">${e.params.map((p) => `${esc(p.concept ?? p.type ?? "")}=${esc(p.value)}`).join(" ")}</td></tr>`);
+    const inputs = fields.map((f) => `<label>${f}<input name="${f}" value="${esc(params.get(f) ?? "")}"></label>`).join("");
+    const next = new URLSearchParams(params);
+    if (page.next_cursor) next.set("cursor", page.next_cursor);
+    return `<h1>Events</h1><form class="filters" data-route="events">${inputs}<button type="submit">Search</button></form>` +
+      `<p class="muted" id="event-count">${page.events.length} events${page.next_cursor ? ` · <a href="#/events?${next}">older</a>` : ""}</p>` +
+      table(["time", "source", "level", "message", "parameters"], rows);
+  },
+
+  async settings() {
+    const config = await api("/v1/config");
+    return `<h1>Settings</h1><p class="muted">The effective configuration (YAML and environment), secrets redacted. Read-only.</p>` +
+      `<pre>${esc(JSON.stringify(config, null, 2))}</pre>`;
+  },
+};
+
+function verdictTable(analyses, tasks) {
+  const rows = analyses.map((a) => {
+    const p = a.provenance || {};
+    const others = (tasks[a.task] || []).filter((l) => l !== a.label);
+    const correct = others.map((l) => `<button type="button" data-action="correct" data-id="${a.id}" data-label="${esc(l)}">mark ${esc(l)}</button>`).join(" ");
+    return `<tr data-analysis="${a.id}"><td>${when(a.created_at)}</td><td class="label-${esc(a.label)}">${esc(a.label)}</td>` +
+      `<td>${esc(p.path ?? a.model)}${a.confidence != null ? ` · p=${a.confidence.toFixed(2)}` : ""}</td>` +
+      `<td class="mono">${esc(p.log ?? "")}</td><td>${esc(p.reason ?? "")}</td><td>${correct}<span class="feedback"></span></td></tr>`;
+  });
+  return table(["when", "verdict", "by", "log", "reason", "correct it"], rows);
+}
+
+async function act(button) {
+  const { action, id, label } = button.dataset;
+  const cell = button.closest("td");
+  try {
+    if (action === "ack") {
+      await api(`/v1/incidents/${id}/ack`, { method: "POST", body: { by: "console" } });
+      return render();
+    }
+    if (action === "correct") {
+      const done = await api("/v1/feedback", { method: "POST", body: { analysis_id: Number(id), label, by: "console" } });
+      $(".feedback", cell).innerHTML = ` corrected to <b class="label-${esc(label)}">${esc(label)}</b>: the next ` +
+        `verdict on this input follows it <button type="button" data-action="undo" data-id="${done.id}">Undo</button>`;
+    }
+    if (action === "undo") {
+      await api(`/v1/feedback/${id}`, { method: "DELETE" });
+      $(".feedback", cell).textContent = " undone";
+    }
+  } catch (error) {
+    cell.insertAdjacentHTML("beforeend", `<span class="error"> ${esc(error.message)}</span>`);
+  }
+}
+
+async function render() {
+  const [path, query = ""] = location.hash.replace(/^#\/?/, "").split("?");
+  const [name, id] = path.split("/");
+  const page = !name ? "overview" : (name === "incidents" && id ? "incident" : name);
+  const main = $("#page");
+  for (const link of document.querySelectorAll("nav a")) {
+    link.toggleAttribute("aria-current", link.dataset.page === (name || "overview"));
+    if (link.hasAttribute("aria-current")) link.setAttribute("aria-current", "page");
+  }
+  if (!pages[page]) {
+    main.innerHTML = `<h1>Not found</h1><p>No page ${esc(name)}.</p>`;
+    return;
+  }
+  try {
+    main.innerHTML = await pages[page](new URLSearchParams(query), id);
+  } catch (error) {
+    main.innerHTML = `<h1>Error</h1><p class="error">${esc(error.message)}</p>`;
+  }
+}
+
+document.addEventListener("submit", (event) => {
+  const form = event.target.closest("form.filters");
+  if (!form) return;
+  event.preventDefault();
+  const query = new URLSearchParams();
+  for (const [k, v] of new FormData(form)) if (v) query.set(k, v);
+  location.hash = `#/${form.dataset.route}${query.size ? `?${query}` : ""}`;
+});
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-action]");
+  if (button) act(button);
+});
+$("#theme").addEventListener("click", () => {
+  const dark = document.documentElement.dataset.theme === "dark" ||
+    (!document.documentElement.dataset.theme && matchMedia("(prefers-color-scheme: dark)").matches);
+  document.documentElement.dataset.theme = dark ? "light" : "dark";
+  localStorage.setItem("logai-theme", document.documentElement.dataset.theme);
+});
+if (localStorage.getItem("logai-theme")) document.documentElement.dataset.theme = localStorage.getItem("logai-theme");
+window.addEventListener("hashchange", render);
+render();

@@ -1,0 +1,114 @@
+"""The web console at `/`: served offline by the same process, a client of the public API only; and, in a real
+browser (Playwright with Debian's Chromium), every page renders without console errors, a search narrows the
+events, a correction changes the next verdict, and API keys are asked for and enforced."""
+
+from __future__ import annotations
+
+import gzip
+import re
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from logai.api.app import create_app
+from logai.config import ApiConfig, Settings
+from logai.console import STATIC
+from pipelines.local_services import ServeProcess
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "logs" / "payments-api.log"
+KEY = "console-test-key-0001"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+PAGES = ["#/", "#/incidents", "#/verdicts", "#/templates", "#/events", "#/settings"]
+
+
+def test_console_is_served_offline_and_small(tmp_path):
+    settings = Settings(data_dir=tmp_path, api=ApiConfig(api_keys=[KEY]))
+    settings.route.ingest_task = None
+    with TestClient(create_app(settings)) as client:
+        page = client.get("/")
+        assert page.status_code == 200 and "<nav" in page.text and "/console/console.js" in page.text
+        for asset in ("console.js", "console.css"):
+            assert client.get(f"/console/{asset}").status_code == 200
+        assert client.get("/v1/config").status_code == 401  # the page is open, the data is not
+        config = client.get("/v1/config", headers={"X-API-Key": KEY}).json()
+        assert config["api"]["api_keys"] == ["***"] and config["store"]
+    shipped = b"".join(path.read_bytes() for path in STATIC.iterdir())
+    assert not re.search(rb"https?://(?!127\.0\.0\.1)", shipped), "no CDN or remote asset"
+    assert len(gzip.compress(shipped)) < 300 * 1024
+
+
+def _browser():
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install "
+                                                                   "'logai[dev]')")
+    if CHROMIUM is None:
+        pytest.skip("Debian's chromium is not installed (make peers installs it)")
+    return playwright
+
+
+def test_pages_search_and_feedback_in_a_real_browser(tmp_path):
+    sync_api = _browser()
+    server = ServeProcess(tmp_path, "route:\n  llm: false\n", args=["--ingest", str(EXAMPLE)])
+    try:
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            page = browser.new_page()
+            errors: list[str] = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            for route in PAGES:
+                page.goto(f"{server.base}/{route}")
+                page.wait_for_selector("main h1")
+                assert page.locator("main h1").inner_text() != "Error", route
+            assert not errors, errors
+
+            page.goto(f"{server.base}/#/events")
+            page.wait_for_selector("#event-count")
+            everything = page.locator("main tbody tr").count()
+            page.fill("input[name=q]", "SocketTimeoutException")
+            page.press("input[name=q]", "Enter")  # the keyboard submits the search
+            page.wait_for_function("location.hash.includes('q=')")
+            page.wait_for_selector("#event-count")
+            narrowed = page.locator("main tbody tr").count()
+            assert 0 < narrowed < everything
+            assert all("SocketTimeoutException" in t for t in page.locator("main tbody td.mono").all_inner_texts()[::2])
+
+            page.goto(f"{server.base}/#/verdicts?label=abnormal")
+            button = page.locator("button[data-action=correct][data-label=normal]").first
+            row = button.locator("xpath=ancestor::tr")
+            analysis_id = int(row.get_attribute("data-analysis"))
+            button.click()
+            page.wait_for_selector("text=corrected to")
+            stored = httpx.get(f"{server.base}/v1/analyses?limit=500", timeout=10).json()["analyses"]
+            corrected = next(a for a in stored if a["id"] == analysis_id)
+            raw = httpx.get(f"{server.base}/v1/events", params={"template_id": corrected["provenance"]["template_id"],
+                                                                "limit": 1}, timeout=10).json()["events"][0]["raw"]
+            httpx.post(f"{server.base}/v1/ingest?source=payments-api.log", content=raw.encode(),
+                       params={"idempotency_key": "console-test-again"}, timeout=60).raise_for_status()
+            newest = httpx.get(f"{server.base}/v1/analyses?limit=1", timeout=10).json()["analyses"][0]
+            assert newest["provenance"]["input"] == corrected["provenance"]["input"]
+            assert newest["label"] == "normal"  # the correction decides the next verdict on that input
+            browser.close()
+    finally:
+        server.stop()
+
+
+def test_the_console_asks_for_the_api_key(tmp_path):
+    sync_api = _browser()
+    server = ServeProcess(tmp_path, f"api:\n  api_keys: [{KEY}]\nroute:\n  llm: false\n")
+    try:
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            page = browser.new_page()
+            page.goto(f"{server.base}/#/settings")
+            page.wait_for_selector("#key-dialog[open]")
+            page.fill("#key-input", KEY)
+            page.press("#key-input", "Enter")
+            page.wait_for_selector("main h1:text('Settings')")
+            assert KEY not in page.url and "***" in page.locator("pre").inner_text()
+            browser.close()
+    finally:
+        server.stop()
