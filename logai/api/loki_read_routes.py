@@ -6,6 +6,7 @@ a query outside the subset is answered 400 with a text naming the unsupported pa
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from datetime import datetime
@@ -38,22 +39,28 @@ def parse_time(value: str | None, default: float) -> float:
             number = int(value)
             return number / 1e9 if abs(number) >= 10**12 else float(number)  # small integers: seconds
         if re.fullmatch(r"-?\d+\.\d*", value):
-            return float(value)
+            seconds = float(value)
+            if not math.isfinite(seconds):
+                raise ValueError(value)
+            return seconds
         return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
     except (ValueError, OverflowError) as exc:
-        raise BadRequest(f"cannot parse {value!r} as a timestamp") from exc
+        raise BadRequest(f"cannot parse {value[:60]!r} as a timestamp") from exc
 
 
 def parse_duration(value: str | None, default: float) -> float:
     if value is None or value == "":
         return default
     try:
-        return float(value)
+        seconds = float(value)
     except ValueError:
         parts = _DURATION.findall(value)
         if not parts or "".join(a + b for a, b in parts) != value:
-            raise BadRequest(f"cannot parse {value!r} as a duration") from None
-        return sum(float(a) * _UNITS[b] for a, b in parts)
+            raise BadRequest(f"cannot parse {value[:60]!r} as a duration") from None
+        seconds = sum(float(a) * _UNITS[b] for a, b in parts)
+    if not math.isfinite(seconds) or seconds < 0 or seconds > 10 * 366 * 86400:
+        raise BadRequest(f"duration {value[:60]!r} is out of range (0 to 10 years)")
+    return seconds
 
 
 def _error(message: str) -> PlainTextResponse:
