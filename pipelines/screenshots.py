@@ -38,7 +38,10 @@ def main() -> None:
                               args=["--ingest", str(ROOT / "examples" / "logs" / "payments-api.log")])
         try:
             first = httpx.get(f"{server.base}/v1/incidents?limit=500", timeout=10).json()["items"]
-            pages = {**PAGES, "incident": f"#/incidents/{first[-1]['id']}"} if first else PAGES
+            pages = {**PAGES, "incident": f"#/incidents/{first[-1]['id']}"} if first else dict(PAGES)
+            top = httpx.get(f"{server.base}/v1/templates?limit=1", timeout=10).json()["templates"]
+            if top:
+                pages["template"] = f"#/templates/{top[0]['template_id']}"
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
                 page = browser.new_page(viewport={"width": 1280, "height": 800})

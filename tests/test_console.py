@@ -59,11 +59,27 @@ def test_pages_search_and_feedback_in_a_real_browser(tmp_path):
             errors: list[str] = []
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: errors.append(str(e)))
-            for route in PAGES:
+            template_id = httpx.get(f"{server.base}/v1/templates?limit=1", timeout=10).json()["templates"][0][
+                "template_id"]
+            incident_id = httpx.get(f"{server.base}/v1/incidents", timeout=10).json()["items"][0]["id"]
+            for route in [*PAGES, f"#/templates/{template_id}", f"#/incidents/{incident_id}"]:
                 page.goto(f"{server.base}/{route}")
                 page.wait_for_selector("main h1")
                 assert page.locator("main h1").inner_text() != "Error", route
             assert not errors, errors
+            page.goto(f"{server.base}/#/")
+            page.wait_for_selector("svg.chart polyline")  # the last hour of data, drawn
+
+            page.goto(f"{server.base}/#/events")
+            page.wait_for_selector("#event-count")
+            page.click("button[data-action=tail]")
+            page.wait_for_timeout(1500)  # the stream is open before the line is sent
+            line = "2026-11-24 09:30:00,000 ERROR [exec-9] c.e.payments.Tail - posted after the page opened"
+            httpx.post(f"{server.base}/v1/ingest?source=payments-api.log", content=line.encode(),
+                       timeout=60).raise_for_status()
+            page.wait_for_selector("tr.live-row:has-text('posted after the page opened')", timeout=15_000)
+            page.click("button[data-action=tail]")  # pause
+            assert page.locator("button[data-action=tail]").inner_text() == "Live tail"
 
             page.goto(f"{server.base}/#/events")
             page.wait_for_selector("#event-count")

@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from logai import __version__, metrics
 from logai.api.analysis_routes import router as analysis_router
+from logai.api.console_routes import router as console_router
 from logai.api.guards import RequestGuard
 from logai.api.incident_routes import router as incident_router
 from logai.api.loki_read_routes import router as loki_read_router
@@ -96,6 +97,7 @@ def create_app(settings: Settings, service: IngestService | None = None) -> Fast
     app.include_router(shipper_router)
     app.include_router(incident_router)
     app.include_router(loki_read_router)
+    app.include_router(console_router)
     mount_console(app)
     app.add_middleware(RequestGuard, api_keys=settings.api.api_keys,  # outermost: runs before anything else
                        max_request_bytes=settings.api.max_request_bytes)

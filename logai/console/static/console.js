@@ -53,6 +53,29 @@ function bars(entries, width = 420) {
   return `<svg class="bars" width="${width}" height="${entries.length * 22}" role="img" aria-label="events by level">${rows.join("")}</svg>`;
 }
 
+function lineChart(points, series, width = 900, height = 150) {
+  if (!points.length) return `<p class="muted">no data in this range</p>`;
+  const max = Math.max(1, ...points.flatMap((p) => series.map((s) => p[s.key])));
+  const x = (i) => 40 + (i * (width - 50)) / Math.max(1, points.length - 1);
+  const y = (v) => height - 20 - (v / max) * (height - 30);
+  const lines = series.map((s) => `<polyline class="${s.cls}" points="${points.map((p, i) => `${x(i).toFixed(1)},${y(p[s.key]).toFixed(1)}`).join(" ")}"/>`);
+  const legend = series.map((s, i) => `<text x="${60 + i * 120}" y="12" class="${s.cls}-text">■ ${esc(s.label)}</text>`);
+  const first = new Date(points[0].t * 1000).toLocaleTimeString();
+  const last = new Date(points[points.length - 1].t * 1000).toLocaleTimeString();
+  return `<svg class="chart" width="${width}" height="${height}" role="img" aria-label="${esc(series.map((s) => s.label).join(", "))} over time">` +
+    `<text x="0" y="${y(max) + 4}">${max}</text><text x="0" y="${height - 16}">0</text>` +
+    `<text x="40" y="${height - 2}">${esc(first)}</text><text x="${width - 90}" y="${height - 2}">${esc(last)}</text>` +
+    `${legend.join("")}${lines.join("")}</svg>`;
+}
+
+async function budget() {
+  const text = await fetch("/metrics").then((r) => r.text()).catch(() => "");
+  const read = (name) => Object.fromEntries([...text.matchAll(new RegExp(`^${name}\\{use="(\\w+)"\\} ([0-9.e+]+)$`, "gm"))].map((m) => [m[1], Number(m[2])]));
+  const used = read("logai_llm_budget_used_today");
+  const limit = read("logai_llm_budget_per_day");
+  return Object.keys(limit).map((use) => [`LLM ${use} calls today`, `${used[use] ?? 0} / ${limit[use]}`]);
+}
+
 function table(headers, rows) {
   return `<table><thead><tr>${headers.map((h) => `<th scope="col">${esc(h)}</th>`).join("")}</tr></thead>` +
     `<tbody>${rows.join("") || `<tr><td colspan="${headers.length}" class="muted">nothing yet</td></tr>`}</tbody></table>`;
@@ -65,13 +88,16 @@ const INCIDENT_HEADERS = ["id", "severity", "state", "source", "signals", "summa
 
 const pages = {
   async overview() {
-    const [stats, active, verdicts] = await Promise.all([api("/v1/stats"), api("/v1/incidents?state=active&limit=20"),
-      api("/v1/analyses?label=abnormal&limit=8")]);
+    const [stats, active, verdicts, line, llm] = await Promise.all([api("/v1/stats"),
+      api("/v1/incidents?state=active&limit=20"), api("/v1/analyses?label=abnormal&limit=8"),
+      api("/v1/timeline?minutes=60&step=60"), budget()]);
     const cards = [["events", stats.events], ["templates", stats.templates], ["anomalies", stats.anomalies],
-      ["verdicts", stats.analyses], ["open incidents", active.items.length], ["dead letters", stats.dead_letters]];
+      ["verdicts", stats.analyses], ["open incidents", active.items.length], ["dead letters", stats.dead_letters], ...llm];
+    const chart = lineChart(line.points, [{ key: "events", cls: "s-events", label: "events / min" },
+      { key: "errors", cls: "s-errors", label: "errors / min" }, { key: "anomalies", cls: "s-anomalies", label: "anomalies / min" }]);
     const levels = Object.entries(stats.events_by_level).sort((a, b) => b[1] - a[1]);
     return `<h1>Overview</h1><div class="cards">${cards.map(([k, v]) => `<div class="card"><span class="muted">${k}</span><b>${v}</b></div>`).join("")}</div>` +
-      `<h2>Events by level</h2>${bars(levels)}` +
+      `<h2>The last hour of data</h2>${chart}<h2>Events by level</h2>${bars(levels)}` +
       `<h2>Open incidents</h2>${table(INCIDENT_HEADERS, active.items.map(incidentRow))}` +
       `<h2>Latest abnormal verdicts</h2>${verdictTable(verdicts.analyses, {})}`;
   },
@@ -117,11 +143,33 @@ const pages = {
     const source = params.get("source") || "";
     const page = await api(`/v1/templates?limit=50${source ? `&source=${encodeURIComponent(source)}` : ""}`);
     const details = await Promise.all(page.templates.slice(0, 30).map((t) => api(`/v1/templates/${encodeURIComponent(t.template_id)}`).catch(() => null)));
-    const rows = page.templates.map((t, i) => `<tr><td><a href="#/events?template_id=${encodeURIComponent(t.template_id)}">${esc(t.template_id)}</a></td>` +
+    const rows = page.templates.map((t, i) => `<tr><td><a href="#/templates/${encodeURIComponent(t.template_id)}">${esc(t.template_id)}</a></td>` +
       `<td>${esc(t.source)}</td><td>${t.count}</td><td>${details[i] ? sparkline(details[i].series) : ""}</td>` +
       `<td>${when(t.first_seen)}</td><td>${when(t.last_seen)}</td><td class="mono">${esc(t.template)}</td></tr>`);
     return `<h1>Templates</h1><form class="filters" data-route="templates"><label>source<input name="source" value="${esc(source)}"></label>` +
       `<button type="submit">Show</button></form>${table(["id", "source", "count", "over time", "first seen", "last seen", "template"], rows)}`;
+  },
+
+  async template(params, id) {
+    const [t, page] = await Promise.all([api(`/v1/templates/${encodeURIComponent(id)}`),
+      api(`/v1/events?template_id=${encodeURIComponent(id)}&limit=200`)]);
+    const points = t.series.map((p) => ({ t: p.bucket, count: p.count }));
+    const concepts = {};
+    for (const e of page.events) for (const p of e.params) {
+      const name = p.concept ?? p.type ?? "value";
+      (concepts[name] ??= {})[p.value] = (concepts[name][p.value] ?? 0) + 1;
+    }
+    const distributions = Object.entries(concepts).map(([name, values]) => {
+      const top = Object.entries(values).sort((a, b) => b[1] - a[1]).slice(0, 8);
+      return `<tr><td>${esc(name)}</td><td>${Object.keys(values).length}</td><td class="mono">${top.map(([v, n]) => `${esc(v)} (${n})`).join(", ")}</td></tr>`;
+    });
+    const samples = page.events.slice(0, 20).map((e) => `<tr><td>${when(e.ts)}</td><td>${esc(e.level ?? "")}</td><td class="mono">${esc(e.content)}</td></tr>`);
+    return `<h1>Template ${esc(id)}</h1><p class="mono">${esc(t.conceptualized ?? t.template)}</p>` +
+      `<p class="muted">${esc(t.source)} · ${t.count} events · first ${when(t.first_seen)} · last ${when(t.last_seen)} · ` +
+      `<a href="#/events?template_id=${encodeURIComponent(id)}">all its events</a></p>` +
+      `<h2>Count per ${t.bucket_seconds} s</h2>${lineChart(points, [{ key: "count", cls: "s-events", label: "events" }])}` +
+      `<h2>Parameters by concept (last ${page.events.length} events)</h2>${table(["concept", "distinct values", "most frequent"], distributions)}` +
+      `<h2>Sample events</h2>${table(["time", "level", "event"], samples)}`;
   },
 
   async events(params) {
@@ -136,7 +184,9 @@ const pages = {
     const inputs = fields.map((f) => `<label>${f}<input name="${f}" value="${esc(params.get(f) ?? "")}"></label>`).join("");
     const next = new URLSearchParams(params);
     if (page.next_cursor) next.set("cursor", page.next_cursor);
-    return `<h1>Events</h1><form class="filters" data-route="events">${inputs}<button type="submit">Search</button></form>` +
+    return `<h1>Events</h1><form class="filters" data-route="events">${inputs}<button type="submit">Search</button>` +
+      `<button type="button" data-action="tail" aria-pressed="false">Live tail</button></form>` +
+      `<table id="live" hidden><tbody></tbody></table>` +
       `<p class="muted" id="event-count">${page.events.length} events${page.next_cursor ? ` · <a href="#/events?${next}">older</a>` : ""}</p>` +
       table(["time", "source", "level", "message", "parameters"], rows);
   },
@@ -155,9 +205,18 @@ function verdictTable(analyses, tasks) {
     const correct = others.map((l) => `<button type="button" data-action="correct" data-id="${a.id}" data-label="${esc(l)}">mark ${esc(l)}</button>`).join(" ");
     return `<tr data-analysis="${a.id}"><td>${when(a.created_at)}</td><td class="label-${esc(a.label)}">${esc(a.label)}</td>` +
       `<td>${esc(p.path ?? a.model)}${a.confidence != null ? ` · p=${a.confidence.toFixed(2)}` : ""}</td>` +
-      `<td class="mono">${esc(p.log ?? "")}</td><td>${esc(p.reason ?? "")}</td><td>${correct}<span class="feedback"></span></td></tr>`;
+      `<td class="mono">${esc(p.log ?? "")}</td><td>${esc(p.reason ?? "")}${provenance(p)}</td><td>${correct}<span class="feedback"></span></td></tr>`;
   });
   return table(["when", "verdict", "by", "log", "reason", "correct it"], rows);
+}
+
+function provenance(p) {
+  const facts = [["small model", `${p.slm_label ?? ""} (uncertainty ${p.uncertainty != null ? Number(p.uncertainty).toFixed(3) : "-"})`],
+    ["path", p.path], ["model", p.model], ["template", p.template_id], ["stream evidence", p.evidence ? JSON.stringify(p.evidence) : ""],
+    ["LLM error", p.llm_error]].filter(([, v]) => v);
+  const cases = (p.cases || []).map((c) => `<li>${esc(c.label)} (${esc(c.similarity)}): <span class="mono">${esc(c.log)}</span></li>`).join("");
+  return `<details><summary>provenance</summary><dl>${facts.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join("")}</dl>` +
+    (cases ? `<p>cases the LLM was shown:</p><ul>${cases}</ul>` : "") + "</details>";
 }
 
 async function act(button) {
@@ -173,6 +232,7 @@ async function act(button) {
       $(".feedback", cell).innerHTML = ` corrected to <b class="label-${esc(label)}">${esc(label)}</b>: the next ` +
         `verdict on this input follows it <button type="button" data-action="undo" data-id="${done.id}">Undo</button>`;
     }
+    if (action === "tail") return toggleTail(button);
     if (action === "undo") {
       await api(`/v1/feedback/${id}`, { method: "DELETE" });
       $(".feedback", cell).textContent = " undone";
@@ -182,10 +242,57 @@ async function act(button) {
   }
 }
 
+let tailing = null; // the AbortController of the live tail's stream, while it runs
+
+async function toggleTail(button) {
+  if (tailing) {
+    tailing.abort();
+    tailing = null;
+    button.textContent = "Live tail";
+    button.setAttribute("aria-pressed", "false");
+    return;
+  }
+  const form = button.closest("form");
+  const query = new URLSearchParams();
+  for (const f of ["q", "source", "level"]) if (form.elements[f]?.value) query.set(f, form.elements[f].value);
+  tailing = new AbortController();
+  button.textContent = "Pause";
+  button.setAttribute("aria-pressed", "true");
+  const live = $("#live");
+  live.hidden = false;
+  const headers = sessionStorage.getItem(KEY) ? { "X-API-Key": sessionStorage.getItem(KEY) } : {};
+  try { // fetch, not EventSource: the API key goes in a header, never in the URL
+    const response = await fetch(`/v1/tail?${query}`, { headers, signal: tailing.signal });
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value;
+      const events = buffer.split("\n\n");
+      buffer = events.pop();
+      for (const block of events) {
+        const data = block.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("");
+        if (!data) continue;
+        const e = JSON.parse(data);
+        $("tbody", live).insertAdjacentHTML("afterbegin", `<tr class="live-row"><td>${when(e.ts)}</td><td>${esc(e.source)}</td>` +
+          `<td>${esc(e.level ?? "")}</td><td class="mono">${esc(e.content)}</td></tr>`);
+      }
+    }
+  } catch (error) {
+    if (error.name !== "AbortError") live.insertAdjacentHTML("beforebegin", `<p class="error">${esc(error.message)}</p>`);
+  }
+}
+
 async function render() {
+  if (tailing) {
+    tailing.abort();
+    tailing = null;
+  }
   const [path, query = ""] = location.hash.replace(/^#\/?/, "").split("?");
   const [name, id] = path.split("/");
-  const page = !name ? "overview" : (name === "incidents" && id ? "incident" : name);
+  const detail = { incidents: "incident", templates: "template" };
+  const page = !name ? "overview" : (id && detail[name]) || name;
   const main = $("#page");
   for (const link of document.querySelectorAll("nav a")) {
     link.toggleAttribute("aria-current", link.dataset.page === (name || "overview"));

@@ -1,0 +1,73 @@
+"""Time series and the live tail the console shows, read from the store's indexed tables.
+
+`timeline` counts events per step from the per-bucket template counts (no scan of events), errors from the
+events of the range through the ts index, and anomalies through theirs. `events_after` is the live tail: the
+events stored after a given id (ids only grow), filtered like a search.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, func, literal, select
+
+from logai.store import schema
+from logai.store.store import EventStore, escape_like
+
+ERROR_LEVELS = ("ERROR", "FATAL", "CRITICAL", "SEVERE", "EMERG", "ALERT", "CRIT", "ERR", "PANIC")
+
+
+def latest_bucket(store: EventStore) -> float | None:
+    """Start of the newest per-bucket count: where "now" is for data stamped with its own event times."""
+    with store.engine.connect() as conn:
+        value = conn.execute(select(func.max(schema.template_counts.c.bucket))).scalar()
+    return float(value) if value is not None else None
+
+
+def timeline(store: EventStore, start: float, end: float, step: int) -> list[dict[str, Any]]:
+    """Per `step` seconds from `start` to `end`: events, error-level events and anomalies."""
+    step = max(int(step), store.bucket_seconds)
+    first = int(start // step) * step
+    out: dict[int, dict[str, Any]] = {t: {"t": t, "events": 0, "errors": 0, "anomalies": 0}
+                                      for t in range(first, int(end), step)}
+    if len(out) > 2000:
+        raise ValueError("at most 2,000 steps: widen the step or narrow the range")
+    c, e, a = schema.template_counts, schema.events, schema.anomalies
+    counts = (c.c.bucket // literal(step)) * literal(step)
+    with store.engine.connect() as conn:
+        for at, n in conn.execute(select(counts, func.sum(c.c.count))
+                                  .where(and_(c.c.bucket >= first, c.c.bucket < end)).group_by(counts)):
+            if int(at) in out:
+                out[int(at)]["events"] = int(n)
+        errors = func.floor(e.c.ts / step) * step
+        for at, n in conn.execute(select(errors, func.count()).where(
+                and_(e.c.ts >= first, e.c.ts < end, e.c.level.in_(ERROR_LEVELS))).group_by(errors)):
+            if int(at) in out:
+                out[int(at)]["errors"] = int(n)
+        found = func.floor(a.c.ts / step) * step
+        for at, n in conn.execute(select(found, func.count()).where(and_(a.c.ts >= first, a.c.ts < end))
+                                  .group_by(found)):
+            if int(at) in out:
+                out[int(at)]["anomalies"] = int(n)
+    return list(out.values())
+
+
+def events_after(store: EventStore, after_id: int, up_to: int, *, source: str | None = None,
+                 level: str | None = None, q: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    """Events with ids in (`after_id`, `up_to`], oldest first, filtered: what a live tail shows next."""
+    e = schema.events
+    stmt = select(e.c.id, e.c.ts, e.c.source, e.c.level, e.c.template_id, e.c.content).where(
+        and_(e.c.id > after_id, e.c.id <= up_to))
+    if source:
+        stmt = stmt.where(e.c.source == source)
+    if level:
+        stmt = stmt.where(e.c.level == level.upper())
+    if q:
+        stmt = stmt.where(e.c.content.ilike(f"%{escape_like(q)}%", escape="\\"))
+    with store.engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(stmt.order_by(e.c.id).limit(limit))]
+
+
+def last_event_id(store: EventStore) -> int:
+    with store.engine.connect() as conn:
+        return int(conn.execute(select(func.max(schema.events.c.id))).scalar() or 0)
