@@ -15,7 +15,7 @@ from fastapi.responses import StreamingResponse
 
 from logai.api.deps import ServiceDep, require_api_key
 from logai.api.models import Problem
-from logai.store.timeline import events_after, last_event_id, latest_bucket, timeline
+from logai.store.timeline import events_after, last_event_id, latest_bucket, template_series, timeline
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)], tags=["console"],
                    responses={401: {"model": Problem}})
@@ -36,6 +36,17 @@ def get_timeline(service: ServiceDep,
     except ValueError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     return {"step": max(step, service.store.bucket_seconds), "end": stop, "points": points}
+
+
+@router.get("/template-series", summary="Counts per bucket of several templates (sparklines)")
+def get_template_series(service: ServiceDep,
+                        ids: Annotated[list[str], Query(min_length=1, max_length=200, alias="id")],
+                        minutes: Annotated[int, Query(ge=1, le=60 * 24 * 31)] = 24 * 60) -> dict[str, Any]:
+    """The last `minutes` of data (event time, ending at the newest stored count) of each template `id`."""
+    newest = latest_bucket(service.store)
+    stop = (newest if newest is not None else time.time()) + service.store.bucket_seconds
+    return {"bucket_seconds": service.store.bucket_seconds,
+            "series": template_series(service.store, ids, stop - minutes * 60, stop)}
 
 
 @router.get("/tail", summary="Live tail: events as they are stored, as server-sent events",

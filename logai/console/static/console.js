@@ -142,9 +142,10 @@ const pages = {
   async templates(params) {
     const source = params.get("source") || "";
     const page = await api(`/v1/templates?limit=50${source ? `&source=${encodeURIComponent(source)}` : ""}`);
-    const details = await Promise.all(page.templates.slice(0, 30).map((t) => api(`/v1/templates/${encodeURIComponent(t.template_id)}`).catch(() => null)));
-    const rows = page.templates.map((t, i) => `<tr><td><a href="#/templates/${encodeURIComponent(t.template_id)}">${esc(t.template_id)}</a></td>` +
-      `<td>${esc(t.source)}</td><td>${t.count}</td><td>${details[i] ? sparkline(details[i].series) : ""}</td>` +
+    const ids = page.templates.map((t) => `id=${encodeURIComponent(t.template_id)}`).join("&");
+    const spark = ids ? (await api(`/v1/template-series?${ids}`)).series : {};
+    const rows = page.templates.map((t) => `<tr><td><a href="#/templates/${encodeURIComponent(t.template_id)}">${esc(t.template_id)}</a></td>` +
+      `<td>${esc(t.source)}</td><td>${t.count}</td><td>${sparkline(spark[t.template_id] ?? [])}</td>` +
       `<td>${when(t.first_seen)}</td><td>${when(t.last_seen)}</td><td class="mono">${esc(t.template)}</td></tr>`);
     return `<h1>Templates</h1><form class="filters" data-route="templates"><label>source<input name="source" value="${esc(source)}"></label>` +
       `<button type="submit">Show</button></form>${table(["id", "source", "count", "over time", "first seen", "last seen", "template"], rows)}`;
