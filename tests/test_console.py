@@ -62,7 +62,8 @@ def test_pages_search_and_feedback_in_a_real_browser(tmp_path):
             template_id = httpx.get(f"{server.base}/v1/templates?limit=1", timeout=10).json()["templates"][0][
                 "template_id"]
             incident_id = httpx.get(f"{server.base}/v1/incidents", timeout=10).json()["items"][0]["id"]
-            for route in [*PAGES, f"#/templates/{template_id}", f"#/incidents/{incident_id}"]:
+            for route in [*PAGES, f"#/templates/{template_id}", f"#/incidents/{incident_id}", "#/templates?show=recent",
+                          "#/templates?show=new", "#/templates?show=changed"]:
                 page.goto(f"{server.base}/{route}")
                 page.wait_for_selector("main h1")
                 assert page.locator("main h1").inner_text() != "Error", route
@@ -93,6 +94,10 @@ def test_pages_search_and_feedback_in_a_real_browser(tmp_path):
             narrowed = page.locator("main tbody tr").count()
             assert 0 < narrowed < everything
             assert all("SocketTimeoutException" in t for t in page.locator("main tbody td.mono").all_inner_texts()[::2])
+            page.goto(f"{server.base}/#/events?start=2026-11-24T09:17:00&end=2026-11-24T09:18:00")  # browser time: UTC
+            page.wait_for_selector("#event-count")
+            in_window = page.locator("main tbody tr").count()
+            assert 0 < in_window < everything
 
             page.goto(f"{server.base}/#/verdicts?label=abnormal")
             button = page.locator("button[data-action=correct][data-label=normal]").first

@@ -15,7 +15,15 @@ from fastapi.responses import StreamingResponse
 
 from logai.api.deps import ServiceDep, require_api_key
 from logai.api.models import Problem
-from logai.store.timeline import events_after, last_event_id, latest_bucket, template_series, timeline
+from logai.store.timeline import (
+    events_after,
+    last_event_id,
+    latest_bucket,
+    sources,
+    template_changes,
+    template_series,
+    timeline,
+)
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)], tags=["console"],
                    responses={401: {"model": Problem}})
@@ -47,6 +55,21 @@ def get_template_series(service: ServiceDep,
     stop = (newest if newest is not None else time.time()) + service.store.bucket_seconds
     return {"bucket_seconds": service.store.bucket_seconds,
             "series": template_series(service.store, ids, stop - minutes * 60, stop)}
+
+
+@router.get("/template-changes", summary="Templates whose rate changed, or that are new, in the last window")
+def get_template_changes(service: ServiceDep, source: str | None = None,
+                         minutes: Annotated[int, Query(ge=1, le=60 * 24 * 31)] = 60,
+                         limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+    """Counts in the last `minutes` of data against the `minutes` before, most changed first (`change` is
+    (recent + 1) / (before + 1)); `new` templates were first seen in the last window."""
+    return {"minutes": minutes, "templates": template_changes(service.store, minutes * 60, source=source,
+                                                              limit=limit)}
+
+
+@router.get("/sources", summary="Sources with their templates, events, last event and dead letters")
+def get_sources(service: ServiceDep) -> dict[str, Any]:
+    return {"sources": sources(service.store)}
 
 
 @router.get("/tail", summary="Live tail: events as they are stored, as server-sent events",

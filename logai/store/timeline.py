@@ -7,9 +7,10 @@ events stored after a given id (ids only grow), filtered like a search.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from sqlalchemy import and_, func, literal, select
+from sqlalchemy import and_, case, func, literal, select
 
 from logai.store import schema
 from logai.store.store import EventStore, escape_like
@@ -86,3 +87,50 @@ def template_series(store: EventStore, template_ids: list[str], start: float, en
         for template_id, bucket, count in conn.execute(stmt):
             out[template_id].append({"bucket": int(bucket), "count": int(count)})
     return out
+
+
+def template_changes(store: EventStore, window_s: float, *, source: str | None = None, limit: int = 100
+                     ) -> list[dict[str, Any]]:
+    """Templates seen in the last two windows (ending at the newest stored count), with their counts in the last
+    window and the one before, and the ratio: what changed recently, most changed first. A template first seen
+    in the last window is `new`."""
+    newest = latest_bucket(store)
+    if newest is None:
+        return []
+    end = newest + store.bucket_seconds
+    t, c = schema.templates, schema.template_counts
+    recent = func.sum(case((c.c.bucket >= end - window_s, c.c.count), else_=0))
+    before = func.sum(case((c.c.bucket < end - window_s, c.c.count), else_=0))
+    stmt = (select(c.c.template_id, recent.label("recent"), before.label("before"))
+            .where(and_(c.c.bucket >= end - 2 * window_s, c.c.bucket < end)).group_by(c.c.template_id))
+    if source:
+        stmt = stmt.where(c.c.template_id.in_(select(t.c.template_id).where(t.c.source == source)))
+    with store.engine.connect() as conn:
+        counts = {row.template_id: (int(row.recent), int(row.before)) for row in conn.execute(stmt)}
+        rows = {row.template_id: dict(row._mapping) for row in conn.execute(
+            select(t).where(t.c.template_id.in_(list(counts))))} if counts else {}
+    out = []
+    for template_id, (now, then) in counts.items():
+        row = rows.get(template_id)
+        if row is None:
+            continue
+        new = row["first_seen"] >= end - window_s
+        out.append({**{str(k): v for k, v in row.items()}, "recent": now, "before": then, "new": new,
+                    "change": round((now + 1) / (then + 1), 3)})
+    out.sort(key=lambda r: -abs(math.log(r["change"])))
+    return out[:limit]
+
+
+def sources(store: EventStore) -> list[dict[str, Any]]:
+    """Each source with its templates, events, last event time and dead letters."""
+    t, d = schema.templates, schema.dead_letters
+    with store.engine.connect() as conn:
+        found = {row.source: {"source": row.source, "templates": int(row.templates), "events": int(row.events),
+                              "last_seen": row.last_seen, "dead_letters": 0}
+                 for row in conn.execute(select(t.c.source, func.count().label("templates"),
+                                                func.sum(t.c.count).label("events"),
+                                                func.max(t.c.last_seen).label("last_seen")).group_by(t.c.source))}
+        for source, n in conn.execute(select(d.c.source, func.count()).group_by(d.c.source)):
+            found.setdefault(source, {"source": source, "templates": 0, "events": 0, "last_seen": None,
+                                      "dead_letters": 0})["dead_letters"] = int(n)
+    return sorted(found.values(), key=lambda s: -s["events"])

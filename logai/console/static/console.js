@@ -73,7 +73,9 @@ async function budget() {
   const read = (name) => Object.fromEntries([...text.matchAll(new RegExp(`^${name}\\{use="(\\w+)"\\} ([0-9.e+]+)$`, "gm"))].map((m) => [m[1], Number(m[2])]));
   const used = read("logai_llm_budget_used_today");
   const limit = read("logai_llm_budget_per_day");
-  return Object.keys(limit).map((use) => [`LLM ${use} calls today`, `${used[use] ?? 0} / ${limit[use]}`]);
+  const lag = [...text.matchAll(/^logai_consumer_lag\{[^}]*\} ([0-9.e+]+)$/gm)].reduce((sum, m) => sum + Number(m[1]), null);
+  const cards = Object.keys(limit).map((use) => [`LLM ${use} calls today`, `${used[use] ?? 0} / ${limit[use]}`]);
+  return lag === null ? cards : [...cards, ["Kafka consumer lag", lag]];
 }
 
 function table(headers, rows) {
@@ -88,9 +90,11 @@ const INCIDENT_HEADERS = ["id", "severity", "state", "source", "signals", "summa
 
 const pages = {
   async overview() {
-    const [stats, active, verdicts, line, llm] = await Promise.all([api("/v1/stats"),
+    const [stats, active, verdicts, line, llm, known] = await Promise.all([api("/v1/stats"),
       api("/v1/incidents?state=active&limit=20"), api("/v1/analyses?label=abnormal&limit=8"),
-      api("/v1/timeline?minutes=60&step=60"), budget()]);
+      api("/v1/timeline?minutes=60&step=60"), budget(), api("/v1/sources")]);
+    const sourceRows = known.sources.slice(0, 20).map((x) => `<tr><td><a href="#/templates?source=${encodeURIComponent(x.source)}">${esc(x.source)}</a></td>` +
+      `<td>${x.events}</td><td>${x.templates}</td><td>${when(x.last_seen)}</td><td class="${x.dead_letters ? "error" : ""}">${x.dead_letters}</td></tr>`);
     const cards = [["events", stats.events], ["templates", stats.templates], ["anomalies", stats.anomalies],
       ["verdicts", stats.analyses], ["open incidents", active.items.length], ["dead letters", stats.dead_letters], ...llm];
     const chart = lineChart(line.points, [{ key: "events", cls: "s-events", label: "events / min" },
@@ -98,6 +102,7 @@ const pages = {
     const levels = Object.entries(stats.events_by_level).sort((a, b) => b[1] - a[1]);
     return `<h1>Overview</h1><div class="cards">${cards.map(([k, v]) => `<div class="card"><span class="muted">${k}</span><b>${v}</b></div>`).join("")}</div>` +
       `<h2>The last hour of data</h2>${chart}<h2>Events by level</h2>${bars(levels)}` +
+      `<h2>Sources</h2>${table(["source", "events", "templates", "last event", "dead letters"], sourceRows)}` +
       `<h2>Open incidents</h2>${table(INCIDENT_HEADERS, active.items.map(incidentRow))}` +
       `<h2>Latest abnormal verdicts</h2>${verdictTable(verdicts.analyses, {})}`;
   },
@@ -141,14 +146,26 @@ const pages = {
 
   async templates(params) {
     const source = params.get("source") || "";
-    const page = await api(`/v1/templates?limit=50${source ? `&source=${encodeURIComponent(source)}` : ""}`);
+    const show = params.get("show") || "all";
+    const bySource = source ? `&source=${encodeURIComponent(source)}` : "";
+    let page;
+    if (show === "all") {
+      page = await api(`/v1/templates?limit=50${bySource}`);
+    } else { // changed in the last hour of data against the hour before, most changed first
+      const changes = (await api(`/v1/template-changes?minutes=60&limit=500${bySource}`)).templates;
+      const keep = { new: (t) => t.new, changed: (t) => !t.new && (t.change >= 2 || t.change <= 0.5), recent: () => true }[show];
+      page = { templates: changes.filter(keep).slice(0, 50) };
+    }
+    const shows = [["all", "all, by count"], ["recent", "by recent change"], ["new", "new in the last hour"],
+      ["changed", "rate changed (2x)"]].map(([v, l]) => `<option value="${v}" ${v === show ? "selected" : ""}>${l}</option>`).join("");
     const ids = page.templates.map((t) => `id=${encodeURIComponent(t.template_id)}`).join("&");
     const spark = ids ? (await api(`/v1/template-series?${ids}`)).series : {};
     const rows = page.templates.map((t) => `<tr><td><a href="#/templates/${encodeURIComponent(t.template_id)}">${esc(t.template_id)}</a></td>` +
-      `<td>${esc(t.source)}</td><td>${t.count}</td><td>${sparkline(spark[t.template_id] ?? [])}</td>` +
+      `<td>${esc(t.source)}</td><td>${t.count}${t.change ? `<br><span class="muted">${t.recent} vs ${t.before}${t.new ? " · new" : ""}</span>` : ""}</td><td>${sparkline(spark[t.template_id] ?? [])}</td>` +
       `<td>${when(t.first_seen)}</td><td>${when(t.last_seen)}</td><td class="mono">${esc(t.template)}</td></tr>`);
     return `<h1>Templates</h1><form class="filters" data-route="templates"><label>source<input name="source" value="${esc(source)}"></label>` +
-      `<button type="submit">Show</button></form>${table(["id", "source", "count", "over time", "first seen", "last seen", "template"], rows)}`;
+      `<label>show<select name="show">${shows}</select></label><button type="submit">Show</button></form>` +
+      table(["id", "source", "count", "over time", "first seen", "last seen", "template"], rows);
   },
 
   async template(params, id) {
@@ -177,12 +194,14 @@ const pages = {
     const fields = ["q", "source", "level", "template_id", "concept", "value"];
     const query = new URLSearchParams();
     for (const f of fields) if (params.get(f)) query.set(f, params.get(f));
+    for (const f of ["start", "end"]) if (params.get(f)) query.set(f, new Date(params.get(f)).toISOString()); // browser time -> UTC
     if (params.get("cursor")) query.set("cursor", params.get("cursor"));
     query.set("limit", "100");
     const page = await api(`/v1/events?${query}`);
     const rows = page.events.map((e) => `<tr><td>${when(e.ts)}</td><td>${esc(e.source)}</td><td>${esc(e.level ?? "")}</td>` +
       `<td class="mono">${esc(e.content)}</td><td class="mono">${e.params.map((p) => `${esc(p.concept ?? p.type ?? "")}=${esc(p.value)}`).join(" ")}</td></tr>`);
-    const inputs = fields.map((f) => `<label>${f}<input name="${f}" value="${esc(params.get(f) ?? "")}"></label>`).join("");
+    const inputs = ["start", "end"].map((f) => `<label>${f}<input type="datetime-local" step="1" name="${f}" value="${esc(params.get(f) ?? "")}"></label>`).join("") +
+      fields.map((f) => `<label>${f}<input name="${f}" value="${esc(params.get(f) ?? "")}"></label>`).join("");
     const next = new URLSearchParams(params);
     if (page.next_cursor) next.set("cursor", page.next_cursor);
     return `<h1>Events</h1><form class="filters" data-route="events">${inputs}<button type="submit">Search</button>` +
