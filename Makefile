@@ -3,7 +3,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install peers run test lint bench-doors bench-hostile bench-alerts screenshots bench-parsing bench-semantics bench-decoding bench-anomaly train-semantics train-router bench-adaptive train-default-router bench-default-router eval-logeval
+.PHONY: install peers run test lint bench-doors bench-hostile bench-alerts bench-console screenshots bench-parsing bench-semantics bench-decoding bench-anomaly train-semantics train-router bench-adaptive train-default-router bench-default-router eval-logeval
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -38,6 +38,9 @@ test: install peers
 
 lint: install
 	$(VENV)/bin/ruff check .
+
+bench-console: install peers
+	$(PY) pipelines/bench_console.py --out reports/console
 
 screenshots: install peers
 	$(PY) pipelines/screenshots.py --out docs/screenshots
