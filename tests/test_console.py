@@ -70,6 +70,8 @@ def test_pages_search_and_feedback_in_a_real_browser(tmp_path):
             assert not errors, errors
             page.goto(f"{server.base}/#/")
             page.wait_for_selector("svg.chart polyline")  # the last hour of data, drawn
+            page.goto(f"{server.base}/#/incidents/{incident_id}")
+            page.wait_for_selector("svg.chart polyline")  # the incident's timeline
             page.goto(f"{server.base}/#/templates")
             page.wait_for_selector("svg.spark path")  # each template's counts, from one /v1/template-series call
 

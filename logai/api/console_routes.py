@@ -34,13 +34,14 @@ def get_timeline(service: ServiceDep,
                  end: Annotated[float | None, Query(description="Unix seconds (default: the newest data)")] = None,
                  minutes: Annotated[int, Query(ge=1, le=60 * 24 * 31)] = 60,
                  step: Annotated[int, Query(ge=1, le=86400, description="seconds per point")] = 60,
+                 source: Annotated[str | None, Query(max_length=256, description="one source only")] = None,
                  ) -> dict[str, Any]:
     """Event time, so a replayed log draws where it happened: without `end`, the range ends at the newest
     stored count (or now, when nothing is stored)."""
     newest = latest_bucket(service.store)
     stop = end if end is not None else (newest + service.store.bucket_seconds if newest is not None else time.time())
     try:
-        points = timeline(service.store, stop - minutes * 60, stop, step)
+        points = timeline(service.store, stop - minutes * 60, stop, step, source)
     except ValueError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     return {"step": max(step, service.store.bucket_seconds), "end": stop, "points": points}

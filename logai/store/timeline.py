@@ -25,8 +25,9 @@ def latest_bucket(store: EventStore) -> float | None:
     return float(value) if value is not None else None
 
 
-def timeline(store: EventStore, start: float, end: float, step: int) -> list[dict[str, Any]]:
-    """Per `step` seconds from `start` to `end`: events, error-level events and anomalies."""
+def timeline(store: EventStore, start: float, end: float, step: int, source: str | None = None
+             ) -> list[dict[str, Any]]:
+    """Per `step` seconds from `start` to `end`: events, error-level events and anomalies (of `source`)."""
     step = max(int(step), store.bucket_seconds)
     first = int(start // step) * step
     out: dict[int, dict[str, Any]] = {t: {"t": t, "events": 0, "errors": 0, "anomalies": 0}
@@ -35,19 +36,23 @@ def timeline(store: EventStore, start: float, end: float, step: int) -> list[dic
         raise ValueError("at most 2,000 steps: widen the step or narrow the range")
     c, e, a = schema.template_counts, schema.events, schema.anomalies
     counts = (c.c.bucket // literal(step)) * literal(step)
+    in_counts = and_(c.c.bucket >= first, c.c.bucket < end)
+    in_events = and_(e.c.ts >= first, e.c.ts < end, e.c.level.in_(ERROR_LEVELS))
+    in_anomalies = and_(a.c.ts >= first, a.c.ts < end)
+    if source is not None:
+        t = schema.templates
+        in_counts = and_(in_counts, c.c.template_id.in_(select(t.c.template_id).where(t.c.source == source)))
+        in_events, in_anomalies = and_(in_events, e.c.source == source), and_(in_anomalies, a.c.source == source)
     with store.engine.connect() as conn:
-        for at, n in conn.execute(select(counts, func.sum(c.c.count))
-                                  .where(and_(c.c.bucket >= first, c.c.bucket < end)).group_by(counts)):
+        for at, n in conn.execute(select(counts, func.sum(c.c.count)).where(in_counts).group_by(counts)):
             if int(at) in out:
                 out[int(at)]["events"] = int(n)
         errors = func.floor(e.c.ts / step) * step
-        for at, n in conn.execute(select(errors, func.count()).where(
-                and_(e.c.ts >= first, e.c.ts < end, e.c.level.in_(ERROR_LEVELS))).group_by(errors)):
+        for at, n in conn.execute(select(errors, func.count()).where(in_events).group_by(errors)):
             if int(at) in out:
                 out[int(at)]["errors"] = int(n)
         found = func.floor(a.c.ts / step) * step
-        for at, n in conn.execute(select(found, func.count()).where(and_(a.c.ts >= first, a.c.ts < end))
-                                  .group_by(found)):
+        for at, n in conn.execute(select(found, func.count()).where(in_anomalies).group_by(found)):
             if int(at) in out:
                 out[int(at)]["anomalies"] = int(n)
     return list(out.values())

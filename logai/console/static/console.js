@@ -119,6 +119,10 @@ const pages = {
   async incident(params, id) {
     const i = await api(`/v1/incidents/${encodeURIComponent(id)}`);
     const s = i.summary || {};
+    // its timeline: the source's events, errors and anomalies from a little before it began to after it ended
+    const span = Math.max(600, i.end_ts - i.start_ts + 600);
+    const step = Math.max(60, Math.ceil(span / 120 / 60) * 60);
+    const line = await api(`/v1/timeline?end=${i.end_ts + 300}&minutes=${Math.ceil(span / 60)}&step=${step}&source=${encodeURIComponent(i.source)}`).catch(() => ({ points: [] }));
     const templates = Object.entries(i.templates).sort((a, b) => b[1].count - a[1].count)
       .map(([tid, t]) => `<tr><td><a href="#/events?template_id=${encodeURIComponent(tid)}">${esc(tid)}</a></td><td>${t.count}</td><td class="mono">${esc(t.template)}</td></tr>`);
     const samples = i.samples.map((x) => `<tr><td>${when(x.ts)}</td><td>${esc(x.kind)}</td><td>${esc(x.level ?? "")}</td><td class="mono">${esc(x.content ?? JSON.stringify(x.evidence ?? {}))}</td></tr>`);
@@ -129,6 +133,8 @@ const pages = {
       `<p class="muted">summary by ${esc(i.summary_by ?? "-")}${s.note ? ` (${esc(s.note)})` : ""} · source ${esc(i.source)} · ${i.count} signals · ` +
       `${when(i.start_ts)} to ${when(i.end_ts)}${i.acked_by ? ` · acknowledged by ${esc(i.acked_by)}` : ""}</p>` +
       (s.next_steps?.length ? `<h2>Next steps</h2><ul>${s.next_steps.map((x) => `<li>${esc(x)}</li>`).join("")}</ul>` : "") +
+      `<h2>Timeline</h2>${lineChart(line.points, [{ key: "events", cls: "s-events", label: `events / ${step / 60} min` },
+        { key: "errors", cls: "s-errors", label: "errors" }, { key: "anomalies", cls: "s-anomalies", label: "anomalies" }])}` +
       `<h2>Templates</h2>${table(["template", "signals", "text"], templates)}` +
       `<h2>Sample events</h2>${table(["time", "signal", "level", "event"], samples)}` +
       `<h2>Alert deliveries</h2>${table(["receiver", "kind", "state", "attempts", "sent", "last error"], deliveries)}`;
