@@ -84,12 +84,6 @@ class AnalysisService:
 
     def _review_loop(self, reviews: queue.Queue) -> None:
         lower_this_thread()  # the LLM generates after ingestion and the API, not beside them
-        load = getattr(self.router.backend, "backend", None)  # a LazyBackend: load it now, at this low priority,
-        if callable(load):  # not on the first uncertain verdict, in the middle of traffic
-            try:
-                load()
-            except Exception:  # the LLM cannot be loaded: each review reports it and keeps the small model's verdict
-                log.exception("loading the LLM for reviews failed")
         while True:
             item = reviews.get()
             if item is None:
