@@ -36,6 +36,11 @@ def test_console_is_served_offline_and_small(tmp_path):
         assert client.get("/v1/config").status_code == 401  # the page is open, the data is not
         config = client.get("/v1/config", headers={"X-API-Key": KEY}).json()
         assert config["api"]["api_keys"] == ["***"] and config["store"]
+        key = {"X-API-Key": KEY}  # the tail is a stream (not fuzzed); its bad parameters are refused at once
+        assert client.get("/v1/tail", params={"every_s": 0}, headers=key).status_code == 422
+        assert client.get("/v1/tail", params={"q": "x" * 600}, headers=key).status_code == 422
+        assert client.get("/v1/timeline", params={"minutes": 44640, "step": 1}, headers=key).status_code == 422
+        assert client.get("/v1/timeline", params={"end": "nan"}, headers=key).status_code == 422
     shipped = b"".join(path.read_bytes() for path in STATIC.iterdir())
     assert not re.search(rb"https?://(?!127\.0\.0\.1)", shipped), "no CDN or remote asset"
     assert len(gzip.compress(shipped)) < 300 * 1024

@@ -31,7 +31,9 @@ else:
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 
 
-@schema.parametrize()
+# the live tail is a stream that ends when its client leaves: called in-process it never ends (the ASGI client
+# buffers it without bound); tests/test_console.py drives it from a browser
+@schema.exclude(path="/v1/tail").parametrize()
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_request_gets_a_server_error(case) -> None:
     response = case.call(**({"base_url": URL} if URL else {}))

@@ -31,7 +31,8 @@ router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)], tags=[
 
 @router.get("/timeline", summary="Events, error-level events and anomalies per step")
 def get_timeline(service: ServiceDep,
-                 end: Annotated[float | None, Query(description="Unix seconds (default: the newest data)")] = None,
+                 end: Annotated[float | None, Query(ge=0, le=1e11, description="Unix seconds (default: the newest "
+                                                                                 "data)")] = None,
                  minutes: Annotated[int, Query(ge=1, le=60 * 24 * 31)] = 60,
                  step: Annotated[int, Query(ge=1, le=86400, description="seconds per point")] = 60,
                  source: Annotated[str | None, Query(max_length=256, description="one source only")] = None,
