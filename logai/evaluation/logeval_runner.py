@@ -54,6 +54,7 @@ class EvalOptions:
     train: Path | None = None
     seed: int = 0
     limit: int | None = None  # items per task × language × shots (a seeded sample), e.g. for CI
+    train_limit: int | None = None  # logs the routers learn from per task (a seeded sample of the train part)
     folds: int = 1  # >1: cross-fit the routed tasks when --train is --data, so every item is scored
     concurrency: int = 1  # LLM requests in flight (remote backends)
     llm_check: int = 40  # dev logs per router on which the LLM's accuracy is measured (0: not measured)
@@ -179,6 +180,8 @@ class LogEvalRunner:
             else:  # a separate training set: all of it trains, a fifth calibrates
                 split = split_by_input(items, (0.8, 0.2, 0.0), seed=self.options.seed)
             train, dev = split.train, split.dev
+            if self.options.train_limit:  # a quick run: fewer logs to learn from (the scored part is unchanged)
+                train, dev = _sample(train, self.options.train_limit), _sample(dev, self.options.train_limit // 4)
             trained = train_task(task, labelled_logs(train), labelled_logs(dev), self.pipeline_factory(),
                                  classifier=SlmClassifier(seed=self.options.seed))
             library = CaseLibrary(SentenceEmbedder())
@@ -356,6 +359,10 @@ class LogEvalRunner:
 
 
 PRIMARY = {"parsing": "accuracy", "anomaly": "f1", "diagnosis": "f1", "summary": "rougeL"}
+
+
+def _sample(items: list[LogEvalItem], limit: int, seed: int = 0) -> list[LogEvalItem]:
+    return items if len(items) <= limit else sorted(random.Random(seed).sample(items, limit), key=lambda i: i.id)
 
 
 def task_scores(task: str, lang: str, gold: list[str], predicted: list[str]) -> dict[str, float]:
