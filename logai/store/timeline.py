@@ -12,17 +12,18 @@ from typing import Any
 
 from sqlalchemy import and_, case, func, literal, select
 
+from logai.events import ERROR_LEVELS
 from logai.store import schema
 from logai.store.store import EventStore, escape_like
 
-ERROR_LEVELS = ("ERROR", "FATAL", "CRITICAL", "SEVERE", "EMERG", "ALERT", "CRIT", "ERR", "PANIC")
-
 
 def latest_bucket(store: EventStore) -> float | None:
-    """Start of the newest per-bucket count: where "now" is for data stamped with its own event times."""
+    """Start of the newest per-bucket count: where "now" is for data stamped with its own event times. Read
+    from the templates' `last_seen` (one row per template), which the counts are bucketed from in the same
+    transaction: the max over the counts table scanned all of it (374k rows for 1M events over a day)."""
     with store.engine.connect() as conn:
-        value = conn.execute(select(func.max(schema.template_counts.c.bucket))).scalar()
-    return float(value) if value is not None else None
+        value = conn.execute(select(func.max(schema.templates.c.last_seen))).scalar()
+    return float(int(value // store.bucket_seconds) * store.bucket_seconds) if value is not None else None
 
 
 def timeline(store: EventStore, start: float, end: float, step: int, source: str | None = None
@@ -37,7 +38,7 @@ def timeline(store: EventStore, start: float, end: float, step: int, source: str
     c, e, a = schema.template_counts, schema.events, schema.anomalies
     counts = (c.c.bucket // literal(step)) * literal(step)
     in_counts = and_(c.c.bucket >= first, c.c.bucket < end)
-    in_events = and_(e.c.ts >= first, e.c.ts < end, e.c.level.in_(ERROR_LEVELS))
+    in_events = and_(e.c.ts >= first, e.c.ts < end, e.c.level.in_(sorted(ERROR_LEVELS)))
     in_anomalies = and_(a.c.ts >= first, a.c.ts < end)
     if source is not None:
         t = schema.templates
