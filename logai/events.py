@@ -14,6 +14,10 @@ import orjson
 
 SCHEMA_VERSION = 2  # 2 added `conceptualized`; version 1 records still load
 
+# Levels that count as errors (upper case; header parsing normalises most spellings to ERROR and CRITICAL):
+# the error-rate detector and the console's error counts read the same set.
+ERROR_LEVELS = frozenset({"ERROR", "FATAL", "CRITICAL", "SEVERE", "EMERG", "ALERT", "CRIT", "ERR", "E", "F"})
+
 # Flags an event may carry. Kept as plain strings so they survive JSON untouched.
 FLAG_NO_HEADER = "no_header"  # no format matched: the whole line is the content
 FLAG_INVALID_UTF8 = "invalid_utf8"  # undecodable bytes, kept as \\xNN escapes in `raw`

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pipelines.alert_peers import Alertmanager, WebhookSink  # noqa: E402
-from pipelines.local_services import ServeProcess  # noqa: E402
+from pipelines.local_services import ServeProcess, wait_for  # noqa: E402
 from pipelines.reporting import write_report  # noqa: E402
 from tests.test_alerts import failing_lines  # noqa: E402
 
@@ -44,16 +44,6 @@ def quantiles(values: list[float]) -> dict[str, float]:
     ordered = sorted(values)
     return {"n": len(ordered), "p50": round(statistics.median(ordered), 3),
             "p99": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 3), "max": round(ordered[-1], 3)}
-
-
-def wait_for(check, timeout: float, every: float = 0.02) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(every)
-    return None
 
 
 def alert_config(am_url: str, hook_url: str | None = None, extra: str = "") -> str:

@@ -6,11 +6,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
+T = TypeVar("T")
 LOGAI = str(Path(sys.executable).with_name("logai"))
 
 
@@ -18,6 +20,17 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_for(check: Callable[[], T], timeout: float, every: float = 0.02) -> T | None:
+    """`check()`'s first truthy answer within `timeout` seconds, asked every `every` seconds; None if none."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(every)
+    return None
 
 
 def wait_ready(base_url: str, process: subprocess.Popen | None = None, timeout: float = 60.0) -> None:

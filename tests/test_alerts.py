@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pytest
 
 from logai.incidents.delivery import verify_signature
 from pipelines.alert_peers import ALERTMANAGER, Alertmanager, WebhookSink
-from pipelines.local_services import ServeProcess
+from pipelines.local_services import ServeProcess, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "s3cret-for-tests"
@@ -38,13 +37,10 @@ def failing_lines(count: int, start: int = 0) -> bytes:
 
 
 def until(check, timeout: float = 60.0, every: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(every)
-    raise AssertionError(f"not within {timeout:.0f} s")
+    found = wait_for(check, timeout, every)
+    if not found:
+        raise AssertionError(f"not within {timeout:.0f} s")
+    return found
 
 
 def config(alertmanager_url: str, webhook: str | None = None, quiet_s: float = 600) -> str:

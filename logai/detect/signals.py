@@ -15,9 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from logai.events import Event
-
-ERROR_LEVELS = {"ERROR", "FATAL", "CRITICAL", "SEVERE", "EMERG", "ALERT", "CRIT", "ERR", "E", "F"}
+from logai.events import ERROR_LEVELS, Event
 
 
 @dataclass
