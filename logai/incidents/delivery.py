@@ -87,7 +87,7 @@ class AlertmanagerReceiver:
                  "endsAt": _iso(incident["resolved_at"] if resolved else now + 3 * self.resend_s),
                  "generatorURL": incident_link(self.public_url, incident["id"])}
         # severity only rises; the alert under each lower severity it fired with is resolved, not left to expire
-        lower = [s for s in SEVERITIES[severity_rank(self.min_severity):severity_rank(incident["severity"])]]
+        lower = SEVERITIES[severity_rank(self.min_severity):severity_rank(incident["severity"])]
         ended = [{**alert, "labels": {**labels, "severity": s}, "endsAt": _iso(now)} for s in lower]
         return [alert, *ended]
 

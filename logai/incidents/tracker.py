@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 SEVERITIES = ("info", "warning", "critical")
@@ -90,10 +90,9 @@ class Incident:
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Incident:
-        incident = cls(**{key: row[key] for key in (
-            "source", "severity", "start_ts", "end_ts", "opened_at", "updated_at", "id", "state", "count",
-            "first_template_id", "templates", "signals", "samples", "resolved_at", "acked_at", "acked_by",
-            "summary", "summary_by")}, group=tuple(sorted((row.get("group_labels") or {}).items())))
+        stored = {f.name for f in fields(cls)} - {"group", "words"}  # the columns kept as they are
+        incident = cls(**{key: row[key] for key in stored},
+                       group=tuple(sorted((row.get("group_labels") or {}).items())))
         for entry in incident.templates.values():
             incident.words |= template_words(entry.get("template") or "")
         return incident

@@ -16,9 +16,7 @@ from logai.store import schema
 from logai.store.store import EventStore
 
 OPEN_STATES = ("open", "acknowledged")
-_FIELDS = ("source", "group_labels", "state", "severity", "start_ts", "end_ts", "opened_at", "updated_at",
-           "resolved_at", "acked_at", "acked_by", "count", "first_template_id", "templates", "signals", "samples",
-           "summary", "summary_by")
+_FIELDS = tuple(column.name for column in schema.incidents.columns if column.name != "id")
 
 
 def _plain(row: Any) -> dict[str, Any]:
