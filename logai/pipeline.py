@@ -16,9 +16,9 @@ from typing import Any, BinaryIO
 from logai import metrics
 from logai.config import Settings
 from logai.events import Event
-from logai.ingest.detect import detect_format
-from logai.ingest.formats import FormatRegistry
-from logai.ingest.lines import decode_line, iter_lines
+from logai.parsing.format_detect import detect_format
+from logai.parsing.formats import FormatRegistry
+from logai.parsing.lines import decode_line, iter_lines
 from logai.parsing.masking import load_default_rules
 from logai.parsing.miner import TemplateMiner
 from logai.parsing.parser import LogParser

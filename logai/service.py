@@ -19,7 +19,7 @@ from logai import metrics
 from logai.detect.signals import Anomaly
 from logai.detect.stream import StreamScorer
 from logai.events import FLAG_EMPTY, Event, Record
-from logai.ingest.lines import decode_line
+from logai.parsing.lines import decode_line
 from logai.pipeline import ParsePipeline
 from logai.route.analysis import AnalysisService
 from logai.store.rows import prepare

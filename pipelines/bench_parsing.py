@@ -39,7 +39,7 @@ from logai.config import SemanticsConfig, Settings  # noqa: E402
 from logai.evaluation.benchmark_logs import LOGHUB_SYSTEMS, load_labelled  # noqa: E402
 from logai.evaluation.parsing_metrics import score_parsing  # noqa: E402
 from logai.evaluation.parsing_run import loghub_templates  # noqa: E402
-from logai.ingest.lines import decode_line  # noqa: E402
+from logai.parsing.lines import decode_line  # noqa: E402
 from logai.pipeline import ParsePipeline  # noqa: E402
 from pipelines import hdfs_like  # noqa: E402
 from pipelines.drain3_baseline import HDFS_SETTINGS, VanillaDrain  # noqa: E402

@@ -17,7 +17,7 @@ import orjson
 from drain3 import TemplateMiner
 from drain3.template_miner_config import TemplateMinerConfig
 
-from logai.ingest.headers import format_string_to_regex
+from logai.parsing.headers import format_string_to_regex
 
 # logparser's Drain benchmark settings for the systems timed here (configs/formats/research-systems.yaml has all).
 HDFS_SETTINGS = {

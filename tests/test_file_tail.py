@@ -1,6 +1,6 @@
 import os
 
-from logai.ingest.file_tail import FileTail
+from logai.doors.file_tail import FileTail
 
 
 def lines(tail: FileTail) -> list[bytes]:
@@ -65,7 +65,7 @@ def test_missing_file_is_waited_for(tmp_path):
 def test_watcher_ingests_follows_and_applies_retention(tmp_path):
     from logai.bootstrap import build_service
     from logai.config import RetentionConfig, Settings
-    from logai.ingest.watcher import FileWatcher, Retention
+    from logai.doors.watcher import FileWatcher, Retention
 
     log = tmp_path / "hdfs.log"
     line = b"081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 for block blk_%d terminating\n"
@@ -80,4 +80,23 @@ def test_watcher_ingests_follows_and_applies_retention(tmp_path):
     assert service.store.stats()["events"] == 6  # 8 stored, retention keeps the newest 6
     again = FileWatcher(service, [(log, "HDFS")], tmp_path / "data" / "offsets.json", Retention(RetentionConfig()))
     assert again.poll_once() == 0  # resumed after the last stored line
+    service.close()
+
+
+def test_a_file_given_to_ingest_and_watch_is_stored_once(tmp_path):
+    """Both file doors name a line by `ingest_key("file", name, inode, offset)`: the same line, the same key."""
+    from logai.bootstrap import build_service
+    from logai.config import RetentionConfig, Settings
+    from logai.doors.files import ingest_file
+    from logai.doors.watcher import FileWatcher, Retention
+
+    log = tmp_path / "app.log"
+    log.write_bytes(b"".join(b"2024-01-01 00:00:0%d INFO worker %d started\n" % (i, i) for i in range(6)))
+    service = build_service(Settings(data_dir=tmp_path / "data"))
+    assert ingest_file(service, log, None) == 6
+    assert ingest_file(service, log, None) == 0  # again: every key already stored
+    watcher = FileWatcher(service, [(log, "generic")], tmp_path / "data" / "offsets.json",
+                          Retention(RetentionConfig()))
+    assert watcher.poll_once() == 6  # read, but each line's key is already there
+    assert service.store.stats()["events"] == 6
     service.close()

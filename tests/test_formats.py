@@ -3,9 +3,9 @@ from pathlib import Path
 import pytest
 
 from logai.config import ConfigError
-from logai.ingest.detect import detect_format
-from logai.ingest.formats import FormatRegistry, UnknownFormatError, load_format_file
-from logai.ingest.headers import header_parser_for
+from logai.parsing.format_detect import detect_format
+from logai.parsing.formats import FormatRegistry, UnknownFormatError, load_format_file
+from logai.parsing.headers import header_parser_for
 
 # (format, line, expected content, expected level or None); hand-written lines in each format's shape
 SAMPLES = [

@@ -12,8 +12,8 @@ from collections.abc import Callable
 import pytest
 
 from logai.events import FLAG_TRUNCATED
-from logai.ingest.formats import FormatRegistry
-from logai.ingest.headers import header_parser_for
+from logai.parsing.formats import FormatRegistry
+from logai.parsing.headers import header_parser_for
 from logai.parsing.template_match import align
 from logai.pipeline import ParsePipeline
 from tests.hostile_lines import hostile_lines

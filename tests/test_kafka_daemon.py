@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 
 from logai.bootstrap import build_service
 from logai.config import DetectConfig, KafkaConfig, Settings
-from logai.ingest.kafka_daemon import KafkaDaemon
+from logai.doors.kafka import KafkaDaemon
 from logai.store.store import EventStore
 from pipelines import hdfs_like
 

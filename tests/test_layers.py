@@ -26,7 +26,6 @@ FORBIDDEN = {
     "store": ("logai.api", "logai.cli", "logai.service", "logai.bootstrap", "logai.doors",
               "logai.route", "logai.incidents"),
     "doors": ("logai.api", "logai.cli", "logai.bootstrap", "logai.incidents"),
-    "ingest": ("logai.api", "logai.cli"),
     "evaluation": ("logai.api", "logai.cli"),
     "incidents": ("logai.api", "logai.cli", "logai.service", "logai.bootstrap", "logai.doors"),
     "api": ("logai.cli",),

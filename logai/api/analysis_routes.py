@@ -19,7 +19,7 @@ from logai.api.models import (
     VerdictOut,
 )
 from logai.api.paging import MAX_ID
-from logai.ingest.formats import UnknownFormatError
+from logai.parsing.formats import UnknownFormatError
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)],
                    responses={401: {"model": Problem}, 422: {"description": "invalid request"}})

@@ -23,10 +23,11 @@ from logai.api.models import (
 from logai.api.paging import MAX_OFFSET, bounded_page
 from logai.api.workers import in_ingest_thread
 from logai.config import redacted
-from logai.doors.bodies import BodyLines, RequestKeys, check_count, digest
+from logai.doors.bodies import BodyLines, RequestKeys, check_count
 from logai.doors.json_records import json_records
-from logai.ingest.formats import UnknownFormatError
-from logai.ingest.headers import header_parser_for
+from logai.doors.keys import digest
+from logai.parsing.formats import UnknownFormatError
+from logai.parsing.headers import header_parser_for
 from logai.service import IngestResult
 from logai.store.store import EventQuery, parse_cursor
 
@@ -92,7 +93,7 @@ async def ingest(
         check_count(body.count(b"\n") + (0 if body.endswith(b"\n") or not body else 1),
                     settings.api.max_lines_per_request)
         lines = BodyLines(body)  # lines and keys are made a chunk at a time, as they are ingested
-        keys = RequestKeys(f"http:{request_id[:32]}", len(lines))
+        keys = RequestKeys("http", request_id[:32], len(lines))
         result = await in_ingest_thread(service.ingest, lines, source=source, format_name=fmt, keys=keys,
                                        door="http")
     return IngestResponse(received=result.received, stored=result.stored, duplicates=result.duplicates,

@@ -19,7 +19,7 @@ from logai.api.workers import in_ingest_thread
 from logai.config import Settings
 from logai.doors import loki, otlp
 from logai.doors.bodies import BadBody, BodyTooLarge, too_large_detail
-from logai.ingest.formats import UnknownFormatError
+from logai.parsing.formats import UnknownFormatError
 from logai.service import IngestService
 
 router = APIRouter(dependencies=[Depends(require_api_key)],

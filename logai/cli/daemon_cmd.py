@@ -30,7 +30,7 @@ def daemon(app, bootstrap_servers: str | None, topics: tuple[str, ...], group_id
 
     from logai import metrics
     from logai.bootstrap import build_service  # torch, scikit-learn: imported when the daemon starts, not at start-up
-    from logai.ingest.kafka_daemon import KafkaDaemon
+    from logai.doors.kafka import KafkaDaemon
 
     settings = app.settings
     kafka = settings.kafka.model_copy(update={

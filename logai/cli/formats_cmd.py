@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from logai.config import ConfigError
-from logai.ingest.formats import FormatRegistry
+from logai.parsing.formats import FormatRegistry
 
 
 @click.command()

@@ -7,7 +7,6 @@ import os
 import signal
 import sys
 from contextlib import ExitStack
-from itertools import islice
 from pathlib import Path
 from typing import BinaryIO
 
@@ -15,10 +14,10 @@ import click
 from tqdm import tqdm
 
 from logai.config import ConfigError
-from logai.ingest.formats import UnknownFormatError
+from logai.parsing.formats import UnknownFormatError
+from logai.parsing.lines import sample_lines
 from logai.pipeline import ParsePipeline
 
-DETECT_SAMPLE_LINES = 200
 log = logging.getLogger(__name__)
 
 
@@ -32,11 +31,6 @@ class _ProgressReader:
         for raw in self._handle:
             self._bar.update(len(raw))
             yield raw
-
-
-def _sample(path: Path) -> list[bytes]:
-    with path.open("rb") as handle:
-        return [line.rstrip(b"\r\n") for line in islice(handle, DETECT_SAMPLE_LINES)]
 
 
 @click.command()
@@ -94,7 +88,7 @@ def parse(app, inputs: tuple[Path, ...], format_name: str | None, source: str | 
                     fmt = format_name or "generic"
                     stream: BinaryIO = sys.stdin.buffer
                 else:
-                    fmt = format_name or pipeline.detect(_sample(path))
+                    fmt = format_name or pipeline.detect(sample_lines(path))
                     handle = stack.enter_context(path.open("rb"))
                     stream = handle
                     if show_progress:

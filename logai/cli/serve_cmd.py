@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 import logging
 import sys
-from itertools import islice
 from pathlib import Path
 
 import click
@@ -13,25 +12,6 @@ import click
 from logai.config import ConfigError, store_url
 
 log = logging.getLogger(__name__)
-BATCH_LINES = 2000
-
-
-def ingest_file(service, path: Path, format_name: str | None) -> int:
-    """Feed a file through the service; keys are `<file>|file|<line>`, so feeding it again stores nothing twice."""
-    fmt = format_name or service.pipeline.detect(_sample(path))
-    stored = 0
-    with path.open("rb") as handle:
-        number = 0
-        while True:
-            lines = [line.rstrip(b"\r\n") for line in islice(handle, BATCH_LINES)]
-            if not lines:
-                break
-            keys = [f"{path.name}|file|{number + i + 1}" for i in range(len(lines))]
-            stored += service.ingest(lines, source=path.name, format_name=fmt, keys=keys, door="file",
-                                     first_line=number + 1).stored
-            number += len(lines)
-    log.info("ingested %s as %s: %d new events", path, fmt, stored)
-    return stored
 
 
 @click.command()
@@ -56,8 +36,10 @@ def serve(app, host: str | None, port: int | None, files: tuple[Path, ...], watc
 
     from logai.api.app import create_app  # FastAPI, torch: imported when serving, not at start-up
     from logai.bootstrap import build_service
+    from logai.doors.files import ingest_file
     from logai.doors.syslog import SyslogServer
-    from logai.ingest.watcher import FileWatcher, Retention
+    from logai.doors.watcher import FileWatcher, Retention
+    from logai.parsing.lines import sample_lines
 
     settings = app.settings
     if syslog_port is not None:
@@ -78,7 +60,7 @@ def serve(app, host: str | None, port: int | None, files: tuple[Path, ...], watc
         syslog = SyslogServer(service, settings.syslog).start()
     for path in files:
         ingest_file(service, path, format_name)
-    watch_list = [(path, format_name or (service.pipeline.detect(_sample(path)) if path.exists() else "generic"))
+    watch_list = [(path, format_name or (service.pipeline.detect(sample_lines(path)) if path.exists() else "generic"))
                   for path in watched]
     watcher = FileWatcher(service, watch_list, settings.data_dir / "tail-offsets.json",
                           Retention(settings.store.retention))
@@ -94,7 +76,3 @@ def serve(app, host: str | None, port: int | None, files: tuple[Path, ...], watc
         watcher.join(timeout=10)
         service.close()
 
-
-def _sample(path: Path) -> list[bytes]:
-    with path.open("rb") as handle:
-        return [line.rstrip(b"\r\n") for line in islice(handle, 200)]

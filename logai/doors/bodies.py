@@ -9,12 +9,13 @@ ordered keys about a third faster than random hashes.
 
 from __future__ import annotations
 
-import hashlib
 import zlib
 from array import array
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TypeVar, overload
+
+from logai.doors.keys import ingest_key
 
 T = TypeVar("T")
 
@@ -72,16 +73,16 @@ class BodyLines(_OnDemand[bytes]):
 
 
 class RequestKeys(_OnDemand[str]):
-    """`<prefix>:<line number>` ingest keys of one request, made on demand (contiguous in the key index)."""
+    """`<door>:<request>|<line number>` ingest keys of one request, made on demand (contiguous in the key index)."""
 
-    def __init__(self, prefix: str, count: int):
-        self.prefix, self.count = prefix, count
+    def __init__(self, door: str, request: str, count: int):
+        self.door, self.request, self.count = door, request, count
 
     def __len__(self) -> int:
         return self.count
 
     def _make(self, index: int) -> str:
-        return f"{self.prefix}:{index:08d}"
+        return ingest_key(self.door, self.request, index)
 
 
 def too_large_detail(exc: BodyTooLarge) -> str:
@@ -117,40 +118,6 @@ def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
     if len(out) > limit:
         raise BodyTooLarge(f"body decompresses to more than {limit} bytes")
     return out
-
-
-class RecordKeys:
-    """Content-hash ingest keys for the records of one request: `door:<time>:<sha256 of the parts>[#n]`.
-
-    Repeats are found by the 64-bit hash of each key, not the key itself: a 100,000-record request holds
-    100,000 small ints here (about 6 MB), not 100,000 key strings (about 18 MB)."""
-
-    def __init__(self, door: str):
-        self.door = door
-        self._seen: set[int] = set()
-        self._repeats: dict[int, int] = {}
-
-    def key(self, nanos: int, *parts: bytes | str) -> str:
-        """The key of a record of time `nanos` (Unix ns, 0 when it has none) identified by `parts`."""
-        base = f"{self.door}:{nanos:016x}:{digest(*parts)[:32]}"
-        seen = hash(base)
-        if seen not in self._seen:
-            self._seen.add(seen)
-            return base
-        n = self._repeats.get(seen, 1)
-        self._repeats[seen] = n + 1
-        return f"{base}#{n}"
-
-
-def digest(*parts: bytes | str) -> str:
-    """sha256 (hex) of a list of parts, each length-prefixed: no two different lists hash the same bytes, so
-    no separator needs escaping (`a|b` + `c` and `a` + `b|c` differ)."""
-    hasher = hashlib.sha256()
-    for part in parts:
-        data = part.encode("utf-8", "surrogatepass") if isinstance(part, str) else part
-        hasher.update(len(data).to_bytes(8, "big"))
-        hasher.update(data)
-    return hasher.hexdigest()
 
 
 def nanos_to_iso(nanos: int) -> str:

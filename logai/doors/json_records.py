@@ -15,9 +15,10 @@ import orjson
 
 from logai.doors.bodies import BodyLines
 from logai.doors.json_stream import count_items, items
+from logai.doors.keys import ingest_key
 from logai.events import FLAG_NO_HEADER, Record
-from logai.ingest.headers import HeaderParser
-from logai.ingest.lines import decode_line
+from logai.parsing.headers import HeaderParser
+from logai.parsing.lines import decode_line
 
 
 def json_records(body: bytes, *, parser: HeaderParser, default_source: str, source_field: str | None,
@@ -32,15 +33,15 @@ def json_records(body: bytes, *, parser: HeaderParser, default_source: str, sour
         body_lines = BodyLines(body)
         count = len(body_lines)
         lines = (decode_line(line)[0] for line in body_lines)
-    return count, _records(lines, parser, default_source, source_field, f"http:{request_id[:32]}")
+    return count, _records(lines, parser, default_source, source_field, request_id[:32])
 
 
 def _records(lines: Iterable[str], parser: HeaderParser, default_source: str, source_field: str | None,
-             key_prefix: str) -> Iterator[Record]:
+             request: str) -> Iterator[Record]:
     for number, line in enumerate(lines):
         if not line.strip():
             continue
-        key = f"{key_prefix}:{number:08d}"  # one request's keys are contiguous in the store's index
+        key = ingest_key("http", request, number)  # one request's keys are contiguous in the store's index
         header = parser.split(line)
         if header is None:
             yield Record(source=default_source, content=line, raw=line, key=key, flags=[FLAG_NO_HEADER])

@@ -20,11 +20,12 @@ from google.protobuf.message import DecodeError
 
 from logai.doors import json_stream, protowire
 from logai.doors.batch import DoorBatch, Rejected
-from logai.doors.bodies import BadBody, BodyTooLarge, RecordKeys, nanos_to_iso
+from logai.doors.bodies import BadBody, BodyTooLarge, nanos_to_iso
+from logai.doors.keys import RecordKeys
 from logai.doors.loki_proto import EntryAdapter
 from logai.events import Record
-from logai.ingest.formats import FormatRegistry
-from logai.ingest.headers import HeaderParser, header_parser_for, normalize_level
+from logai.parsing.formats import FormatRegistry
+from logai.parsing.headers import HeaderParser, header_parser_for, normalize_level
 
 _LABEL = re.compile(r'\s*([A-Za-z_][\w.]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(,|$)')
 _ESCAPES = {"\\\\": "\\", '\\"': '"', "\\n": "\n", "\\t": "\t"}

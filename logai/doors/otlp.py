@@ -29,9 +29,10 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from logai.doors import json_stream, protowire
 from logai.doors.batch import DoorBatch, Rejected
-from logai.doors.bodies import BadBody, RecordKeys, nanos_to_iso
+from logai.doors.bodies import BadBody, nanos_to_iso
+from logai.doors.keys import RecordKeys
 from logai.events import Record
-from logai.ingest.headers import normalize_level
+from logai.parsing.headers import normalize_level
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"

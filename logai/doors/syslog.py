@@ -16,7 +16,6 @@ connection and position, so nothing is merged.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import re
 import ssl
@@ -29,10 +28,11 @@ from functools import partial
 from logai import metrics
 from logai.config import SyslogConfig
 from logai.doors.batch import DoorBatch, Rejected
+from logai.doors.keys import digest, ingest_key
 from logai.events import FLAG_NO_HEADER, Record
-from logai.ingest.formats import FormatRegistry
-from logai.ingest.headers import header_parser_for
-from logai.ingest.lines import decode_line
+from logai.parsing.formats import FormatRegistry
+from logai.parsing.headers import header_parser_for
+from logai.parsing.lines import decode_line
 from logai.service import IngestService
 
 log = logging.getLogger(__name__)
@@ -152,7 +152,7 @@ class SyslogMapper:
                 fields[f"{element}.{name}"] = value.replace('\\"', '"').replace("\\]", "]").replace("\\\\", "\\")
         fields["peer"] = peer
         if parser is self.rfc5424 and "." in fields.get("Time", ""):  # time first: keys arrive in order
-            key = f"syslog:{fields['Time'][:40]}:{hashlib.sha256(message).hexdigest()[:32]}"
+            key = ingest_key("syslog", fields["Time"][:40], digest(message)[:32])
         first, second = ("App", "Host") if self.source_by == "app" else ("Host", "App")
         source = fields.get(first) or fields.get(second) or self.default_source
         return Record(source=source, content=content.removeprefix("\ufeff"), raw=text, key=key,
@@ -259,13 +259,13 @@ class SyslogServer:
         """Store the frames (in a worker thread: parsing holds the service lock); return the next sequence."""
         items: list[Record | Rejected] = []
         for message in frames.messages:
-            items.append(self.mapper.record(message, f"{prefix}:{sequence}", peer))
+            items.append(self.mapper.record(message, ingest_key(prefix, sequence), peer))
             sequence += 1
         too_long = f"message over syslog.max_message_bytes ({self.config.max_message_bytes})"
         for reason, messages in ((too_long, frames.oversized),
                                  ("connection closed inside an octet-counted frame", frames.truncated)):
             for message in messages:
-                items.append(Rejected(self.config.default_source, message, reason, f"{prefix}:{sequence}"))
+                items.append(Rejected(self.config.default_source, message, reason, ingest_key(prefix, sequence)))
                 sequence += 1
         if items:
             batch = DoorBatch(len(items), items)

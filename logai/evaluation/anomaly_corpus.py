@@ -21,7 +21,7 @@ from pathlib import Path
 
 from logai.config import Settings
 from logai.evaluation.logeval import LogEvalItem, labelled_logs
-from logai.ingest.detect import detect_format
+from logai.parsing.format_detect import detect_format
 from logai.pipeline import ParsePipeline
 from logai.slm.inputs import LEVEL_SEP, leveled_text
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from logai.evaluation.benchmark_logs import load_labelled
 from logai.evaluation.parsing_metrics import ParsingScores, score_parsing
-from logai.ingest.lines import decode_line
+from logai.parsing.lines import decode_line
 from logai.pipeline import ParsePipeline
 
 

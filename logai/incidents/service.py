@@ -24,7 +24,7 @@ from logai.events import Event
 from logai.incidents.delivery import AlertmanagerReceiver, Receiver, Sender, WebhookReceiver
 from logai.incidents.summary import Summarizer, template_summary
 from logai.incidents.tracker import Changes, Incident, IncidentTracker, Signal, severity_rank
-from logai.ingest.timestamps import to_epoch
+from logai.parsing.timestamps import to_epoch
 from logai.store.incidents import IncidentStore
 
 log = logging.getLogger(__name__)

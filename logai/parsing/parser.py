@@ -17,8 +17,8 @@ from logai.events import (
     Event,
     Param,
 )
-from logai.ingest.formats import LogFormat
-from logai.ingest.headers import header_parser_for
+from logai.parsing.formats import LogFormat
+from logai.parsing.headers import header_parser_for
 from logai.parsing.masking import Masker, effective_rules
 from logai.parsing.miner import MinerResult, TemplateMiner
 from logai.semantics.annotator import SemanticAnnotator

@@ -11,8 +11,8 @@ from typing import Protocol
 
 import orjson
 
-from logai.ingest.formats import LogFormat, TimestampSpec
-from logai.ingest.timestamps import parse_timestamp
+from logai.parsing.formats import LogFormat, TimestampSpec
+from logai.parsing.timestamps import parse_timestamp
 
 # (fields, content, timestamp, level)
 Header = tuple[dict[str, str], str, str | None, str | None]

@@ -24,7 +24,8 @@ from kafka.consumer.subscription_state import AsyncConsumerRebalanceListener
 
 from logai import metrics
 from logai.config import KafkaConfig, RetentionConfig
-from logai.ingest.watcher import Retention
+from logai.doors.keys import ingest_key
+from logai.doors.watcher import Retention
 from logai.service import IngestResult, IngestService
 
 log = logging.getLogger(__name__)
@@ -127,7 +128,7 @@ class KafkaDaemon:
                 by_source[source].append(record)
             for source, group in by_source.items():
                 lines = [r.value if r.value is not None else b"" for r in group]
-                keys = [f"kafka:{tp.topic}|{tp.partition}|{r.offset}" for r in group]
+                keys = [ingest_key("kafka", tp.topic, tp.partition, r.offset) for r in group]
                 result = self.service.parse(
                     lines, source=source, format_name=self.config.formats.get(source, self.config.default_format),
                     keys=keys, door="kafka", first_line=group[0].offset + 1)

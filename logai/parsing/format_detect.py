@@ -8,8 +8,8 @@ without header fields (`plain`: the whole line is the message) accepts anything 
 
 from __future__ import annotations
 
-from logai.ingest.formats import FormatRegistry, LogFormat
-from logai.ingest.headers import header_parser_for
+from logai.parsing.formats import FormatRegistry, LogFormat
+from logai.parsing.headers import header_parser_for
 
 MIN_SCORE = 0.6
 

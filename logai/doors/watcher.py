@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 
 from logai.config import RetentionConfig
-from logai.ingest.file_tail import FileTail
+from logai.doors.file_tail import FileTail
+from logai.doors.keys import ingest_key
 from logai.service import IngestService
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ class FileWatcher(threading.Thread):
             lines = tail.read()
             if not lines:
                 continue
-            keys = [f"{path.name}|file:{t.inode}|{t.offset}" for t in lines]
+            keys = [ingest_key("file", path.name, t.inode, t.offset) for t in lines]
             self.service.ingest([t.data for t in lines], source=path.name, format_name=fmt, keys=keys, door="file")
             tail.commit()  # only after the lines are stored
             total += len(lines)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import islice
+from pathlib import Path
 from typing import BinaryIO
 
 from logai.events import FLAG_INVALID_UTF8, FLAG_NUL_BYTES
@@ -32,3 +34,9 @@ def iter_lines(stream: BinaryIO) -> Iterator[tuple[int, int, bytes]]:
             raw = raw[:-1]
         yield number, offset, raw
         offset += size
+
+
+def sample_lines(path: Path, count: int = 200) -> list[bytes]:
+    """The first `count` lines of a file (without CR/LF), for format detection."""
+    with path.open("rb") as handle:
+        return [raw for _, _, raw in islice(iter_lines(handle), count)]

@@ -1,1 +1,0 @@
-"""Ingestion: decoding raw bytes into lines and splitting headers from message content."""
