@@ -70,7 +70,7 @@ def test_supervised_detector_learns_labels():
 
 def test_deeplog_counts_misses_per_session():
     detector = DeepLogDetector(epochs=30, top_k=1).fit(_sessions(200, seed=8))
-    scores = detector.score([["open", "alloc", "read", "free", "close"], ["open", "never-seen", "close"]])
+    scores = detector.score_samples([["open", "alloc", "read", "free", "close"], ["open", "never-seen", "close"]])
     assert scores[0] <= 1 and scores[1] >= 1
 
 
@@ -95,7 +95,7 @@ def test_detectors_save_and_load_with_their_manifest(detector, tmp_path):
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["class"] == type(detector).__name__ and "open" in manifest["feature_schema"]
     restored = load(folder, expected_class=type(detector).__name__)
-    assert np.array_equal(restored.score(test), detector.score(test))
+    assert np.array_equal(restored.score_samples(test), detector.score_samples(test))
     with pytest.raises(DetectorFileError, match="not a"):
         load(folder, expected_class="SomethingElse")
     (folder / "detector.skops").write_bytes(b"garbage")
@@ -118,7 +118,7 @@ def test_every_count_detector_round_trips_without_pickle(detector, tmp_path):
     test = _sessions(10, seed=2) + _sessions(10, seed=3, abnormal=True)
     detector.fit(train, [0] * 60 + [1] * 20)
     restored = load(save(detector, tmp_path / "det"))
-    assert np.array_equal(restored.score(test), detector.score(test))
+    assert np.array_equal(restored.score_samples(test), detector.score_samples(test))
     assert not list((tmp_path / "det").glob("*.pkl"))
 
 
@@ -207,8 +207,29 @@ def test_logrobust_generalises_to_reworded_templates(tmp_path):
     detector = LogRobustDetector(epochs=30, random_state=0).fit(train + broken, [0] * 80 + [1] * 40)
     test_normal = [normal[:1] + normal[1:2] * 2 + normal[2:] for _ in range(10)]
     test_broken = [[*normal[:2], "I/O failure reading sector <*> on disk"] for _ in range(10)]  # unseen wording
-    scores = detector.score(test_normal + test_broken)
+    scores = detector.score_samples(test_normal + test_broken)
     assert scores[:10].max() < 0.5 < scores[10:].min()
     restored = load(save(detector, tmp_path / "lr"))
     assert not hasattr(restored, "embedder_")
-    assert np.allclose(restored.score(test_broken), scores[10:], atol=1e-5)
+    assert np.allclose(restored.score_samples(test_broken), scores[10:], atol=1e-5)
+
+
+@pytest.mark.parametrize("make", [lambda: PCADetector(variance=0.9), lambda: IsolationForestDetector(n_estimators=20),
+                                  lambda: InvariantsMiningDetector(), lambda: SupervisedDetector(model="logistic")])
+def test_detectors_are_scikit_learn_estimators(make):
+    """get_params/set_params/clone work, and clone gives an unfitted copy that fits to the same scores."""
+    from sklearn.base import clone
+
+    detector = make()
+    params = detector.get_params()
+    assert params and clone(detector).get_params() == params
+    first = next(iter(params))
+    assert detector.set_params(**{first: params[first]}) is detector
+    sessions = [["open", "read", "close"]] * 20 + [["open", "write", "close"]] * 20 + [["open", "boom"]] * 2
+    labels = [0] * 40 + [1] * 2
+    fitted = detector.fit(sessions, labels)
+    copy = clone(fitted)
+    assert not hasattr(copy, "threshold_")
+    copy.fit(sessions, labels)
+    assert np.allclose(copy.score_samples(sessions), fitted.score_samples(sessions))
+    assert np.array_equal(fitted.predict(sessions), (fitted.decision_function(sessions) > 0).astype(int))

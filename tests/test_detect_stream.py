@@ -175,8 +175,8 @@ def test_detectors_give_clear_results_on_degenerate_input(name):
         detector.fit(train, [0] * 30 + [1] * 10)
     else:
         detector.fit(train[:30])
-    assert len(detector.score([])) == 0  # an empty batch of windows
-    scores = detector.score([[], ["never-seen", "templates"]])  # an empty window, unseen templates
+    assert len(detector.score_samples([])) == 0  # an empty batch of windows
+    scores = detector.score_samples([[], ["never-seen", "templates"]])  # an empty window, unseen templates
     assert len(scores) == 2 and np.all(np.isfinite(scores))
 
 

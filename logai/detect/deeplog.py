@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from logai.detect.base import SessionDetector
 from logai.devices import pick_device
 
 PAD, UNSEEN, END = 0, 1, 2  # reserved ids: start padding, a template never seen in training, end of session
@@ -32,7 +33,7 @@ class _NextKey(nn.Module):
         return self.out(hidden[:, -1])
 
 
-class DeepLogDetector:
+class DeepLogDetector(SessionDetector):
     def __init__(self, window: int = 10, top_k: int | None = None, hidden: int = 64, layers: int = 2,
                  embed: int = 32, epochs: int = 10, batch_size: int = 512, lr: float = 2e-3,
                  max_false_positive_rate: float = 0.01, holdout: float = 0.1, random_state: int = 0,
@@ -131,7 +132,7 @@ class DeepLogDetector:
                 np.maximum.at(need, owners[start : start + 4096], rank)
         return need
 
-    def score(self, sequences: Sequence[Sequence]) -> np.ndarray:
+    def score_samples(self, sequences: Sequence[Sequence]) -> np.ndarray:
         """Per session: how many of its templates were not among the top-k predictions."""
         windows, targets, owners = self._windows(sequences)
         misses = np.zeros(len(sequences))
@@ -148,6 +149,3 @@ class DeepLogDetector:
         missed = (targets == UNSEEN) | ~(predicted == targets[:, None]).any(axis=1)
         np.add.at(misses, owners, missed.astype(float))
         return misses
-
-    def predict(self, sequences: Sequence[Sequence]) -> np.ndarray:
-        return (self.score(sequences) > self.threshold_).astype(int)

@@ -1,5 +1,6 @@
 """Session-level detectors on event-count vectors, scikit-learn style: plain constructor parameters,
-`fit(sequences, y=None)`, `score(sequences)` (higher = more anomalous), `predict(sequences)` (1 = anomaly).
+`fit(sequences, y=None)`, `score_samples(sequences)` (higher = more anomalous), `predict(sequences)` (1 = anomaly);
+see `logai.detect.base`.
 
 - `PCADetector`: the normal subspace of the count matrix; a session's squared prediction error (SPE) above
   the Q-statistic threshold (Jackson & Mudholkar, alpha) is anomalous (Xu et al., SOSP'09).
@@ -13,13 +14,13 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
 
 import numpy as np
 from scipy import stats
 from sklearn.ensemble import GradientBoostingClassifier, IsolationForest
 from sklearn.linear_model import LogisticRegression
 
+from logai.detect.base import SessionDetector
 from logai.detect.features import UNSEEN, EventCounter
 
 
@@ -33,16 +34,13 @@ def _empty_safe(score):
     return wrapper
 
 
-class _CountDetector:
+class _CountDetector(SessionDetector):
     tf_idf = False
 
     def _features(self, sequences, fit: bool = False) -> np.ndarray:
         if fit:
             self.counter_ = EventCounter(tf_idf=self.tf_idf).fit(sequences)
         return self.counter_.transform(sequences)
-
-    def predict(self, sequences: Sequence[Sequence]) -> np.ndarray:
-        return (self.score(sequences) > self.threshold_).astype(int)
 
 
 class PCADetector(_CountDetector):
@@ -72,7 +70,7 @@ class PCADetector(_CountDetector):
         return self
 
     @_empty_safe
-    def score(self, sequences) -> np.ndarray:
+    def score_samples(self, sequences) -> np.ndarray:
         centered = self._features(sequences) - self.mean_
         projected = centered @ self.components_.T @ self.components_
         return np.sum((centered - projected) ** 2, axis=1)
@@ -91,7 +89,7 @@ class IsolationForestDetector(_CountDetector):
         return self
 
     @_empty_safe
-    def score(self, sequences) -> np.ndarray:
+    def score_samples(self, sequences) -> np.ndarray:
         return -self.forest_.score_samples(self._features(sequences))
 
 
@@ -121,7 +119,7 @@ class InvariantsMiningDetector(_CountDetector):
         return self
 
     @_empty_safe
-    def score(self, sequences) -> np.ndarray:
+    def score_samples(self, sequences) -> np.ndarray:
         """Invariants broken, plus templates never seen in training (they break the unknown invariant
         `count(unseen) = 0`)."""
         x = self._features(sequences)
@@ -151,5 +149,5 @@ class SupervisedDetector(_CountDetector):
         return self
 
     @_empty_safe
-    def score(self, sequences) -> np.ndarray:
+    def score_samples(self, sequences) -> np.ndarray:
         return self.clf_.predict_proba(self._features(sequences))[:, 1]

@@ -84,6 +84,7 @@ class SessionGrouper:
                 continue
             params = event.params
             position = positions.get(template_id)
+            key: str | None
             if position is not None and position < len(params) and is_key(params[position]):
                 key = params[position].value
             else:
@@ -145,6 +146,7 @@ class WindowGrouper:
                 if len(group.templates) >= self.count:
                     closed.append(open_.pop())
                 continue
+            assert self.size_s is not None and self.step_s is not None  # a window in seconds (see __init__)
             first = (when // self.step_s) * self.step_s
             starts = {g.start for g in open_}
             start = first

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from logai.detect.base import SessionDetector
 from logai.devices import pick_device
 
 
@@ -34,7 +35,7 @@ class _AttentionBiLSTM(nn.Module):
         return self.out((weights.unsqueeze(-1) * states).sum(dim=1))
 
 
-class LogRobustDetector:
+class LogRobustDetector(SessionDetector):
     uses_text = True  # sequences hold template texts, not ids
     def __init__(self, hidden: int = 64, layers: int = 1, epochs: int = 15, batch_size: int = 128,
                  lr: float = 2e-3, max_len: int = 64, threshold: float = 0.5, model_dir: str | None = None,
@@ -113,7 +114,7 @@ class LogRobustDetector:
         self.threshold_ = self.threshold
         return self
 
-    def score(self, sequences: Sequence[Sequence[str]]) -> np.ndarray:
+    def score_samples(self, sequences: Sequence[Sequence[str]]) -> np.ndarray:
         """Probability that each session is anomalous."""
         if not len(sequences):
             return np.zeros(0)
@@ -125,6 +126,3 @@ class LogRobustDetector:
                 logits = self.model_(table.to(device)[index.to(device)], mask.to(device))
                 scores.append(logits.softmax(dim=-1)[:, 1].cpu().numpy())
         return np.concatenate(scores)
-
-    def predict(self, sequences: Sequence[Sequence[str]]) -> np.ndarray:
-        return (self.score(sequences) > self.threshold_).astype(int)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 from logai.config import DetectConfig
+from logai.detect.base import Detector
 from logai.detect.grouping import Group, SessionGrouper, WindowGrouper, event_time
 from logai.detect.persist import load
 from logai.detect.signals import Anomaly, ErrorRateSignal, NewTemplateSignal, RateSignal
@@ -20,9 +21,16 @@ from logai.detect.training import sequences_of
 from logai.events import Event
 
 
+class Signal(Protocol):
+    """A stream-native detector: sees every (event, event time) and reports what it finds at once."""
+
+    def observe(self, timed: Sequence[tuple[Event, float]]) -> list[Anomaly]: ...
+
+
 class StreamScorer:
-    def __init__(self, signals: Sequence[Any] = (), sessions: SessionGrouper | None = None,
-                 windows: WindowGrouper | None = None, detector: Any = None, detector_name: str = "detector"):
+    def __init__(self, signals: Sequence[Signal] = (), sessions: SessionGrouper | None = None,
+                 windows: WindowGrouper | None = None, detector: Detector | None = None,
+                 detector_name: str = "detector"):
         self.signals = list(signals)
         self.sessions = sessions
         self.windows = windows
@@ -35,7 +43,7 @@ class StreamScorer:
 
     @classmethod
     def from_config(cls, config: DetectConfig) -> StreamScorer:
-        signals: list[Any] = []
+        signals: list[Signal] = []
         if config.new_template:
             signals.append(NewTemplateSignal(config.new_template_warmup, config.explosion_ratio,
                                              config.explosion_min_new, config.explosion_window))
@@ -58,8 +66,11 @@ class StreamScorer:
         cache = self._times
         for event in events:
             stamp = event.timestamp
-            when = cache.get(stamp) if stamp else clock  # no timestamp: the stream's latest time
-            if when is None:
+            if not stamp:
+                when = clock  # no timestamp: the stream's latest time
+            elif (known := cache.get(stamp)) is not None:
+                when = known
+            else:
                 when = cache[stamp] = event_time(event, clock)
                 if len(cache) > 4096:
                     cache.clear()
@@ -88,7 +99,7 @@ class StreamScorer:
     def score(self, groups: list[Group]) -> list[Anomaly]:
         if self.detector is None or not groups:
             return []
-        scores = self.detector.score(sequences_of(self.detector, groups, self._texts))
+        scores = self.detector.score_samples(sequences_of(self.detector, groups, self._texts))
         threshold = float(self.detector.threshold_)
         return [Anomaly(g.end, g.source, self.detector_name, float(s), threshold, {
                     "group": g.key, "start": g.start, "end": g.end, "templates": g.templates[:200],

@@ -76,10 +76,10 @@ class RequestKeys(_OnDemand[str]):
     """`<door>:<request>|<line number>` ingest keys of one request, made on demand (contiguous in the key index)."""
 
     def __init__(self, door: str, request: str, count: int):
-        self.door, self.request, self.count = door, request, count
+        self.door, self.request, self.size = door, request, count
 
     def __len__(self) -> int:
-        return self.count
+        return self.size
 
     def _make(self, index: int) -> str:
         return ingest_key(self.door, self.request, index)

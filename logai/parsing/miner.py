@@ -125,14 +125,14 @@ class TemplateMiner:
 
         hit = self.index.match(content)
         if hit is not None:
-            template, params = hit
-            template.count += 1
-            template.last_seq = self._seq
-            return MinerResult(template, params, True, truncated)
+            known, params = hit
+            known.count += 1
+            known.last_seq = self._seq
+            return MinerResult(known, params, True, truncated)
 
         masked = self.masker.mask(content)
         tid = self._shape_cache.get(masked)
-        template = None
+        template: Template | None = None
         if tid is not None:
             template = self.templates.get(self.merged_into.get(tid, tid))
             if template is None:
@@ -169,7 +169,7 @@ class TemplateMiner:
         if tid is None:
             cluster = self.drain.match(masked, "fallback")
             tid = self._cluster_tid.get(cluster.cluster_id) if cluster is not None else None
-        template = self.templates.get(self.resolve(tid)) if tid is not None else None  # type: ignore[arg-type]
+        template = self.templates.get(self.resolve(tid)) if tid is not None else None
         if template is None:
             return None
         return self._result(template, content, truncated)
@@ -214,7 +214,7 @@ class TemplateMiner:
             target.count += previous.count
             target.last_seq = max(target.last_seq, previous.last_seq)
 
-    def resolve(self, tid: str | None) -> str | None:
+    def resolve(self, tid: str) -> str:
         """Follow merge lineage to the id that stands for `tid` now."""
         seen = 0
         while tid in self.merged_into and seen < 64:

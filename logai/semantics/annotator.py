@@ -35,21 +35,35 @@ class TemplateSemantics:
     conceptualized: str
 
     @property
-    def fast_pairs(self) -> list[tuple[tuple[int | str, ...], tuple[int | str, ...]]] | None:
-        """The pairs worth recording in the knowledge base, as plain part lists (slot numbers and literals),
-        or None when a recipe needs a word inside a slot (rare: then the general renderer is used).
+    def learnable(self) -> list[tuple[str, str]] | None:
+        """The pairs worth recording in the knowledge base, as `str.format` patterns over the slot values
+        (`blk_{2}`), or None when a recipe needs a word inside a slot (rare: then `_render` is used).
 
         Instances whose value is a number, size, duration, time or boolean are left out: `0` stated as a
         `uid` says nothing about the next `0`, whereas a block id or an address stays what it was."""
         out = []
         for concept, instance in self.pairs:
-            if any(isinstance(part, tuple) for part in (*concept, *instance)):
-                return None
             slots = [part for part in instance if isinstance(part, int)]
             if len(slots) == 1 and len(instance) == 1 and self.slot_type[slots[0]] in NOT_IDENTIFYING:
                 continue
-            out.append((concept, instance))  # type: ignore[arg-type]
+            concept_format, instance_format = _format_string(concept), _format_string(instance)
+            if concept_format is None or instance_format is None:
+                return None
+            out.append((concept_format, instance_format))
         return out
+
+
+def _format_string(recipe: Recipe) -> str | None:
+    """A recipe as a `str.format` pattern over the slot values, or None when it needs a word inside a slot."""
+    out = []
+    for part in recipe:
+        if isinstance(part, str):
+            out.append(part.replace("{", "{{").replace("}", "}}"))
+        elif isinstance(part, int):
+            out.append(f"{{{part}}}")
+        else:
+            return None
+    return "".join(out)
 
 
 NOT_IDENTIFYING = frozenset({"integer", "float", "boolean", "size", "duration", "time", "timestamp", "empty"})
@@ -94,7 +108,7 @@ class SemanticAnnotator:
         self.kb = kb or KnowledgeBase()
         self.cache_size = cache_size
         self._cache: dict[tuple[str, int], TemplateSemantics | None] = {}
-        self._fast: dict[tuple[str, int], list[tuple[tuple[int | str, ...], tuple[int | str, ...]]] | None] = {}
+        self._learnable: dict[tuple[str, int], list[tuple[str, str]] | None] = {}
 
     def analyse(self, template: str, content: str, values: list[str]) -> TemplateSemantics | None:
         """Run the pair model on one message of `template` and express its answer in template slots."""
@@ -131,7 +145,8 @@ class SemanticAnnotator:
                 parts.append(content[pos:end])
             return tuple(parts)
 
-        pairs, slot_concept = [], [None] * len(values)
+        pairs: list[tuple[Recipe, Recipe]] = []
+        slot_concept: list[str | None] = [None] * len(values)
         instance_spans = []
         for ci, ii in self.model.predict(words):
             _, cs, ce = tokens[ci]
@@ -178,9 +193,9 @@ class SemanticAnnotator:
         found = self.analyse(event.template or "", content, [p.value for p in event.params])
         if len(self._cache) >= self.cache_size:  # templates are few; a full cache is simply restarted
             self._cache.clear()
-            self._fast.clear()
+            self._learnable.clear()
         self._cache[key] = found
-        self._fast[key] = found.fast_pairs if found is not None else None
+        self._learnable[key] = found.learnable if found is not None else None
         return found
 
     def pairs(self, event: Event) -> list[tuple[str, str]]:
@@ -202,7 +217,7 @@ class SemanticAnnotator:
         params = event.params
         values = [p.value for p in params]
         if learn:
-            self._learn(found, self._fast.get((event.template_id, len(params))), values)
+            self._learn(found, self._learnable.get((event.template_id, len(params))), values)
         concept_of = self.kb.concept_of
         for param, concept, kind in zip(params, found.slot_concept, found.slot_type, strict=True):
             param.type = kind
@@ -210,17 +225,12 @@ class SemanticAnnotator:
         event.conceptualized = found.conceptualized
         return event
 
-    def _learn(self, found: TemplateSemantics,
-               fast: list[tuple[tuple[int | str, ...], tuple[int | str, ...]]] | None, values: list[str]) -> None:
+    def _learn(self, found: TemplateSemantics, learnable: list[tuple[str, str]] | None, values: list[str]) -> None:
         """Record the line's (concept, instance) pairs in the knowledge base."""
         observe = self.kb.observe
-        if fast is not None:
-            for concept, instance in fast:
-                observe(
-                    concept[0] if len(concept) == 1 and concept[0].__class__ is str  # type: ignore[arg-type]
-                    else "".join([values[x] if x.__class__ is int else x for x in concept]),  # type: ignore
-                    "".join([values[x] if x.__class__ is int else x for x in instance]),  # type: ignore
-                )
+        if learnable is not None:
+            for concept_format, instance_format in learnable:
+                observe(concept_format.format(*values), instance_format.format(*values))
         else:
             for concept_recipe, instance_recipe in found.pairs:
                 observe(_render(concept_recipe, values), _render(instance_recipe, values))
