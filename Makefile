@@ -33,11 +33,13 @@ peers:
 			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 		else echo "not root: $$missing not installed, their tests are skipped"; fi; fi
 
-test: install peers
+test: install peers lint
 	$(PY) -m pytest -q --durations=15
 
+# ruff, and mypy on logai/ (configured in pyproject.toml)
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 bench-console: install peers
 	$(PY) pipelines/bench_console.py --out reports/console

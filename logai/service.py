@@ -109,7 +109,7 @@ class IngestService:
         self.analysis_task: str | None = None  # then every parsed event also gets a verdict of this task
         self.incidents: IncidentService | None = None  # set by `bootstrap` when alerts are on
         self.listeners: list[Callable[[Judged], None]] = []  # doors out (incidents); called after each store
-        self.on_start: list[Callable[[], None]] = []  # their threads (`start_background`)
+        self.on_start: list[Callable[[], object]] = []  # their threads (`start_background`)
         self.on_close: list[Callable[[], None]] = []  # their shutdown, before the store closes
 
     def ingest(self, lines: Sequence[bytes], *, source: str, format_name: str, keys: Sequence[str],
@@ -267,8 +267,9 @@ class IngestService:
         if self.writer is None:
             written = self.store.write(prepared)
             return lambda: self._count(written)
-        ticket = self.writer.submit(prepared)
-        return lambda: self._count(self.writer.result(ticket))
+        writer = self.writer
+        ticket = writer.submit(prepared)
+        return lambda: self._count(writer.result(ticket))
 
     def drain(self) -> None:
         """Wait out every write in flight, whatever its outcome (before retrying from a commit)."""

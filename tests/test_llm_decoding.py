@@ -10,7 +10,7 @@ import pytest
 import torch
 from transformers import DynamicCache
 
-from logai.llm.decoding import _keep_path, _verify, cache_argument
+from logai.llm.decoding import _choose, _keep_path, _verify, cache_argument, sampling_warpers
 from logai.llm.speculative.draft import DraftTree
 from logai.llm.speculative.suffix_tree import SuffixProposer, SuffixTrie
 from logai.llm.speculative.token_recycling import RecyclingProposer
@@ -118,6 +118,25 @@ def test_sampling_verification_follows_the_target_distribution():
         first = draft.tokens[path[0]] if path else token
         counts[first] += 1
     assert torch.allclose(counts / trials, target, atol=0.015), counts / trials
+
+
+def test_plain_and_speculative_sampling_follow_transformers_warpers():
+    """Temperature, top-k and top-p come from transformers' warpers: the plain path (`_choose`) and the
+    speculative one (`_verify` over a draft) both sample the distribution `generate` would."""
+    logits = torch.tensor([2.0, 1.5, 1.0, 0.2, -1.0, -3.0])
+    sampling = SamplingParams(temperature=0.7, top_k=4, top_p=0.9)
+    target = torch.softmax(sampling_warpers(sampling)(torch.LongTensor(1, 0), logits[None])[0], dim=-1)
+    assert int((target > 0).sum()) < 4  # top-p cut inside the top-k: both warpers are in play
+    draft = DraftTree(tokens=[2, 0], parents=[-1, -1])
+    generator = torch.Generator().manual_seed(1)
+    plain, speculative = torch.zeros(6), torch.zeros(6)
+    trials = 20_000
+    for _ in range(trials):
+        plain[_choose(logits.clone(), sampling, generator, exclude=())[0]] += 1
+        path, token, _, _ = _verify(draft, logits.repeat(3, 1), sampling, generator)
+        speculative[draft.tokens[path[0]] if path else token] += 1
+    assert torch.allclose(plain / trials, target, atol=0.015), plain / trials
+    assert torch.allclose(speculative / trials, target, atol=0.015), speculative / trials
 
 
 def test_greedy_verification_accepts_the_argmax_prefix():

@@ -74,7 +74,7 @@ def analyses(
     event_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AnalysesPage:
-    return AnalysesPage(analyses=service.store.analyses(task, label, event_id, limit))  # type: ignore[arg-type]
+    return AnalysesPage(analyses=service.store.analyses(task, label, event_id, limit))
 
 
 @router.post("/feedback", response_model=FeedbackOut, responses={404: {"model": Problem}, 503: {"model": Problem}},

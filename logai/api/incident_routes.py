@@ -40,7 +40,7 @@ def list_incidents(store: StoreDep,
                    limit: Annotated[int, Query(ge=1, le=500)] = 50,
                    before: Annotated[int | None, Query(ge=1, le=MAX_ID, description="ids below this")] = None,
                    ) -> IncidentsPage:
-    rows = store.list(state, source, limit, before)
+    rows = store.find(state, source, limit, before)
     return IncidentsPage(items=[IncidentOut(**row) for row in rows],
                          next_before=rows[-1]["id"] if len(rows) == limit else None)
 

@@ -138,7 +138,7 @@ def events(
         start=_epoch(start), end=_epoch(end), source=source, level=level, template_id=template_id,
         concept=concept, value=value, q=q, cursor=cursor, limit=limit, fields=tuple(filters)))
     rows, next_cursor = bounded_page(rows, next_cursor, settings.api.max_field_chars, settings.api.max_response_bytes)
-    return EventsPage(events=rows, next_cursor=next_cursor)  # type: ignore[arg-type]
+    return EventsPage(events=rows, next_cursor=next_cursor)
 
 
 @router.get("/templates", response_model=TemplatesPage, summary="Templates by count")
@@ -148,7 +148,7 @@ def templates(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> TemplatesPage:
-    return TemplatesPage(templates=service.store.templates(source, limit, offset))  # type: ignore[arg-type]
+    return TemplatesPage(templates=service.store.templates(source, limit, offset))
 
 
 @router.get("/templates/{template_id}", response_model=TemplateDetail, responses={404: {"model": Problem}},
@@ -168,7 +168,7 @@ def anomalies(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AnomaliesPage:
     rows = service.store.anomalies(_epoch(start), _epoch(end), limit)
-    return AnomaliesPage(anomalies=rows)  # type: ignore[arg-type]
+    return AnomaliesPage(anomalies=rows)
 
 
 @router.get("/config", summary="The effective configuration (YAML and environment), secrets redacted")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import orjson
 
@@ -28,7 +29,7 @@ class FileTail:
         self.path = Path(path)
         self.offsets_file = offsets_file
         self.chunk_bytes = chunk_bytes
-        self._handle = None
+        self._handle: BinaryIO | None = None
         self._inode: int | None = None
         self._position = 0  # byte offset just after the last complete line returned
         saved = self._load().get(str(self.path.resolve()))
@@ -66,8 +67,8 @@ class FileTail:
     def read(self, max_lines: int = 5000) -> list[TailedLine]:
         """Complete lines written since the last call (at most `max_lines`)."""
         lines = self._read_open_file(max_lines)
-        if len(lines) < max_lines and self._rotated():
-            self._handle.close()  # type: ignore[union-attr]
+        if len(lines) < max_lines and self._rotated() and self._handle is not None:
+            self._handle.close()
             self._handle = None
             if self._open_current():
                 lines += self._read_open_file(max_lines - len(lines))

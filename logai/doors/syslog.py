@@ -278,7 +278,7 @@ class _Datagrams(asyncio.DatagramProtocol):
     def __init__(self, queue: asyncio.Queue[tuple[bytes, str]]):
         self.queue = queue
 
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:  # type: ignore[override]
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         try:
             self.queue.put_nowait((data, f"{addr[0]}:{addr[1]}"))
         except asyncio.QueueFull:

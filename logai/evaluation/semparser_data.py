@@ -92,7 +92,7 @@ def read_gold(path: Path) -> list[GoldLine]:
     for n, row in enumerate(rows, start=2):
         try:
             pairs = [tuple(p) for p in ast.literal_eval(row["pair"]) if len(p) == 2]
-            out.append(GoldLine(int(row["LineID"]), ast.literal_eval(row["log"]), pairs))  # type: ignore[arg-type]
+            out.append(GoldLine(int(row["LineID"]), ast.literal_eval(row["log"]), pairs))
         except (KeyError, ValueError, SyntaxError, TypeError) as exc:
             raise BenchmarkDataError(f"{path}, line {n}: expected LineID, log and pair columns ({exc})") from exc
     return out

@@ -50,8 +50,11 @@ def headline(incident: dict[str, Any]) -> str:
 
 
 class Receiver(Protocol):
-    name: str
-    url: str
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def url(self) -> str: ...
 
     def render(self, incident: dict[str, Any], kind: str, now: float) -> tuple[Any, bytes, dict[str, str]]:
         """(payload as logged, body, headers) of one notification."""

@@ -18,10 +18,16 @@ import inspect
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import torch
-from transformers import DynamicCache
+from transformers import (
+    DynamicCache,
+    LogitsProcessorList,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
 
 from logai.llm.grammar import apply_bitmask
 from logai.llm.speculative.draft import DraftTree, Proposer
@@ -32,7 +38,7 @@ from logai.llm.types import SamplingParams
 class DecodeOutput:
     token_ids: list[int] = field(default_factory=list)
     logprobs: list[float] = field(default_factory=list)
-    finish_reason: str = "length"
+    finish_reason: Literal["stop", "length"] = "length"
     prompt_s: float = 0.0
     decode_s: float = 0.0
     forward_passes: int = 0
@@ -51,18 +57,25 @@ def _allowed(bitmask: torch.Tensor, row: int, token: int) -> bool:
     return bool((int(bitmask[row, token >> 5]) >> (token & 31)) & 1)
 
 
-def _filter_logits(logits: torch.Tensor, sampling: SamplingParams) -> torch.Tensor:
-    """Temperature, top-k and top-p applied to a row of logits (sampling only)."""
-    logits = logits / sampling.temperature
+def sampling_warpers(sampling: SamplingParams) -> LogitsProcessorList:
+    """transformers' own logits warpers, in `generate`'s order (temperature, top-k, top-p): the plain and
+    speculative paths here and the batched `generate` path of the backend sample one distribution."""
+    warpers = LogitsProcessorList()
+    if sampling.temperature != 1.0:
+        warpers.append(TemperatureLogitsWarper(sampling.temperature))
     if sampling.top_k > 0:
-        kth = torch.topk(logits, min(sampling.top_k, logits.shape[-1])).values[-1]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
+        warpers.append(TopKLogitsWarper(sampling.top_k))
     if sampling.top_p < 1.0:
-        ordered, order = torch.sort(logits, descending=True)
-        cumulative = torch.softmax(ordered, dim=-1).cumsum(-1)
-        drop = cumulative - torch.softmax(ordered, dim=-1) > sampling.top_p
-        logits = logits.masked_fill(torch.zeros_like(drop).scatter(0, order, drop), float("-inf"))
-    return logits
+        warpers.append(TopPLogitsWarper(sampling.top_p))
+    return warpers
+
+
+_NO_INPUT_IDS = torch.LongTensor(1, 0)  # the warpers read only the scores
+
+
+def _filter_logits(logits: torch.Tensor, sampling: SamplingParams) -> torch.Tensor:
+    """`sampling_warpers` applied to one row of logits (sampling only)."""
+    return sampling_warpers(sampling)(_NO_INPUT_IDS, logits.unsqueeze(0))[0]
 
 
 class _Grammar:
@@ -297,7 +310,8 @@ def _verify(draft: DraftTree, logits: torch.Tensor, sampling: SamplingParams,
 def _keep_path(cache: DynamicCache, past: int, path: list[int], chain: bool) -> None:
     """Keep the cache up to `past`, the root (row 0) and the accepted nodes; drop the rest of the draft."""
     rows = [0, *(node + 1 for node in path)]
-    for layer in cache.layers:
+    layers: list[Any] = list(cache.layers)  # DynamicLayers (typed as the union of every kind of cache layer)
+    for layer in layers:
         if chain:  # accepted rows are a prefix: slicing, no copy
             layer.keys = layer.keys[..., : past + len(rows), :]
             layer.values = layer.values[..., : past + len(rows), :]

@@ -20,7 +20,7 @@ from logai.llm.types import Constraint
 try:
     import xgrammar as xgr
 except ImportError as exc:  # installed --no-deps by the Makefile; say how when it is missing
-    xgr = None
+    xgr = None  # type: ignore[assignment]  # the module is missing: every use checks _IMPORT_ERROR first
     _IMPORT_ERROR: ImportError | None = exc
 else:
     _IMPORT_ERROR = None
@@ -115,7 +115,8 @@ class GrammarLogitsProcessor(LogitsProcessor):
                 constrained = True
             else:
                 xgr.reset_token_bitmask(self.bitmask[row : row + 1])
-        if constrained:
-            scores = scores.clone()
-            apply_bitmask(scores, self.bitmask[: scores.shape[0]])
-        return scores
+        if not constrained:
+            return scores
+        masked = scores.clone()
+        apply_bitmask(masked, self.bitmask[: scores.shape[0]])
+        return masked  # type: ignore[return-value]  # transformers annotates processors with FloatTensor

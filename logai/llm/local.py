@@ -25,6 +25,7 @@ from logai.llm.decoding import decode
 from logai.llm.grammar import GrammarCompilerCache, GrammarLogitsProcessor
 from logai.llm.label_scorer import LabelScorer
 from logai.llm.model_files import resolve_model
+from logai.llm.speculative.draft import Proposer
 from logai.llm.speculative.suffix_tree import SuffixProposer
 from logai.llm.speculative.token_recycling import RecyclingProposer
 from logai.llm.types import GenerationRequest, GenerationResult, LabelScores, LLMError, Timings
@@ -76,9 +77,13 @@ class LocalBackend(Backend):
         self.eos_ids = self._eos_ids()
         self.grammars = GrammarCompilerCache(self.tokenizer, vocab, sorted(self.eos_ids))
         self.speculation = speculation
-        self.proposer = {"none": None, "suffix": lambda: SuffixProposer(),
-                         "recycling": lambda: RecyclingProposer(vocab)}[speculation]
-        self.proposer = self.proposer() if self.proposer else None
+        self.proposer: Proposer | None = None
+        if speculation == "suffix":
+            self.proposer = SuffixProposer()
+        elif speculation == "recycling":
+            self.proposer = RecyclingProposer(vocab)
+        elif speculation != "none":
+            raise ValueError(f"unknown speculation {speculation!r}: none, suffix or recycling")
         self.scorer = LabelScorer(self.model, self.tokenizer, self.prompt_ids)
         self._lock = threading.Lock()  # one decode at a time: the model and proposers are not re-entrant
 
@@ -97,9 +102,12 @@ class LocalBackend(Backend):
 
     # -- prompts --------------------------------------------------------------------------------------------
     def prompt_ids(self, request: GenerationRequest | list[dict[str, str]]) -> list[int]:
-        messages = request if isinstance(request, list) else request.messages
-        if messages is None:
+        if isinstance(request, list):
+            messages = request
+        elif request.messages is None:
             return self.tokenizer(request.prompt, add_special_tokens=False)["input_ids"]
+        else:
+            messages = request.messages
         if self.tokenizer.chat_template is None:
             text = "\n".join(f"{m['role']}: {m['content']}" for m in messages) + "\nassistant:"
             return self.tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -134,7 +142,7 @@ class LocalBackend(Backend):
     def _generate_one(self, request: GenerationRequest) -> GenerationResult:
         started = time.perf_counter()
         prompt = self.prompt_ids(request)
-        matcher = self.grammars.matcher(request.constraint) if request.constraint else None
+        matcher = self.grammars.matcher(request.constraint) if request.constraint is not None else None
         try:
             out = decode(self.model, prompt, request.sampling, self.eos_ids, proposer=self.proposer,
                          matcher=matcher, grammar_cache=self.grammars,
@@ -170,8 +178,8 @@ class LocalBackend(Backend):
             width = max(map(len, prompts))
             ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=self.device)
             mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=self.device)
-            matchers = [self.grammars.matcher(requests[i].constraint) if requests[i].constraint else None
-                        for i in indices]
+            matchers = [self.grammars.matcher(constraint) if (constraint := requests[i].constraint) is not None
+                        else None for i in indices]
             processors = LogitsProcessorList()
             if any(m is not None for m in matchers):
                 processors.append(GrammarLogitsProcessor(matchers, self.grammars))
@@ -190,14 +198,14 @@ class LocalBackend(Backend):
             for row, i in enumerate(indices):
                 tokens: list[int] = []
                 logprobs: list[float] = []
-                finish = "length"
+                finish: Literal["stop", "length"] = "length"
                 for step, token in enumerate(generated.sequences[row, width:].tolist()):
                     if token in self.eos_ids:
                         finish = "stop"
                         break
                     tokens.append(token)
                     logprobs.append(float(scores[row, step, token]))
-                if matchers[row] is not None and matchers[row].is_terminated():
+                if (matcher := matchers[row]) is not None and matcher.is_terminated():
                     finish = "stop"
                 results[i] = GenerationResult(
                     text=self._text(tokens, requests[i].sampling.stop), token_ids=tokens, logprobs=logprobs,

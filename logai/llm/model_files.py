@@ -64,10 +64,10 @@ def dequantized(gguf: Path, cache_dir: Path) -> Path:
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     # a GGUF-loaded model refuses save_pretrained while it still looks quantized
-    model.hf_quantizer = None
+    setattr(model, "hf_quantizer", None)  # noqa: B010 (torch's Module typing refuses plain assignment)
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    model.is_quantized = False
+    setattr(model, "is_quantized", False)  # noqa: B010
     staging = target.with_name(target.name + f".tmp{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     model.save_pretrained(staging, safe_serialization=True)

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -135,7 +135,7 @@ class OpenAICompatBackend(Backend):
         except (KeyError, IndexError, TypeError) as exc:
             raise LLMError(f"malformed completion from {self.base_url}: {exc!r}; got {str(data)[:200]}") from exc
         check_constraint(request, text)
-        finish = "length" if choice.get("finish_reason") == "length" else "stop"
+        finish: Literal["stop", "length"] = "length" if choice.get("finish_reason") == "length" else "stop"
         return GenerationResult(text=text, token_ids=[], logprobs=logprobs, finish_reason=finish,
                                 prompt_tokens=int(usage.get("prompt_tokens", 0)),
                                 timings=Timings(total_s=time.perf_counter() - started))

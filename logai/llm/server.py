@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from logai import __version__
 from logai.llm.backend import Backend
-from logai.llm.types import Constraint, GenerationRequest, GenerationResult, LLMError, SamplingParams
+from logai.llm.types import Constraint, ConstraintKind, GenerationRequest, GenerationResult, LLMError, SamplingParams
 
 
 class Message(BaseModel):
@@ -77,8 +77,9 @@ class _Common(BaseModel):
         if rf is not None and rf.type == "json_object":
             return Constraint.json_schema({"type": "object"})
         if so is not None:
-            given = [(k, v) for k, v in (("choice", so.choice), ("regex", so.regex), ("ebnf", so.grammar),
-                                         ("json_schema", so.json_)) if v is not None]
+            offered: list[tuple[ConstraintKind, Any]] = [("choice", so.choice), ("regex", so.regex),
+                                                         ("ebnf", so.grammar), ("json_schema", so.json_)]
+            given = [(k, v) for k, v in offered if v is not None]
             if len(given) != 1:
                 raise HTTPException(400, "structured_outputs needs exactly one of choice, regex, grammar, json")
             kind, spec = given[0]

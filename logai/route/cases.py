@@ -46,7 +46,7 @@ class CaseLibrary:
         self.hnsw_threshold = hnsw_threshold
         self.hnsw_m = hnsw_m
         self.cases: list[Case] = []
-        self.index = faiss.IndexFlatIP(embedder.dim)
+        self.index: faiss.Index = faiss.IndexFlatIP(embedder.dim)
         self._lock = threading.Lock()  # feedback adds while the router searches
 
     def __len__(self) -> int:

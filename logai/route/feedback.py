@@ -27,6 +27,7 @@ from logai import metrics
 from logai.route.cases import Case, CaseLibrary
 from logai.route.reasons import template_reason
 from logai.route.router import AdaptiveRouter
+from logai.slm.head import HeadClassifier
 from logai.slm.inputs import split_leveled
 from logai.store.store import EventStore
 
@@ -43,7 +44,7 @@ class FeedbackLearner:
         self._lock = threading.Lock()
         self._base_cases = list(router.library.cases) if router.library is not None else []
         self._base_heads = {task: model.snapshot() for task, model in router.models.items()
-                            if hasattr(model, "snapshot")}
+                            if isinstance(model, HeadClassifier)}
         self._llm_outcomes: dict[str, list[int]] = {}  # task -> [right, wrong] since start-up
         self.version: dict[str, int] = {}
         self.apply(load_saved=True)
@@ -57,8 +58,9 @@ class FeedbackLearner:
             answered = self.router.cache.get((task, None, key))
             if answered is not None and answered.path == "llm":
                 self._llm_outcomes.setdefault(task, [0, 0])[0 if answered.label == label else 1] += 1
-            row = {"task": task, "source": source, "input": key, "log": log_text[:4000], "template_id": template_id,
-                   "old_label": old, "new_label": label, "reason": reason, "who": who}
+            row: dict[str, Any] = {"task": task, "source": source, "input": key, "log": log_text[:4000],
+                                   "template_id": template_id, "old_label": old, "new_label": label,
+                                   "reason": reason, "who": who}
             row["id"] = self.store.add_feedback(row)
             metrics.FEEDBACK.labels(task, "correct").inc()
             self._rebuild({task})
@@ -94,10 +96,12 @@ class FeedbackLearner:
 
     def _refit(self, task: str, rows: list[dict[str, Any]], load_saved: bool) -> None:
         model = self.router.models[task]
+        assert isinstance(model, HeadClassifier)  # only heads have a base in _base_heads
         ids = [int(row["id"]) for row in rows]
         folder = self._task_dir(task)
         saved = _read_state(folder)
-        if load_saved and saved is not None and saved.get("feedback_ids") == ids and (folder / "current").is_dir():
+        if (load_saved and folder is not None and saved is not None and saved.get("feedback_ids") == ids
+                and (folder / "current").is_dir()):
             model.restore(type(model).load(folder / "current", model.embedder).snapshot())
             self.version[task] = int(saved["version"])
             return
@@ -113,7 +117,7 @@ class FeedbackLearner:
         if folder is not None:
             self._save(model, folder, task, ids)
 
-    def _save(self, model: Any, folder: Path, task: str, ids: list[int]) -> None:
+    def _save(self, model: HeadClassifier, folder: Path, task: str, ids: list[int]) -> None:
         version = self.version[task]
         target = folder / f"v{version:05d}"
         model.save(target, task=task, version=version, feedback_ids=ids)

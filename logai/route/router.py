@@ -99,7 +99,8 @@ class AdaptiveRouter:
         marked `llm_pending` (for `review`, off the ingest path)."""
         model = self.model(task)
         texts = [model_input(model, e) for e in events]
-        keys = [(task, tuple(choices[i]) if choices and choices[i] else None, text) for i, text in enumerate(texts)]
+        keys = [(task, tuple(allowed) if choices and (allowed := choices[i]) else None, text)
+                for i, text in enumerate(texts)]
         verdicts: list[Verdict | None] = [None] * len(events)
         todo: list[int] = []
         for i, key in enumerate(keys):
@@ -115,7 +116,7 @@ class AdaptiveRouter:
                 todo.append(i)
         if todo:
             started = time.perf_counter()
-            first = {}  # duplicates inside the batch are decided once
+            first: dict[tuple[str, tuple[str, ...] | None, str], int] = {}  # duplicates in a batch: decided once
             for i in todo:
                 first.setdefault(keys[i], i)
             unique = list(first.values())

@@ -8,9 +8,8 @@ Items with uncertainty above the threshold go to the LLM. Two ways to choose it:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
+from numpy.typing import ArrayLike
 
 
 def routed_share(uncertainty: np.ndarray, threshold: float) -> float:
@@ -23,7 +22,7 @@ def _candidates(uncertainty: np.ndarray) -> np.ndarray:
     return np.concatenate([[values[0] - 1e-9], values]) if len(values) else np.array([np.inf])
 
 
-def threshold_for_budget(uncertainty: Sequence[float], budget: float) -> float:
+def threshold_for_budget(uncertainty: ArrayLike, budget: float) -> float:
     """The lowest threshold routing at most `budget` of the items."""
     u = np.asarray(uncertainty, dtype=float)
     if not 0.0 <= budget <= 1.0:
@@ -34,9 +33,8 @@ def threshold_for_budget(uncertainty: Sequence[float], budget: float) -> float:
     return float("inf")
 
 
-def threshold_for_accuracy(uncertainty: Sequence[float], slm_correct: Sequence[bool],
-                           llm_correct: Sequence[bool] | float, budget: float | None = None,
-                           weights: Sequence[float] | None = None) -> float:
+def threshold_for_accuracy(uncertainty: ArrayLike, slm_correct: ArrayLike, llm_correct: ArrayLike,
+                           budget: float | None = None, weights: ArrayLike | None = None) -> float:
     """The threshold with the best expected accuracy (ties: fewer LLM calls), within `budget` if given.
     `llm_correct` is per item, or one assumed accuracy of the LLM on routed items."""
     u = np.asarray(uncertainty, dtype=float)

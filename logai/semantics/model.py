@@ -17,7 +17,7 @@ from logai.semantics.pairs import candidates, features
 MODEL_VERSION = 1
 
 
-class PairModel:
+class PairModel:  # no sklearn BaseEstimator: `logai parse` loads it without importing scikit-learn
     def __init__(self, threshold: float = 0.5, C: float = 1.0, seed: int = 13):
         self.threshold = threshold
         self.C = C
@@ -45,7 +45,7 @@ class PairModel:
         return self
 
     # -- inference -----------------------------------------------------------------------------------
-    def score(self, feats: dict[str, float | str]) -> float:
+    def pair_probability(self, feats: dict[str, float | str]) -> float:
         if self.weights_ is None:
             raise RuntimeError("PairModel is not fitted: call fit() or PairModel.load()")
         total = self.bias_
@@ -59,7 +59,7 @@ class PairModel:
     def predict(self, tokens: list[str]) -> list[tuple[int, int]]:
         """(concept index, instance index) pairs, best first; each token used at most once."""
         scored = sorted(
-            ((self.score(features(tokens, ci, ii, rel)), ci, ii) for ci, ii, rel in candidates(tokens)),
+            ((self.pair_probability(features(tokens, ci, ii, rel)), ci, ii) for ci, ii, rel in candidates(tokens)),
             reverse=True,
         )
         used: set[int] = set()

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator
 
 from logai import __version__
 from logai.calibration import fit_temperature
@@ -33,9 +34,10 @@ from logai.slm.uncertainty import McPrediction, allowed_mask, summarise
 
 log = logging.getLogger(__name__)
 MANIFEST = "slm.json"
+RUNTIME_PARAMS = frozenset({"model_dir", "device", "autocast", "progress"})  # where it ran, not what it learnt
 
 
-class SlmClassifier:
+class SlmClassifier(BaseEstimator):
     def __init__(self, model_dir: str | Path | None = None, *, max_length: int = 128, epochs: int = 10,
                  batch_size: int = 32, lr: float = 1e-4, weight_decay: float = 0.01, patience: int = 3,
                  min_epochs: int = 3,
@@ -213,9 +215,8 @@ class SlmClassifier:
 
     # -- persistence -----------------------------------------------------------------------------------
     def params(self) -> dict[str, Any]:
-        names = ("max_length", "epochs", "batch_size", "lr", "weight_decay", "patience", "mc_passes",
-                 "class_weight", "seed")
-        return {name: getattr(self, name) for name in names}
+        """The training parameters a saved model is rebuilt with (`get_params` less where it ran)."""
+        return {k: v for k, v in self.get_params().items() if k not in RUNTIME_PARAMS}
 
     def save(self, path: str | Path, **manifest: Any) -> Path:
         """Weights, tokenizer, label set, temperature and a training manifest (extra keys: `manifest`)."""

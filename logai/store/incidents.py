@@ -35,7 +35,7 @@ class IncidentStore:
         table = schema.incidents
         with self.writer.begin() as conn:
             if incident.get("id") is None:
-                return int(conn.execute(table.insert().values(**values)).inserted_primary_key[0])
+                return schema.inserted_id(conn.execute(table.insert().values(**values)))
             conn.execute(table.update().where(table.c.id == incident["id"]).values(**values))
             return int(incident["id"])
 
@@ -44,7 +44,7 @@ class IncidentStore:
             row = conn.execute(select(schema.incidents).where(schema.incidents.c.id == incident_id)).mappings().first()
         return _plain(row) if row else None
 
-    def list(self, state: str | None = None, source: str | None = None, limit: int = 100,
+    def find(self, state: str | None = None, source: str | None = None, limit: int = 100,
              before_id: int | None = None) -> list[dict[str, Any]]:
         """Newest first; `state` is open, acknowledged, resolved or `active` (open or acknowledged)."""
         table = schema.incidents

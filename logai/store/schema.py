@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -15,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
 )
+from sqlalchemy.engine import CursorResult
 
 metadata = MetaData()
 
@@ -197,3 +200,11 @@ alert_deliveries = Table(
 )
 Index("ix_deliveries_due", alert_deliveries.c.receiver, alert_deliveries.c.state, alert_deliveries.c.id)
 Index("ix_deliveries_incident", alert_deliveries.c.incident_id)
+
+
+def inserted_id(result: CursorResult[Any]) -> int:
+    """The id an INSERT of one row was given."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise RuntimeError("the insert returned no primary key")
+    return int(key[0])

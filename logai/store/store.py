@@ -217,9 +217,9 @@ class EventStore:
     def add_anomaly(self, ts: float, source: str, detector: str, score: float, threshold: float | None,
                     evidence: dict[str, Any]) -> int:
         with self._writer.begin() as conn:
-            return int(conn.execute(schema.anomalies.insert().values(
+            return schema.inserted_id(conn.execute(schema.anomalies.insert().values(
                 ts=ts, source=source, detector=detector, score=score, threshold=threshold, evidence=evidence,
-                created_at=time.time())).inserted_primary_key[0])
+                created_at=time.time())))
 
     def add_analyses(self, rows: Sequence[dict[str, Any]]) -> list[int]:
         """Store verdicts: dicts with task, label, model, confidence, provenance and optional event_id. One
@@ -248,10 +248,10 @@ class EventStore:
         """Record an operator's correction: task, source, input, log, template_id, old_label, new_label,
         reason, who. Returns its id."""
         with self._writer.begin() as conn:
-            return int(conn.execute(schema.feedback.insert().values(
+            return schema.inserted_id(conn.execute(schema.feedback.insert().values(
                 **{k: row.get(k) for k in ("task", "source", "input", "log", "template_id", "old_label")},
                 new_label=row["new_label"][:128], reason=row.get("reason") or "", who=(row.get("who") or "")[:128],
-                created_at=time.time())).inserted_primary_key[0])
+                created_at=time.time())))
 
     def undo_feedback(self, feedback_id: int, who: str = "") -> dict[str, Any] | None:
         """Mark a correction undone (kept for the audit); None when there is no such active correction."""
@@ -392,7 +392,7 @@ class EventStore:
             def count(table) -> int:
                 return int(conn.execute(select(func.count()).select_from(table)).scalar() or 0)
 
-            levels = dict(conn.execute(select(schema.events.c.level, func.count())
+            levels: dict[str, int] = dict(conn.execute(select(schema.events.c.level, func.count())
                                        .group_by(schema.events.c.level)).all())
             return {"events": count(schema.events), "templates": count(schema.templates),
                     "anomalies": count(schema.anomalies), "analyses": count(schema.analyses),

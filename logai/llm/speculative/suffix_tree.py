@@ -67,11 +67,13 @@ class SuffixTrie:
         for length in range(min(max_length, self.depth - 1, len(context)), min_length - 1, -1):
             node = self.root
             for token in context[len(context) - length :]:
-                node = node.children.get(token)
-                if node is None:
+                child = node.children.get(token)
+                if child is None:
                     break
-            if node is not None and node.children:
-                return node, length
+                node = child
+            else:  # the whole suffix was found
+                if node.children:
+                    return node, length
         return None, 0
 
     @staticmethod
