@@ -11,7 +11,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from logai import metrics
 from logai.config import Settings
@@ -110,7 +110,7 @@ class ParsePipeline:
         return self.parse_text(text, source=source, format_name=format_name, line=line,
                                offset=offset, flags=flags)
 
-    def parse_stream(self, stream: BinaryIO, *, source: str, format_name: str) -> Iterator[Event]:
+    def parse_stream(self, stream: Iterable[bytes], *, source: str, format_name: str) -> Iterator[Event]:
         """Every line of a binary stream, in order; the state is saved on the configured timer."""
         parser = self.open_source(source, format_name)
         parse = parser.parse

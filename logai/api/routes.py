@@ -121,7 +121,7 @@ def events(
     if limit > settings.api.max_page_size:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             f"limit must be at most {settings.api.max_page_size}")
-    if start and end and _epoch(start) >= _epoch(end):  # type: ignore[operator]
+    if (first := _epoch(start)) is not None and (last := _epoch(end)) is not None and first >= last:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "start must be before end")
     if cursor is not None:
         try:

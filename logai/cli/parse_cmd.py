@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import BinaryIO
@@ -27,7 +28,7 @@ class _ProgressReader:
     def __init__(self, handle: BinaryIO, bar: tqdm):
         self._handle, self._bar = handle, bar
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[bytes]:
         for raw in self._handle:
             self._bar.update(len(raw))
             yield raw
@@ -86,7 +87,7 @@ def parse(app, inputs: tuple[Path, ...], format_name: str | None, source: str | 
                 src = source or ("stdin" if is_stdin else path.name)
                 if is_stdin:
                     fmt = format_name or "generic"
-                    stream: BinaryIO = sys.stdin.buffer
+                    stream: Iterable[bytes] = sys.stdin.buffer
                 else:
                     fmt = format_name or pipeline.detect(sample_lines(path))
                     handle = stack.enter_context(path.open("rb"))
@@ -94,7 +95,7 @@ def parse(app, inputs: tuple[Path, ...], format_name: str | None, source: str | 
                     if show_progress:
                         bar = stack.enter_context(tqdm(total=os.path.getsize(path), unit="B", unit_scale=True,
                                                        desc=f"{path.name} [{fmt}]", file=sys.stderr))
-                        stream = _ProgressReader(handle, bar)  # type: ignore[assignment]
+                        stream = _ProgressReader(handle, bar)
                 pipeline.open_source(src, fmt)
                 log.info("parsing %s as format %s, source %s", path, fmt, src)
                 for event in pipeline.parse_stream(stream, source=src, format_name=fmt):

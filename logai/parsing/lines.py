@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from itertools import islice
 from pathlib import Path
-from typing import BinaryIO
 
 from logai.events import FLAG_INVALID_UTF8, FLAG_NUL_BYTES
 
@@ -23,7 +22,7 @@ def decode_line(raw: bytes) -> tuple[str, list[str]]:
     return text, flags
 
 
-def iter_lines(stream: BinaryIO) -> Iterator[tuple[int, int, bytes]]:
+def iter_lines(stream: Iterable[bytes]) -> Iterator[tuple[int, int, bytes]]:
     """Yield (1-based line number, byte offset, line without CR/LF) for every line of a binary stream."""
     offset = 0
     for number, raw in enumerate(stream, start=1):

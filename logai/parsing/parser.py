@@ -134,8 +134,9 @@ class LogParser:
         fields = fields if fields is not None else {}
         found = (self.miners.get(source) or self.miner(source)).add(content)
         event = _event(found, raw, content, source, line, offset, timestamp, level, fields, flags)
-        if self.semantics is not None:
-            (self.annotators.get(source) or self.annotator(source)).annotate(event)  # type: ignore[union-attr]
+        annotator = self.annotators.get(source) or self.annotator(source)
+        if annotator is not None:
+            annotator.annotate(event)
         return event
 
 

@@ -146,7 +146,9 @@ class AdaptiveRouter:
                 decided[keys[i]] = verdict
             for i in todo:
                 verdicts[i] = decided[keys[i]]
-        return verdicts  # type: ignore[return-value]
+        decided_all = [v for v in verdicts if v is not None]
+        assert len(decided_all) == len(events)  # each one is corrected, cached or decided above
+        return decided_all
 
     def review(self, verdict: Verdict, event: Event, evidence: dict[str, Any] | None = None) -> Verdict:
         """The LLM's answer on a verdict `analyze(defer_llm=True)` marked pending (a new `Verdict`; over the
