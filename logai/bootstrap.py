@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, TypeVar
 from logai import metrics
 from logai.config import ConfigError, Settings, redacted, store_url
 from logai.detect.stream import StreamScorer
-from logai.pipeline import ParsePipeline
+from logai.pipeline import Pipeline
 from logai.route.analysis import AnalysisService, build_router
 from logai.service import IngestService, Judged
 from logai.store.store import EventStore
@@ -52,11 +52,11 @@ def build_service(settings: Settings, writer_process: bool = False) -> IngestSer
     # opened (and migrated) here first, so the writer finds the schema
     store = _step("store.url", shown_url, lambda: EventStore(url, bucket))
     writer = StoreWriter(url, bucket) if writer_process else None
-    scorer = None
+    pipeline = Pipeline(settings)
     if settings.detect.enabled:
-        scorer = _step("detect.model_path", settings.detect.model_path,
-                       lambda: StreamScorer.from_config(settings.detect))
-    service = IngestService(ParsePipeline(settings), store, writer, scorer)
+        pipeline.detect = _step("detect.model_path", settings.detect.model_path,
+                                lambda: StreamScorer.from_config(settings.detect))
+    service = IngestService(pipeline, store, writer)
     _step("route.model_dir", settings.route.model_dir, lambda: attach_analysis(settings, service))
     if settings.alerts.enabled:
         attach_incidents(settings, service)
@@ -67,10 +67,10 @@ def attach_analysis(settings: Settings, service: IngestService) -> AnalysisServi
     """The verdict service (the shipped default router unless `route.model_dir`), shared with the ingest path
     (`route.ingest_task`); operators' corrections are re-applied and kept under `<data_dir>/router`."""
     router = build_router(settings)
-    service.analysis = AnalysisService(router, service.store, settings.data_dir / "router")
+    analysis = service.pipeline.route = AnalysisService(router, service.store, settings.data_dir / "router")
     task = settings.route.ingest_task
-    service.analysis_task = task if task in router.models else None
-    return service.analysis
+    service.pipeline.route_task = task if task in router.models else None
+    return analysis
 
 
 def attach_incidents(settings: Settings, service: IngestService) -> IncidentService:

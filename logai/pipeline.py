@@ -1,7 +1,14 @@
-"""The parse pipeline: the one object the CLI, the daemon and the API call to turn lines into events.
+"""The pipeline: the stages in their order, parse -> semantics -> detect -> route, in the one object that the
+service (so every door), the CLI and the evaluations call. Nothing else chains stages.
 
-It knows the formats, keeps one `LogParser` per format (each with a miner per source), and owns the
-persistence of miner state: reloaded at start, saved on a timer and at `close()`.
+- parse (`parsing.LogParser`, one per format with a miner per source): header split, masking, templates;
+- semantics (`semantics.SemanticsStage`, unless off): typed parameters, concepts, the knowledge base;
+- detect (`detect.StreamScorer`, when given): in-stream signals and session detectors over each batch;
+- route (`route.AnalysisService`, when given): verdicts, the small model first and the LLM when unsure.
+  It runs on a batch once it is stored (`judge`): verdicts are kept against the stored events' ids.
+
+The pipeline owns the state of the parse and semantics stages, behind one `PersistenceHandler` (Drain3's
+manner): reloaded per source when the source is first seen, saved on a timer and at `close()`.
 """
 
 from __future__ import annotations
@@ -9,53 +16,188 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import TYPE_CHECKING, Any
 
 from logai import metrics
 from logai.config import Settings
-from logai.events import Event
-from logai.parsing.format_detect import detect_format
+from logai.events import FLAG_EMPTY, Event, Record
+from logai.parsing import format_detect
 from logai.parsing.formats import FormatRegistry
 from logai.parsing.lines import decode_line, iter_lines
 from logai.parsing.masking import load_default_rules
-from logai.parsing.miner import TemplateMiner
 from logai.parsing.parser import LogParser
-from logai.parsing.state import load_state, save_state
-from logai.semantics.annotator import DEFAULT_MODEL, SemanticAnnotator
-from logai.semantics.model import PairModel
+from logai.parsing.state import FilePersistence, PersistenceHandler, encode_state, restore_state
+from logai.semantics.stage import SemanticsStage
+
+if TYPE_CHECKING:  # the detect and route stages are built by `bootstrap`; `logai parse` never imports them
+    from logai.detect.signals import Anomaly
+    from logai.detect.stream import StreamScorer
+    from logai.route.analysis import AnalysisService
+    from logai.route.router import Verdict
 
 log = logging.getLogger(__name__)
+MAX_SOURCE_CHARS = 256  # the store's source column
+STREAM_BATCH = 1024  # `parse_stream` runs the stages this many lines at a time
 
 
-class ParsePipeline:
-    """Lines in, `Event`s out, for any number of sources and formats."""
+@dataclass
+class Parsed:
+    """A batch after parse -> semantics -> detect."""
 
-    def __init__(self, settings: Settings | None = None, registry: FormatRegistry | None = None):
+    events: list[Event] = field(default_factory=list)  # in input order; inputs that failed are left out
+    positions: list[int] = field(default_factory=list)  # each event's index in the input
+    failed: list[tuple[int, Exception]] = field(default_factory=list)  # (index in the input, why)
+    anomalies: list[Anomaly] = field(default_factory=list)  # what the detect stage found in the batch
+
+
+class Pipeline:
+    """Lines or records in, events (and anomalies, and verdicts) out, for any number of sources and formats."""
+
+    def __init__(self, settings: Settings | None = None, registry: FormatRegistry | None = None,
+                 persistence: PersistenceHandler | None = None, detect: StreamScorer | None = None,
+                 route: AnalysisService | None = None, route_task: str | None = None):
         self.settings = settings or Settings()
         extra = [self.settings.formats_dir] if self.settings.formats_dir else []
         self.registry = registry or FormatRegistry.load(extra)
         self.mask_rules = self.settings.parsing.masking or load_default_rules()
         semantics = self.settings.semantics
-        self.pair_model = PairModel.load(semantics.model_path or DEFAULT_MODEL) if semantics.enabled else None
+        self.semantics = (SemanticsStage(semantics, self.settings.parsing.max_content_chars)
+                          if semantics.enabled else None)
+        self.detect = detect
+        self.route = route
+        self.route_task = route_task  # every batch gets verdicts of this task when a route stage is set
         self.parsers: dict[str, LogParser] = {}
-        self.state_file: Path | None = self.settings.parsing.state_file
-        self._saved = load_state(self.state_file) if self.state_file else {}
+        state_file = self.settings.parsing.state_file
+        self.persistence = persistence or (FilePersistence(state_file) if state_file else None)
+        self._saved = restore_state(self.persistence) if self.persistence else {}
         self._last_save = time.monotonic()
         self._recent: OrderedDict[tuple[str, str], None] = OrderedDict()  # (format, source), least recent first
 
-    # -- parsing -------------------------------------------------------------------------------------
+    # -- the stages, in order -----------------------------------------------------------------------------
+    def run(self, lines: Sequence[bytes | str], *, source: str, format_name: str, first_line: int = 1
+            ) -> Parsed:
+        """Parse -> semantics -> detect for lines of one source, raw or decoded (numbered from `first_line`)."""
+        parsed = Parsed()
+        parse = self.open_source(source, format_name).parse  # once per batch, not per line
+        for i, raw in enumerate(lines):
+            try:
+                text, flags = decode_line(raw) if isinstance(raw, bytes) else (raw, [])
+                parsed.events.append(parse(text, source, first_line + i, None, flags))
+                parsed.positions.append(i)
+            except Exception as exc:
+                parsed.failed.append((i, exc))
+        return self._after_parsing(parsed)
+
+    def run_records(self, records: Sequence[Record], *, format_name: str, first_line: int = 1) -> Parsed:
+        """Parse -> semantics -> detect for records whose header a door has already split (OTLP, Loki,
+        syslog, JSON); `format_name` picks the miner settings (masking, Drain)."""
+        parsed = Parsed()
+        parsers: dict[str, LogParser] = {}
+        for i, record in enumerate(records):
+            try:
+                parsed.events.append(self._parse_record(parsers, format_name, record, first_line + i))
+                parsed.positions.append(i)
+            except Exception as exc:
+                parsed.failed.append((i, exc))
+        return self._after_parsing(parsed)
+
+    def _after_parsing(self, parsed: Parsed) -> Parsed:
+        if self.semantics is not None:
+            self.semantics.process(parsed.events)
+        if self.detect is not None:
+            parsed.anomalies = self.detect.observe(parsed.events)
+        self.maybe_save()
+        return parsed
+
+    def judge(self, events: Sequence[Event], anomalies: Sequence[Anomaly] = (),
+              event_ids: Sequence[int | None] | None = None, *, task: str | None = None,
+              choices: Sequence[Sequence[str] | None] | None = None, defer_llm: bool = True
+              ) -> list[tuple[int, Verdict]]:
+        """The route stage, with the detect stage's evidence about each event: (analysis id, verdict) pairs
+        in order, empty without a route stage. On the ingest path it runs once the events are stored (their
+        `event_ids`) and defers the LLM's share to the route stage's reviews; `defer_llm=False` asks the LLM
+        at once (`logai analyze`, evaluations). `task`: default `route_task`; `choices`: labels per event."""
+        task = task or self.route_task
+        if self.route is None or not task or not events:
+            return []
+        from logai.detect.stream import evidence_for
+
+        return self.route.analyze(events, task, event_ids=event_ids, choices=choices, defer_llm=defer_llm,
+                                  evidence=evidence_for(events, anomalies))
+
+    def analyze_stream(self, stream: Iterable[bytes], *, source: str, format_name: str, batch: int = 256
+                       ) -> Iterator[tuple[Event, Verdict]]:
+        """Every line of a stream with its verdict: all four stages, `batch` lines at a time (`logai analyze`)."""
+        lines = iter_lines(stream)
+        while chunk := list(islice(lines, batch)):
+            parsed = self.run([raw for _, _, raw in chunk], source=source, format_name=format_name,
+                              first_line=chunk[0][0])
+            verdicts = self.judge(parsed.events, parsed.anomalies, defer_llm=False)
+            for event, (_, verdict) in zip(parsed.events, verdicts, strict=True):
+                yield event, verdict
+
+    def flush(self) -> list[Anomaly]:
+        """What the detect stage still holds (open sessions, windows), scored as it stands: at shutdown."""
+        return self.detect.flush() if self.detect is not None else []
+
+    # -- one line at a time, for the CLI, training and evaluations (parse -> semantics) --------------------
+    def parse_text(self, text: str, *, source: str, format_name: str, line: int,
+                   offset: int | None = None, flags: list[str] | None = None) -> Event:
+        event = self.open_source(source, format_name).parse(text, source, line, offset, flags)
+        if self.semantics is not None:
+            self.semantics.process([event])
+        return event
+
+    def parse_bytes(self, raw: bytes, *, source: str, format_name: str, line: int,
+                    offset: int | None = None) -> Event:
+        text, flags = decode_line(raw)
+        return self.parse_text(text, source=source, format_name=format_name, line=line, offset=offset,
+                               flags=flags)
+
+    def parse_stream(self, stream: Iterable[bytes], *, source: str, format_name: str) -> Iterator[Event]:
+        """Every line of a binary stream, in order, a batch at a time; the state is saved on its timer."""
+        parse = self.open_source(source, format_name).parse
+        lines = iter_lines(stream)
+        while batch := list(islice(lines, STREAM_BATCH)):
+            events = []
+            for number, offset, raw in batch:
+                text, flags = decode_line(raw)
+                events.append(parse(text, source, number, offset, flags))
+            if self.semantics is not None:
+                self.semantics.process(events)
+            yield from events
+            self.maybe_save()
+
+    def match(self, texts: Sequence[str], *, source: str, format_name: str) -> list[Event]:
+        """Events for `texts` from `source`'s known templates and knowledge, learning nothing (`/v1/analyze`)."""
+        parser = self.open_source(source, format_name)
+        events = [parser.match(text, source, i + 1) for i, text in enumerate(texts)]
+        if self.semantics is not None:
+            self.semantics.process(events, learn=False)
+        return events
+
+    def detect_format(self, sample: Iterable[bytes]) -> str:
+        """The format of a file or stream, from its first lines."""
+        return format_detect.detect_format([decode_line(raw)[0] for raw in sample], self.registry)
+
+    def template_text(self, source: str, format_name: str, template_id: str) -> str:
+        """The text that stands for `template_id` now (after any merge): the final template of a line."""
+        miner = self.parser(format_name).miners[source]
+        return miner.templates[miner.resolve(template_id)].text
+
+    # -- sources and their parsers ------------------------------------------------------------------------
     def parser(self, format_name: str) -> LogParser:
         fmt = self.registry.get(format_name)  # raises UnknownFormatError listing the known ones
         parser = self.parsers.get(fmt.name)
         if parser is None:
-            parser = self.parsers[fmt.name] = LogParser(fmt, self.settings.parsing, self.mask_rules,
-                                                        self.settings.semantics, self.pair_model)
+            parser = self.parsers[fmt.name] = LogParser(fmt, self.settings.parsing, self.mask_rules)
         return parser
 
     def open_source(self, source: str, format_name: str) -> LogParser:
-        """Prepare `source` (its miner, restored from the state file if saved there) and return its parser."""
+        """Prepare `source` (its miner and knowledge base, restored if saved) and return its parser."""
         parser = self.parser(format_name)
         recent = self._recent
         key = (parser.format.name, source)
@@ -66,85 +208,80 @@ class ParsePipeline:
             if len(recent) > self.settings.parsing.max_sources:
                 self._evict(*next(iter(recent)))
         if source not in parser.miners:
-            saved = self._saved.pop(source, None)
-            miner = parser.miner(source)
-            if saved is not None:
-                if saved.get("format") != parser.format.name:
-                    log.warning(
-                        "saved templates of source %r were mined with format %r, not %r; starting fresh",
-                        source, saved.get("format"), parser.format.name,
-                    )
-                else:
-                    try:
-                        miner.load_state(saved["miner"])
-                        annotator = parser.annotator(source)
-                        if annotator is not None and "kb" in saved:
-                            annotator.kb.load_state(saved["kb"])
-                    except (KeyError, TypeError, ValueError) as exc:
-                        log.warning("saved templates of source %r are invalid (%s); starting fresh",
-                                    source, exc)
-                        parser.miners.pop(source)
-                        parser.miner(source)
+            self._restore(parser, source)
         return parser
+
+    def _restore(self, parser: LogParser, source: str) -> None:
+        saved = self._saved.pop(source, None)
+        miner = parser.miner(source)
+        if saved is None:
+            return
+        if saved.get("format") != parser.format.name:
+            log.warning("saved templates of source %r were mined with format %r, not %r; starting fresh",
+                        source, saved.get("format"), parser.format.name)
+            return
+        try:
+            miner.load_state(saved["miner"])
+            if self.semantics is not None and "kb" in saved:
+                self.semantics.load_state(source, saved["kb"])
+        except (KeyError, TypeError, ValueError) as exc:
+            log.warning("saved templates of source %r are invalid (%s); starting fresh", source, exc)
+            parser.miners.pop(source)
+            parser.miner(source)
+            if self.semantics is not None:
+                self.semantics.drop(source)
 
     def _evict(self, format_name: str, source: str) -> None:
         """Unload the least recently used source (`parsing.max_sources`): its state goes to the saved states
-        (written at the next save when a state file is set, so it resumes where it was), else it is dropped."""
+        (written at the next save when there is a persistence handler, so it resumes where it was)."""
         self._recent.pop((format_name, source), None)
-        parser = self.parsers[format_name]
-        miner = parser.miners.pop(source, None)
-        annotator = parser.annotators.pop(source, None)
-        if miner is not None and self.state_file is not None:
-            self._saved[source] = _source_state(format_name, miner, annotator)
+        miner = self.parsers[format_name].miners.pop(source, None)
+        if miner is not None and self.persistence is not None:
+            self._saved[source] = self._source_state(format_name, source)
+        if self.semantics is not None:
+            self.semantics.drop(source)
         metrics.SOURCES_EVICTED.inc()
         log.warning("parsing.max_sources (%d) reached: unloaded the least recently used source %r",
                     self.settings.parsing.max_sources, source)
 
-    def parse_text(self, text: str, *, source: str, format_name: str, line: int,
-                   offset: int | None = None, flags: list[str] | None = None) -> Event:
-        return self.open_source(source, format_name).parse(text, source, line, offset, flags)
+    def _parse_record(self, parsers: dict[str, LogParser], format_name: str, record: Record, line: int) -> Event:
+        """One record through its source's parser (looked up once per batch and source, kept in `parsers`)."""
+        if not record.source or len(record.source) > MAX_SOURCE_CHARS:
+            raise ValueError(f"source name must be 1 to {MAX_SOURCE_CHARS} characters, got {len(record.source)}")
+        parser = parsers.get(record.source)
+        if parser is None:
+            parser = parsers[record.source] = self.open_source(record.source, format_name)
+        raw = record.raw or record.content
+        if not record.content or record.content.isspace():
+            return Event(raw=raw, source=record.source, line=line, timestamp=record.timestamp, level=record.level,
+                         fields=record.fields, content=record.content, flags=[*record.flags, FLAG_EMPTY])
+        return parser.parse_split(raw, record.content, record.source, line, None, record.timestamp, record.level,
+                                  record.fields, list(record.flags))
 
-    def parse_bytes(self, raw: bytes, *, source: str, format_name: str, line: int,
-                    offset: int | None = None) -> Event:
-        text, flags = decode_line(raw)
-        return self.parse_text(text, source=source, format_name=format_name, line=line,
-                               offset=offset, flags=flags)
+    # -- persistence --------------------------------------------------------------------------------------
+    def _source_state(self, format_name: str, source: str) -> dict[str, Any]:
+        """What is saved of one source: its format, its miner and its knowledge base."""
+        miner = self.parsers[format_name].miners.get(source)
+        state: dict[str, Any] = {"format": format_name, "miner": miner.to_state() if miner else {}}
+        kb = self.semantics.to_state(source) if self.semantics is not None else None
+        if kb is not None:
+            state["kb"] = kb
+        return state
 
-    def parse_stream(self, stream: Iterable[bytes], *, source: str, format_name: str) -> Iterator[Event]:
-        """Every line of a binary stream, in order; the state is saved on the configured timer."""
-        parser = self.open_source(source, format_name)
-        parse = parser.parse
-        for number, offset, raw in iter_lines(stream):
-            text, flags = decode_line(raw)
-            yield parse(text, source, number, offset, flags)
-            if number % 4096 == 0:
-                self.maybe_save()
-
-    def detect(self, sample: Iterable[bytes]) -> str:
-        return detect_format([decode_line(raw)[0] for raw in sample], self.registry)
-
-    # -- persistence -----------------------------------------------------------------------------------
     def save(self) -> None:
-        if self.state_file is None:
+        if self.persistence is None:
             return
         sources = dict(self._saved)  # sources loaded but not seen in this run are kept as they were
         for parser in self.parsers.values():
-            for source, miner in parser.miners.items():
-                sources[source] = _source_state(parser.format.name, miner, parser.annotators.get(source))
-        save_state(self.state_file, sources)
+            for source in parser.miners:
+                sources[source] = self._source_state(parser.format.name, source)
+        self.persistence.save_state(encode_state(sources))
         self._last_save = time.monotonic()
 
     def maybe_save(self) -> None:
-        if self.state_file and time.monotonic() - self._last_save >= self.settings.parsing.save_interval_s:
+        if self.persistence and time.monotonic() - self._last_save >= self.settings.parsing.save_interval_s:
             self.save()
 
     def close(self) -> None:
         self.save()
 
-
-def _source_state(format_name: str, miner: TemplateMiner, annotator: SemanticAnnotator | None) -> dict[str, Any]:
-    """What the state file keeps of one source: its format, its miner and its knowledge base."""
-    state: dict[str, Any] = {"format": format_name, "miner": miner.to_state()}
-    if annotator is not None:
-        state["kb"] = annotator.kb.to_state()
-    return state

@@ -13,25 +13,19 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from logai import metrics
 from logai.detect.signals import Anomaly
-from logai.detect.stream import StreamScorer
-from logai.events import FLAG_EMPTY, Event, Record
-from logai.parsing.lines import decode_line
-from logai.pipeline import ParsePipeline
+from logai.events import Event, Record
+from logai.pipeline import MAX_SOURCE_CHARS, Parsed, Pipeline
 from logai.route.analysis import AnalysisService
 from logai.store.rows import prepare
 from logai.store.store import EventStore, WriteResult
 from logai.store.writer import StoreWriter
 
-if TYPE_CHECKING:
-    from logai.incidents.service import IncidentService
-
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-MAX_SOURCE_CHARS = 256  # the store's source column
 
 
 @dataclass
@@ -54,6 +48,14 @@ class IngestResult:
         self.failed += [(index + offset, error) for index, error in part.failed]
         self.anomalies += part.anomalies
         self.template_ids += [event.template_id for event in part.events]
+
+
+class BackgroundWork(Protocol):
+    """What the service knows of a door out that runs beside it: it starts and stops."""
+
+    def start(self) -> object: ...
+
+    def stop(self) -> None: ...
 
 
 @dataclass
@@ -98,16 +100,13 @@ class IngestService:
     With a `writer`, `submit` hands batches to that process; without one it writes inline.
     """
 
-    def __init__(self, pipeline: ParsePipeline, store: EventStore, writer: StoreWriter | None = None,
-                 scorer: StreamScorer | None = None):
+    def __init__(self, pipeline: Pipeline, store: EventStore, writer: StoreWriter | None = None):
         self.pipeline = pipeline
         self.store = store
         self.writer = writer
-        self.scorer = scorer
         self._lock = threading.Lock()  # parser state is per process and not thread-safe
-        self.analysis: AnalysisService | None = None  # set when a router is configured
-        self.analysis_task: str | None = None  # then every parsed event also gets a verdict of this task
-        self.incidents: IncidentService | None = None  # set by `bootstrap` when alerts are on
+        # the incident tracker, a door out set by `bootstrap` when alerts are on (typed where it is used)
+        self.incidents: BackgroundWork | None = None
         self.listeners: list[Callable[[Judged], None]] = []  # doors out (incidents); called after each store
         self.on_start: list[Callable[[], object]] = []  # their threads (`start_background`)
         self.on_close: list[Callable[[], None]] = []  # their shutdown, before the store closes
@@ -132,31 +131,28 @@ class IngestService:
 
     def parse(self, lines: Sequence[bytes], *, source: str, format_name: str, keys: Sequence[str],
               door: str, first_line: int = 1) -> IngestResult:
-        """Parse `lines` into `result.events` (not stored yet); records that fail are dead-lettered."""
+        """Run the pipeline's stages up to storing on `lines` (`result.events`, not stored yet); lines that
+        fail are dead-lettered."""
         if len(keys) != len(lines):
             raise ValueError("one ingest key per line is required")
-        result = IngestResult(received=len(lines))
         metrics.LINES_IN.labels(source=metrics.source_label(source), door=door).inc(len(lines))
         with self._lock:
-            parse = self.pipeline.open_source(source, format_name).parse  # once per batch, not per line
-            for i, (raw, key) in enumerate(zip(lines, keys, strict=True)):
-                try:
-                    text, flags = decode_line(raw)
-                    event = parse(text, source, first_line + i, None, flags)
-                except Exception as exc:
-                    self._dead_letter(result, i, source, raw, key, exc)
-                    continue
-                result.events.append(event)
-                result.keys.append(key)
-            self._observe(result)
+            parsed = self.pipeline.run(lines, source=source, format_name=format_name, first_line=first_line)
+        result = self._result(parsed, keys, len(lines))
+        for index, exc in parsed.failed:
+            self._dead_letter(result, index, source, lines[index], keys[index], exc)
         return result
+
+    @staticmethod
+    def _result(parsed: Parsed, keys: Sequence[str], received: int) -> IngestResult:
+        return IngestResult(received=received, events=parsed.events, keys=[keys[i] for i in parsed.positions],
+                            anomalies=parsed.anomalies)
 
     def match(self, texts: Sequence[str], *, source: str, format_name: str) -> list[Event]:
         """Events for `texts` from `source`'s known templates, learning nothing (`/v1/analyze`). Under the same
         lock as ingest: one owner for each source's parser state, whichever door or route asks."""
         with self._lock:
-            parser = self.pipeline.open_source(source, format_name)
-            return [parser.match(text, source, i + 1) for i, text in enumerate(texts)]
+            return self.pipeline.match(texts, source=source, format_name=format_name)
 
     def parse_one(self, text: str, *, source: str, format_name: str) -> Event:
         """One line parsed (and learned from) like an ingested one, but not stored (`/v1/feedback`)."""
@@ -179,26 +175,14 @@ class IngestService:
         return total
 
     def _parse_records(self, records: Sequence[Record], format_name: str, first: int) -> IngestResult:
-        result = IngestResult(received=len(records))
         with self._lock:
-            parsers: dict[str, Callable[..., Event]] = {}
-            for i, record in enumerate(records):
-                try:
-                    event = self._parse_record(parsers, format_name, record, first + i + 1)
-                except Exception as exc:
-                    raw = (record.raw or record.content).encode("utf-8", "backslashreplace")
-                    self._dead_letter(result, i, record.source, raw, record.key, exc)
-                    continue
-                result.events.append(event)
-                result.keys.append(record.key)
-            self._observe(result)
+            parsed = self.pipeline.run_records(records, format_name=format_name, first_line=first + 1)
+        result = self._result(parsed, [record.key for record in records], len(records))
+        for index, exc in parsed.failed:
+            record = records[index]
+            raw = (record.raw or record.content).encode("utf-8", "backslashreplace")
+            self._dead_letter(result, index, record.source, raw, record.key, exc)
         return result
-
-    def _observe(self, result: IngestResult) -> None:
-        """In-stream detection and the parser-state timer; called under the lock, after parsing a batch."""
-        if self.scorer is not None:
-            result.anomalies = self.scorer.observe(result.events)
-        self.pipeline.maybe_save()
 
     def _analyze(self, result: IngestResult, event_ids: dict[int, int] | None = None) -> None:
         """Verdicts for a batch's events (those just stored, when `event_ids` says which), with the stream's
@@ -206,10 +190,7 @@ class IngestService:
         rows = sorted(event_ids) if event_ids is not None else range(len(result.events))
         events = [result.events[i] for i in rows]
         ids: list[int | None] | None = [event_ids[i] for i in rows] if event_ids is not None else None
-        verdicts: list[tuple[int, Any]] = []
-        if self.analysis is not None and self.analysis_task and events:
-            verdicts = self.analysis.analyze(events, self.analysis_task, event_ids=ids, defer_llm=True,
-                                             evidence=stream_evidence(events, result.anomalies))
+        verdicts = self.pipeline.judge(events, result.anomalies, ids)
         if self.listeners and (verdicts or result.anomalies):
             judged = Judged(events if verdicts else [], verdicts, result.anomalies, ids)
             for listener in self.listeners:
@@ -226,21 +207,6 @@ class IngestService:
         result.stored, result.duplicates = written.inserted, written.duplicates
         return result
 
-    def _parse_record(self, parsers: dict[str, Callable[..., Event]], format_name: str, record: Record,
-                      line: int) -> Event:
-        """One record through its source's parser (looked up once per batch and source, kept in `parsers`)."""
-        if not record.source or len(record.source) > MAX_SOURCE_CHARS:
-            raise ValueError(f"source name must be 1 to {MAX_SOURCE_CHARS} characters, got {len(record.source)}")
-        parse = parsers.get(record.source)
-        if parse is None:
-            parse = parsers[record.source] = self.pipeline.open_source(record.source, format_name).parse_split
-        raw = record.raw or record.content
-        if not record.content or record.content.isspace():
-            return Event(raw=raw, source=record.source, line=line, timestamp=record.timestamp, level=record.level,
-                         fields=record.fields, content=record.content, flags=[*record.flags, FLAG_EMPTY])
-        return parse(raw, record.content, record.source, line, None, record.timestamp, record.level,
-                     record.fields, list(record.flags))
-
     def reject(self, source: str, raw: bytes, door: str, reason: str, key: str | None = None) -> None:
         """Keep a record a door could not map (a bad timestamp, an oversized frame) as a dead letter."""
         log.warning("dead-lettering a record of %s from %s: %s", source, door, reason)
@@ -249,7 +215,7 @@ class IngestService:
         self.store.dead_letter(source[:MAX_SOURCE_CHARS], raw, f"{door}: {reason}", ingest_key=key)
 
     def _dead_letter(self, result: IngestResult, index: int, source: str, raw: bytes, key: str,
-                     exc: Exception) -> None:
+                     exc: BaseException) -> None:
         log.warning("dead-lettering a record of %s: %s", source, exc)
         metrics.ERRORS.labels(stage="parse").inc()
         metrics.DEAD_LETTERS.labels(reason="parse").inc()
@@ -289,6 +255,11 @@ class IngestService:
         metrics.DUPLICATES.inc(written.duplicates)
         return written
 
+    @property
+    def analysis(self) -> AnalysisService | None:
+        """The pipeline's route stage (verdicts, feedback, reviews), when a router is configured."""
+        return self.pipeline.route
+
     def start_background(self) -> None:
         """Start the threads of a long-running process (`serve`, `daemon`): the LLM's reviews of uncertain
         verdicts, incidents and alerts (`bootstrap` registers them)."""
@@ -299,9 +270,8 @@ class IngestService:
 
     def close(self) -> None:
         with self._lock:
-            if self.scorer is not None:  # sessions still open at shutdown are scored as they stand
-                flushed = IngestResult(anomalies=self.scorer.flush())
-                self._store_anomalies([flushed])
+            # sessions still open at shutdown are scored as they stand
+            self._store_anomalies([IngestResult(anomalies=self.pipeline.flush())])
             self.pipeline.close()
         if self.analysis is not None:
             self.analysis.stop_reviews()
@@ -313,19 +283,3 @@ class IngestService:
             self.analysis.router.backend.close()
         self.store.close()
 
-
-def stream_evidence(events: Sequence[Event], anomalies: Sequence[Anomaly]) -> list[dict[str, Any] | None]:
-    """Per event, what the in-stream detectors said in its batch about its source and template (new template,
-    rate change, error burst, session detector): the evidence the router shows the LLM and cites in reasons."""
-    by_template: dict[tuple[str, str], list[Anomaly]] = {}
-    for anomaly in anomalies:
-        templates = anomaly.evidence.get("templates") or [anomaly.evidence.get("template_id")]
-        for template_id in templates:
-            if template_id:
-                by_template.setdefault((anomaly.source, str(template_id)), []).append(anomaly)
-    out: list[dict[str, Any] | None] = []
-    for event in events:
-        found = by_template.get((event.source, event.template_id or ""), [])
-        out.append({"signals": sorted({a.detector for a in found}),
-                    "max_score": round(max(a.score for a in found), 3)} if found else None)
-    return out

@@ -32,10 +32,10 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from logai.evaluation.classification import accuracy, macro_f1  # noqa: E402
 from logai.evaluation.logeval import find_logeval_file, labelled_logs, load_logeval, split_by_input  # noqa: E402
-from logai.pipeline import ParsePipeline  # noqa: E402
+from logai.pipeline import Pipeline  # noqa: E402
 from logai.route.training import load_router, parse_logs  # noqa: E402
+from logai.scores import accuracy, macro_f1  # noqa: E402
 from logai.slm.inputs import event_text  # noqa: E402
 from pipelines.reporting import write_report  # noqa: E402
 
@@ -125,7 +125,7 @@ def bench_task(router, task: str, out: Path, store: AnswerLog, seed: int) -> dic
                          "this split")
     model = router.models[task]
     labels = sorted(set(model.labels_) | {x.label for x in test})
-    pipeline = ParsePipeline()
+    pipeline = Pipeline()
     events = parse_logs([x.log for x in test], pipeline, f"bench-{task}")
     texts = [event_text(e) for e in events]
     allowed = [x.choices for x in test]
@@ -179,7 +179,7 @@ def bench_task(router, task: str, out: Path, store: AnswerLog, seed: int) -> dic
 def bench_speed(router, lines: int) -> dict[str, Any]:
     from pipelines.hdfs_like import generate
 
-    pipeline = ParsePipeline()
+    pipeline = Pipeline()
     raw = list(generate(lines, seed=1))
     events = [pipeline.parse_text(line, source="hdfs-like", format_name="HDFS", line=i + 1)
               for i, line in enumerate(raw)]

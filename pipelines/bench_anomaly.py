@@ -84,7 +84,7 @@ def deeplog_hdfs() -> dict[str, Any]:
 
 
 def logeval_lines() -> dict[str, Any]:
-    from logai.pipeline import ParsePipeline
+    from logai.pipeline import Pipeline
 
     items = json.loads((DATA / "logeval/log_anormaly/evaluation_set_english_abnormal_detect_zero_shot.json")
                        .read_text())
@@ -96,7 +96,7 @@ def logeval_lines() -> dict[str, Any]:
         rng.shuffle(inputs)
         train_inputs.update(inputs[: len(inputs) // 2])
     inputs = list(label_of)
-    pipeline = ParsePipeline()
+    pipeline = Pipeline()
 
     def words(text: str) -> list[str]:
         line = text.split("log entry:", 1)[-1].strip()
@@ -117,9 +117,9 @@ def logeval_lines() -> dict[str, Any]:
 def hdfs_2k_blocks() -> dict[str, Any]:
     """HDFS_2k parsed by logai, sessions keyed by block id, labelled by HDFS_2k.anomaly_label.csv."""
     from logai.detect.training import collect_groups, read_labels
-    from logai.pipeline import ParsePipeline
+    from logai.pipeline import Pipeline
 
-    pipeline = ParsePipeline()
+    pipeline = Pipeline()
     texts: dict[str, str] = {}
 
     def remember(events):
@@ -158,7 +158,7 @@ def streaming_overhead(lines: int = 200_000, runs: int = 5) -> dict[str, Any]:
     from logai.config import DetectConfig
     from logai.detect.stream import StreamScorer
     from logai.detect.training import collect_groups, fit
-    from logai.pipeline import ParsePipeline
+    from logai.pipeline import Pipeline
     from pipelines import hdfs_like
 
     # the generator gives every line its own block; reassign ids so blocks have sessions as in HDFS:
@@ -166,7 +166,7 @@ def streaming_overhead(lines: int = 200_000, runs: int = 5) -> dict[str, Any]:
     block = re.compile(r"blk_-?\d+")
     raw = [block.sub(f"blk_{(i % 50) + 50 * (i // 500)}", text)
            for i, text in enumerate(hdfs_like.generate(lines, seed=3))]
-    training = ParsePipeline()
+    training = Pipeline()
     parse = training.open_source("hdfs", "HDFS").parse
     detector = fit("pca", collect_groups((parse(t, "hdfs", i, None, []) for i, t in enumerate(raw[:50_000])),
                                          pattern=r"blk_-?\d+"))
@@ -174,7 +174,7 @@ def streaming_overhead(lines: int = 200_000, runs: int = 5) -> dict[str, Any]:
     timings: dict[str, list[float]] = {"parse": [], "parse+detect": []}
     for _ in range(runs):
         for mode in timings:
-            pipeline = ParsePipeline()
+            pipeline = Pipeline()
             parse = pipeline.open_source("hdfs", "HDFS").parse
             scorer = None
             if mode == "parse+detect":

@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT))
 
 from logai.config import RouteConfig, Settings, load_settings  # noqa: E402
 from logai.evaluation.anomaly_corpus import Example, by_system  # noqa: E402
-from logai.evaluation.classification import binary_scores  # noqa: E402
 from logai.evaluation.logeval import find_logeval_file, load_logeval, split_by_input  # noqa: E402
+from logai.scores import binary_scores  # noqa: E402
 from logai.slm.embeddings import SentenceEmbedder  # noqa: E402
 from pipelines.reporting import write_report  # noqa: E402
 from pipelines.train_default_router import fit, scores, training_examples  # noqa: E402

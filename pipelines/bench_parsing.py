@@ -9,7 +9,7 @@ line is scored with the template its cluster has at the end of the pass (the usu
 online parsers; for logai, a line's template id followed through merge lineage).
 
 Speed: every timing runs in a fresh process pinned to one core; medians over `--repeats` runs.
-- in-process "header + template": lines/s of `ParsePipeline.parse_stream` vs drain3 with header regex
+- in-process "header + template": lines/s of `Pipeline.parse_stream` vs drain3 with header regex
   and masking, events built but not written;
 - end to end: `logai parse --no-semantics --out /dev/null` vs `pipelines/drain3_baseline.py` (same
   JSON-lines job), with peak RSS from the kernel (wait4); and, for information, the default `logai parse`
@@ -40,7 +40,7 @@ from logai.evaluation.benchmark_logs import LOGHUB_SYSTEMS, load_labelled  # noq
 from logai.evaluation.parsing_metrics import score_parsing  # noqa: E402
 from logai.evaluation.parsing_run import loghub_templates  # noqa: E402
 from logai.parsing.lines import decode_line  # noqa: E402
-from logai.pipeline import ParsePipeline  # noqa: E402
+from logai.pipeline import Pipeline  # noqa: E402
 from pipelines import hdfs_like  # noqa: E402
 from pipelines.drain3_baseline import HDFS_SETTINGS, VanillaDrain  # noqa: E402
 from pipelines.reporting import write_report  # noqa: E402
@@ -98,7 +98,7 @@ def worker(impl: str, corpus: list[tuple[Path, str]], settings_path: Path | None
     lines = 0
     start = time.perf_counter()
     if impl == "logai":
-        pipeline = ParsePipeline(Settings(semantics=SemanticsConfig(enabled=semantics)))
+        pipeline = Pipeline(Settings(semantics=SemanticsConfig(enabled=semantics)))
         for path, fmt in corpus:
             with path.open("rb") as handle:
                 for _event in pipeline.parse_stream(handle, source=path.name, format_name=fmt):

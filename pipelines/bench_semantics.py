@@ -6,7 +6,7 @@ Accuracy: for the six systems with pair gold (Android, Hadoop, Linux, OpenStack,
 Loghub-2k line is parsed by logai with semantics on, exactly as the product does (pair model once per
 template, recipes per line); a predicted (concept, instance) pair counts iff it is among the gold pairs of
 that line (SemParser's definition). The model was trained by pipelines/train_semantics.py on the training
-annotations only. Speed: lines/s of `ParsePipeline.parse_stream` on the HDFS-like stream with semantics
+annotations only. Speed: lines/s of `Pipeline.parse_stream` on the HDFS-like stream with semantics
 on and off, each in a fresh process pinned to one core, median of `--repeats` runs.
 """
 

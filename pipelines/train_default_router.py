@@ -34,11 +34,11 @@ sys.path.insert(0, str(ROOT))
 
 from logai.config import load_settings  # noqa: E402
 from logai.evaluation.anomaly_corpus import Example, gold_examples, loghub_systems, weak_examples  # noqa: E402
-from logai.evaluation.classification import binary_scores  # noqa: E402
 from logai.evaluation.logeval import find_logeval_file, load_logeval, split_by_input  # noqa: E402
 from logai.route.cases import CaseLibrary  # noqa: E402
 from logai.route.head_training import error_prone_cases, save_head_router  # noqa: E402
 from logai.route.training import ROUTER_FILE  # noqa: E402
+from logai.scores import binary_scores  # noqa: E402
 from logai.slm.embeddings import SentenceEmbedder  # noqa: E402
 from logai.slm.head import HeadClassifier  # noqa: E402
 

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from logai.config import load_settings  # noqa: E402
 from logai.evaluation.logeval import find_logeval_file, labelled_logs, load_logeval, split_by_input  # noqa: E402
-from logai.pipeline import ParsePipeline  # noqa: E402
+from logai.pipeline import Pipeline  # noqa: E402
 from logai.route.cases import CaseLibrary  # noqa: E402
 from logai.route.training import TaskTraining, save_router, train_task  # noqa: E402
 from logai.slm.classifier import SlmClassifier  # noqa: E402
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_settings(args.config)
-    pipeline = ParsePipeline(settings)
+    pipeline = Pipeline(settings)
     backend = None
     if args.llm_reasons:
         from logai.llm.factory import build_backend

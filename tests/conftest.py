@@ -18,9 +18,9 @@ def data_dir() -> Path:
 
 @pytest.fixture
 def pipeline():
-    from logai.pipeline import ParsePipeline
+    from logai.pipeline import Pipeline
 
-    return ParsePipeline()
+    return Pipeline()
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from logai.bootstrap import build_service
 from logai.config import ApiConfig, ParsingConfig, Settings
 from logai.detect.signals import NewTemplateSignal
 from logai.events import Event, Record
-from logai.pipeline import ParsePipeline
+from logai.pipeline import Pipeline
 
 KEY = "s3cret-key-0001"
 
@@ -199,7 +199,7 @@ def test_a_template_explosion_is_flagged_once():
 def test_a_line_is_compared_with_a_bounded_number_of_templates():
     from logai.parsing.subtoken_drain import SubtokenDrain
 
-    pipeline = ParsePipeline(Settings(parsing=ParsingConfig(max_candidates=16)))
+    pipeline = Pipeline(Settings(parsing=ParsingConfig(max_candidates=16)))
     miner = pipeline.open_source("random", "generic").miner("random")
     compared = []
     original = SubtokenDrain.get_seq_distance
@@ -221,7 +221,7 @@ def test_a_line_is_compared_with_a_bounded_number_of_templates():
 
 def test_sources_and_metric_labels_are_capped(tmp_path):
     state = tmp_path / "state.json"
-    pipeline = ParsePipeline(Settings(parsing=ParsingConfig(max_sources=3, state_file=state)))
+    pipeline = Pipeline(Settings(parsing=ParsingConfig(max_sources=3, state_file=state)))
     before = metrics.SOURCES_EVICTED._value.get()
     for n in range(5):
         pipeline.parse_text(f"service {n} started on port 80{n}", source=f"s{n}", format_name="generic", line=1)

@@ -15,7 +15,7 @@ from logai.events import FLAG_TRUNCATED
 from logai.parsing.formats import FormatRegistry
 from logai.parsing.headers import header_parser_for
 from logai.parsing.template_match import align
-from logai.pipeline import ParsePipeline
+from logai.pipeline import Pipeline
 from tests.hostile_lines import hostile_lines
 
 HANG_S = 120  # orders of magnitude above the measured cost (~0.5 s for the whole corpus): a hang guard only
@@ -55,7 +55,7 @@ def test_every_header_parser_takes_every_hostile_line() -> None:
 
 @pytest.mark.parametrize("format_name", ["generic", "Hadoop", "nginx-error", "Linux", "HealthApp"])
 def test_the_pipeline_takes_every_hostile_line(format_name: str) -> None:
-    pipeline = ParsePipeline()
+    pipeline = Pipeline()
     events = []
 
     def work() -> None:

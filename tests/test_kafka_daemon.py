@@ -193,7 +193,7 @@ def test_daemons_in_one_group_share_partitions_with_stable_template_ids(kafka_br
     and each source's template ids are those a single parser gives the same lines."""
     from sqlalchemy import create_engine
 
-    from logai.pipeline import ParsePipeline
+    from logai.pipeline import Pipeline
 
     kafka_broker.create_topic("logs", partitions=6)
     daemons = [_start_daemon(tmp_path, kafka_broker.bootstrap, pg_url, name=f"worker-{n}", sources=6)
@@ -221,7 +221,7 @@ def test_daemons_in_one_group_share_partitions_with_stable_template_ids(kafka_br
     assert all("partitions assigned: [('logs'" in log for log in logs), "a daemon got no partitions"
     assert len(rows) == len({key for key, _, _ in rows}) == total
 
-    pipeline = ParsePipeline()
+    pipeline = Pipeline()
     for source in {s for _, s, _ in rows}:
         index = int(source.split("-")[1])
         expected = {pipeline.parse_text(line, source=source, format_name="HDFS", line=i).template_id

@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from logai.evaluation.classification import accuracy, label_score, macro_f1
 from logai.evaluation.logeval import (
     LogEvalFormatError,
     find_logeval_file,
@@ -17,6 +16,7 @@ from logai.evaluation.logeval import (
 )
 from logai.events import Event, Param
 from logai.route.prompt import parse_answer
+from logai.scores import accuracy, label_score, macro_f1
 from logai.slm.inputs import event_text
 
 

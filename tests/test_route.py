@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from logai.llm.openai_compat import OpenAICompatBackend
-from logai.pipeline import ParsePipeline
+from logai.pipeline import Pipeline
 from logai.route.budget import LlmBudget
 from logai.route.cases import Case, CaseLibrary
 from logai.route.router import AdaptiveRouter
@@ -112,7 +112,7 @@ def test_budget_per_second_and_per_day():
 
 
 def _events(lines: list[str]):
-    pipeline = ParsePipeline()
+    pipeline = Pipeline()
     return [pipeline.parse_text(line, source="t", format_name="generic", line=i + 1) for i, line in enumerate(lines)]
 
 
@@ -161,7 +161,7 @@ def test_train_save_load_round_trip(tmp_path, embedder):
     train = [LabelledLog(t, label) for t, label in zip(texts, labels, strict=True)]
     dev = [LabelledLog(p.format(i=99), "abnormal") for p in ABNORMAL] + \
           [LabelledLog(p.format(i=99), "normal") for p in NORMAL] + [LabelledLog(AMBIGUOUS, "abnormal")]
-    trained = train_task("anomaly", train, dev, ParsePipeline(),
+    trained = train_task("anomaly", train, dev, Pipeline(),
                          classifier=SlmClassifier(epochs=2, batch_size=16, lr=2e-4), budget=0.3, case_share=0.2)
     assert trained.cases and all(c.task == "anomaly" and c.reason for c in trained.cases)
     assert 0.0 <= trained.report["dev_routed_share"] <= 0.3

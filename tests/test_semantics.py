@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from logai.config import ParsingConfig, Settings
-from logai.pipeline import ParsePipeline
+from logai.pipeline import Pipeline
 from logai.semantics.annotator import DEFAULT_MODEL, SemanticAnnotator
 from logai.semantics.kb import KnowledgeBase
 from logai.semantics.model import PairModel
@@ -102,7 +102,7 @@ HDFS = [
 
 
 def test_events_carry_types_concepts_and_conceptualized_template():
-    pipeline = ParsePipeline()
+    pipeline = Pipeline()
     event = pipeline.parse_text(HDFS[0], source="hdfs", format_name="HDFS", line=1)
     assert event.conceptualized == "Receiving block <*block*> src: <*src*> dest: <*dest*>"
     assert [(p.value, p.type, p.concept) for p in event.params][:2] == [("blk_77", "id", "block"),
@@ -110,7 +110,7 @@ def test_events_carry_types_concepts_and_conceptualized_template():
 
 
 def test_knowledge_base_gives_a_concept_to_a_bare_instance():
-    pipeline = ParsePipeline()
+    pipeline = Pipeline()
     pipeline.parse_text(HDFS[0], source="hdfs", format_name="HDFS", line=1)
     bare = pipeline.parse_text(HDFS[1], source="hdfs", format_name="HDFS", line=2)
     block = next(p for p in bare.params if p.value == "blk_77")
@@ -119,10 +119,10 @@ def test_knowledge_base_gives_a_concept_to_a_bare_instance():
 
 def test_knowledge_base_survives_a_restart(tmp_path: Path):
     settings = Settings(parsing=ParsingConfig(state_file=tmp_path / "state.json"))
-    first = ParsePipeline(settings)
+    first = Pipeline(settings)
     first.parse_text(HDFS[0], source="hdfs", format_name="HDFS", line=1)
     first.close()
-    second = ParsePipeline(settings)
+    second = Pipeline(settings)
     bare = second.parse_text(HDFS[1], source="hdfs", format_name="HDFS", line=2)
     assert next(p for p in bare.params if p.value == "blk_77").concept == "block"
 
@@ -130,7 +130,7 @@ def test_knowledge_base_survives_a_restart(tmp_path: Path):
 def test_semantics_can_be_switched_off():
     from logai.config import SemanticsConfig
 
-    pipeline = ParsePipeline(Settings(semantics=SemanticsConfig(enabled=False)))
+    pipeline = Pipeline(Settings(semantics=SemanticsConfig(enabled=False)))
     event = pipeline.parse_text(HDFS[0], source="hdfs", format_name="HDFS", line=1)
     assert event.conceptualized is None and all(p.concept is None for p in event.params)
 
@@ -140,9 +140,9 @@ def test_annotator_runs_the_model_once_per_template(monkeypatch):
     calls = []
     original = annotator.model.predict
     monkeypatch.setattr(annotator.model, "predict", lambda tokens: calls.append(1) or original(tokens))
-    pipeline = ParsePipeline()
-    parser = pipeline.open_source("hdfs", "HDFS")
-    parser.annotators["hdfs"] = annotator
+    pipeline = Pipeline()
+    assert pipeline.semantics is not None
+    pipeline.semantics.annotators["hdfs"] = annotator
     for i in range(50):
         pipeline.parse_text(HDFS[0].replace("blk_77", f"blk_{i}"), source="hdfs", format_name="HDFS", line=i)
     assert len(calls) <= 2  # the first line, and at most once more if the template generalised
@@ -160,11 +160,12 @@ def test_kb_instances_of_follows_reassignment():
 
 
 def test_numbers_do_not_enter_the_knowledge_base():
-    pipeline = ParsePipeline()
+    pipeline = Pipeline()
     line = "081109 203521 145 INFO dfs.DataNode$PacketResponder: Received block blk_88 of size {} from /10.0.0.1"
     for size in ("67108864", "3554"):
         event = pipeline.parse_text(line.format(size), source="hdfs", format_name="HDFS", line=1)
     assert ("3554", "size") in [(p.value, p.concept) for p in event.params]  # stated: still a concept
-    kb = pipeline.parser("HDFS").annotators["hdfs"].kb
+    assert pipeline.semantics is not None
+    kb = pipeline.semantics.annotator("hdfs").kb
     assert kb.concept_of("blk_88") == "block"
     assert kb.concept_of("3554") is None and kb.concept_of("67108864") is None  # but not remembered

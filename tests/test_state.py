@@ -4,7 +4,7 @@ import orjson
 
 from logai.config import ParsingConfig, Settings
 from logai.parsing.state import STATE_VERSION, load_state, save_state
-from logai.pipeline import ParsePipeline
+from logai.pipeline import Pipeline
 
 LINES = [
     b"081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 for block blk_1 terminating",
@@ -13,11 +13,11 @@ LINES = [
 ]
 
 
-def pipeline_with_state(path) -> ParsePipeline:
-    return ParsePipeline(Settings(parsing=ParsingConfig(state_file=path)))
+def pipeline_with_state(path) -> Pipeline:
+    return Pipeline(Settings(parsing=ParsingConfig(state_file=path)))
 
 
-def parse(pipeline: ParsePipeline, lines) -> list[str]:
+def parse(pipeline: Pipeline, lines) -> list[str]:
     return [pipeline.parse_bytes(raw, source="hdfs", format_name="HDFS", line=i).template_id
             for i, raw in enumerate(lines, 1)]
 

@@ -23,7 +23,7 @@ def get_incident_store(service: ServiceDep) -> IncidentStore:
 
 def get_incidents(request: Request) -> IncidentService:
     incidents = request.app.state.service.incidents
-    if incidents is None:
+    if not isinstance(incidents, IncidentService):
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "incidents are off (alerts.enabled: false)")
     return incidents
 

@@ -22,8 +22,8 @@ import orjson
 def analyze(obj, input_path: Path | None, task: str, router_dir: Path | None, format_name: str, no_llm: bool,
             batch: int) -> None:
     """One JSON verdict per line: label, path (slm / llm / slm_fallback), uncertainty, reason, cases."""
-    from logai.pipeline import ParsePipeline
-    from logai.route.analysis import build_router  # torch: imported by the command that needs it, not at start-up
+    from logai.pipeline import Pipeline
+    from logai.route.analysis import AnalysisService, build_router  # torch: imported here, not at start-up
 
     settings = obj.settings
     route = settings.route.model_copy(update={"model_dir": router_dir or settings.route.model_dir,
@@ -34,25 +34,13 @@ def analyze(obj, input_path: Path | None, task: str, router_dir: Path | None, fo
         raise click.ClickException(str(exc)) from exc
     if task not in router.models:
         raise click.ClickException(f"unknown task {task!r}; this router knows {sorted(router.models)}")
-    pipeline = ParsePipeline(settings)
+    pipeline = Pipeline(settings, route=AnalysisService(router), route_task=task)
     stream = input_path.open("rb") if input_path else sys.stdin.buffer
-    source = str(input_path or "stdin")
-    pending = []
     try:
-        for event in pipeline.parse_stream(stream, source=source, format_name=format_name):
-            pending.append(event)
-            if len(pending) >= batch:
-                _emit(router, pending, task)
-                pending = []
-        _emit(router, pending, task)
+        for event, verdict in pipeline.analyze_stream(stream, source=str(input_path or "stdin"),
+                                                      format_name=format_name, batch=batch):
+            click.echo(orjson.dumps({"line": event.line, "template_id": event.template_id, "label": verdict.label,
+                                     **verdict.provenance()}))
     finally:
         if input_path:
             stream.close()
-
-
-def _emit(router, events, task: str) -> None:
-    if not events:
-        return
-    for event, verdict in zip(events, router.analyze(events, task), strict=True):
-        click.echo(orjson.dumps({"line": event.line, "template_id": event.template_id, "label": verdict.label,
-                                 **verdict.provenance()}))

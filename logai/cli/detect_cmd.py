@@ -38,12 +38,12 @@ def _events(app, path: Path | None, format_name: str | None, from_store: bool, s
         return
     if path is None:
         raise click.UsageError("give --input FILE or --from-store")
-    from logai.pipeline import ParsePipeline
+    from logai.pipeline import Pipeline
 
-    pipeline = ParsePipeline(app.settings)
+    pipeline = Pipeline(app.settings)
     with open(path, "rb") as handle:
         sample = [line for _, line in zip(range(200), handle, strict=False)]
-    fmt = format_name or pipeline.detect(sample)
+    fmt = format_name or pipeline.detect_format(sample)
     with open(path, "rb") as handle:
         yield from pipeline.parse_stream(handle, source=source or DEFAULT_SOURCE, format_name=fmt)
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from tqdm import tqdm
+
+if TYPE_CHECKING:
+    from logai.config import Settings
 
 PARSING_METRICS = ("GA", "PA", "FGA", "FTA")
 
@@ -58,6 +62,7 @@ def logeval(obj, data: Path, train: Path | None, tasks: str, langs: str, shots: 
     from logai.config import redacted
     from logai.evaluation.logeval_runner import EvalOptions, LogEvalRunner
     from logai.llm.factory import build_backend
+    from logai.pipeline import Pipeline
 
     llm_config = obj.settings.llm.model_copy(update={k: v for k, v in (
         ("backend", backend), ("base_url", base_url), ("model", model)) if v is not None})
@@ -72,10 +77,23 @@ def logeval(obj, data: Path, train: Path | None, tasks: str, langs: str, shots: 
         raise click.ClickException(str(exc)) from exc
     factory = None if (no_llm or system == "slm") else (lambda: build_backend(llm_config))
     context = {"llm_config": redacted(llm_config) if factory else None, "config": redacted(obj.settings)}
-    report = LogEvalRunner(options, factory, context=context).run()
+    settings = _parsing_settings(obj.settings)
+    report = LogEvalRunner(options, factory, context=context, pipeline_factory=lambda: Pipeline(settings)).run()
     click.echo((out / "report.md").read_text())
     if not report["groups"]:
         raise click.ClickException(f"no LogEval file for {tasks} / {langs} / {shots} under {data}")
+
+
+def _parsing_settings(settings: Settings) -> Settings:
+    """The configuration an evaluation parses with (the one `--config` gave, recorded in its report), less
+    the parser state file: an evaluation starts from no templates and leaves the service's state alone."""
+    return settings.model_copy(update={"parsing": settings.parsing.model_copy(update={"state_file": None})})
+
+
+def _recorded(settings: Settings) -> dict:
+    from logai.config import redacted
+
+    return redacted(settings)
 
 
 def _write_report(out: Path | None, report: dict) -> None:
@@ -97,7 +115,8 @@ def _average(rows: dict[str, dict[str, float]]) -> dict[str, float]:
 @click.option("--systems", default=None, help="Comma-separated systems (default: every one with data).")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Also write report.json here.")
-def loghub(data: Path, annotation: str, systems: str | None, out: Path | None) -> None:
+@click.pass_obj
+def loghub(obj, data: Path, annotation: str, systems: str | None, out: Path | None) -> None:
     """Parsing accuracy (GA, PA, FGA, FTA) on Loghub-2k with the corrected or Loghub-2.0 templates."""
     from logai.evaluation.benchmark_logs import LOGHUB_SYSTEMS, BenchmarkDataError
     from logai.evaluation.parsing_run import loghub_scores
@@ -106,7 +125,7 @@ def loghub(data: Path, annotation: str, systems: str | None, out: Path | None) -
     rows: dict[str, dict[str, float]] = {}
     for system in tqdm(wanted, desc="systems", leave=False):
         try:
-            rows[system] = loghub_scores(data, system, annotation).as_dict()
+            rows[system] = loghub_scores(data, system, annotation, _parsing_settings(obj.settings)).as_dict()
         except BenchmarkDataError as exc:
             tqdm.write(f"{system}: skipped ({exc})")
             continue
@@ -115,7 +134,8 @@ def loghub(data: Path, annotation: str, systems: str | None, out: Path | None) -
         raise click.ClickException(f"no Loghub-2k system with {annotation} templates under {data}")
     average = _average(rows)
     click.echo("average      " + "  ".join(f"{k} {average[k]:.3f}" for k in PARSING_METRICS))
-    _write_report(out, {"annotation": annotation, "systems": rows, "average": average})
+    _write_report(out, {"annotation": annotation, "systems": rows, "average": average,
+                        "config": _recorded(obj.settings)})
 
 
 @eval_group.command("semparser")
@@ -124,7 +144,8 @@ def loghub(data: Path, annotation: str, systems: str | None, out: Path | None) -
 @click.option("--systems", default=None, help="Comma-separated SemParser systems (default: the six with gold).")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Also write report.json here.")
-def semparser(data: Path, systems: str | None, out: Path | None) -> None:
+@click.pass_obj
+def semparser(obj, data: Path, systems: str | None, out: Path | None) -> None:
     """Concept-instance pair precision/recall/F1 of logai's semantics on SemParser's gold."""
     from logai.evaluation.benchmark_logs import BenchmarkDataError
     from logai.evaluation.semantics_run import semparser_scores
@@ -133,7 +154,7 @@ def semparser(data: Path, systems: str | None, out: Path | None) -> None:
     rows: dict[str, dict[str, float]] = {}
     for system in tqdm(_csv(systems) if systems else GOLD_SYSTEMS, desc="systems", leave=False):
         try:
-            scores = semparser_scores(data, system)
+            scores = semparser_scores(data, system, _parsing_settings(obj.settings))
         except (BenchmarkDataError, OSError, ValueError) as exc:
             tqdm.write(f"{system}: skipped ({exc})")
             continue
@@ -143,4 +164,4 @@ def semparser(data: Path, systems: str | None, out: Path | None) -> None:
         raise click.ClickException(f"no SemParser gold found under {data / 'semparser'}")
     average = _average(rows)
     click.echo(f"average      P {average['precision']:.3f}  R {average['recall']:.3f}  F1 {average['f1']:.3f}")
-    _write_report(out, {"systems": rows, "average": average})
+    _write_report(out, {"systems": rows, "average": average, "config": _recorded(obj.settings)})

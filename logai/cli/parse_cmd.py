@@ -17,7 +17,7 @@ from tqdm import tqdm
 from logai.config import ConfigError
 from logai.parsing.formats import UnknownFormatError
 from logai.parsing.lines import sample_lines
-from logai.pipeline import ParsePipeline
+from logai.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def parse(app, inputs: tuple[Path, ...], format_name: str | None, source: str | 
         settings = settings.model_copy(update={"semantics": settings.semantics.model_copy(
             update={"enabled": semantics})})
     try:
-        pipeline = ParsePipeline(settings)
+        pipeline = Pipeline(settings)
         if format_name is not None:
             pipeline.registry.get(format_name)
     except (ConfigError, UnknownFormatError) as exc:
@@ -89,7 +89,7 @@ def parse(app, inputs: tuple[Path, ...], format_name: str | None, source: str | 
                     fmt = format_name or "generic"
                     stream: Iterable[bytes] = sys.stdin.buffer
                 else:
-                    fmt = format_name or pipeline.detect(sample_lines(path))
+                    fmt = format_name or pipeline.detect_format(sample_lines(path))
                     handle = stack.enter_context(path.open("rb"))
                     stream = handle
                     if show_progress:

@@ -29,7 +29,7 @@ def train(obj, data_path: Path, task: str, out: Path, format_name: str, dev_shar
     MiniLM and a small head is fitted over it (minutes on two cores, not hours)."""
     from tqdm import tqdm
 
-    from logai.pipeline import ParsePipeline
+    from logai.pipeline import Pipeline
     from logai.route.head_training import read_labelled, train_head_router
 
     try:
@@ -43,7 +43,7 @@ def train(obj, data_path: Path, task: str, out: Path, format_name: str, dev_shar
             if step != steps[0]:
                 bar.update(1)
 
-        report = train_head_router(rows, task, out, pipeline=ParsePipeline(obj.settings), format_name=format_name,
+        report = train_head_router(rows, task, out, pipeline=Pipeline(obj.settings), format_name=format_name,
                                    dev_share=dev_share, seed=seed, progress=progress)
         bar.update(1)
     click.echo(json.dumps({"router": str(out), "task": task, **report}))

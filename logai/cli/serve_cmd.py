@@ -60,7 +60,8 @@ def serve(app, host: str | None, port: int | None, files: tuple[Path, ...], watc
         syslog = SyslogServer(service, settings.syslog).start()
     for path in files:
         ingest_file(service, path, format_name)
-    watch_list = [(path, format_name or (service.pipeline.detect(sample_lines(path)) if path.exists() else "generic"))
+    detect = service.pipeline.detect_format
+    watch_list = [(path, format_name or (detect(sample_lines(path)) if path.exists() else "generic"))
                   for path in watched]
     watcher = FileWatcher(service, watch_list, settings.data_dir / "tail-offsets.json",
                           Retention(settings.store.retention))

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from logai.events import Event
-from logai.parsing.timestamps import to_epoch
+from logai.timestamps import to_epoch
 
 
 @dataclass(slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from logai.config import DetectConfig
 from logai.detect.base import Detector
@@ -105,3 +105,20 @@ class StreamScorer:
                     "group": g.key, "start": g.start, "end": g.end, "templates": g.templates[:200],
                     "lines": [g.first_line, g.last_line], "events": len(g.templates)})
                 for g, s in zip(groups, scores, strict=True) if s > threshold]
+
+
+def evidence_for(events: Sequence[Event], anomalies: Sequence[Anomaly]) -> list[dict[str, Any] | None]:
+    """Per event, what the in-stream detectors said in its batch about its source and template (new template,
+    rate change, error burst, session detector): the evidence the router shows the LLM and cites in reasons."""
+    by_template: dict[tuple[str, str], list[Anomaly]] = {}
+    for anomaly in anomalies:
+        templates = anomaly.evidence.get("templates") or [anomaly.evidence.get("template_id")]
+        for template_id in templates:
+            if template_id:
+                by_template.setdefault((anomaly.source, str(template_id)), []).append(anomaly)
+    out: list[dict[str, Any] | None] = []
+    for event in events:
+        found = by_template.get((event.source, event.template_id or ""), [])
+        out.append({"signals": sorted({a.detector for a in found}),
+                    "max_score": round(max(a.score for a in found), 3)} if found else None)
+    return out

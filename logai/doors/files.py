@@ -21,7 +21,7 @@ BATCH_LINES = 2000
 
 def ingest_file(service: IngestService, path: Path, format_name: str | None) -> int:
     """Feed a whole file through the service in batches; returns the number of new events stored."""
-    fmt = format_name or service.pipeline.detect(sample_lines(path))
+    fmt = format_name or service.pipeline.detect_format(sample_lines(path))
     stored = 0
     with path.open("rb") as handle:
         inode = os.fstat(handle.fileno()).st_ino

@@ -22,7 +22,7 @@ from pathlib import Path
 from logai.config import Settings
 from logai.evaluation.logeval import LogEvalItem, labelled_logs
 from logai.parsing.format_detect import detect_format
-from logai.pipeline import ParsePipeline
+from logai.pipeline import Pipeline
 from logai.slm.inputs import LEVEL_SEP, leveled_text
 
 ABNORMAL_LEVELS = frozenset({"ERROR", "CRITICAL"})
@@ -52,7 +52,7 @@ def merge(examples: Iterable[Example]) -> list[Example]:
 
 def gold_examples(items: Sequence[LogEvalItem], settings: Settings, system: str = "BGL") -> list[Example]:
     """LogEval anomaly items as examples: the log as a message with no header (LogEval gives the message)."""
-    pipeline = ParsePipeline(settings)
+    pipeline = Pipeline(settings)
     out = []
     for number, x in enumerate(labelled_logs(items)):
         event = pipeline.parse_text(x.log, source=f"logeval-{system}", format_name="plain", line=number + 1)
@@ -63,7 +63,7 @@ def gold_examples(items: Sequence[LogEvalItem], settings: Settings, system: str 
 def weak_examples(log_file: Path, settings: Settings, system: str, weight: float = 1.0) -> list[Example]:
     """A raw log's lines with level-derived labels, parsed with the format logai detects for it."""
     lines = log_file.read_text(encoding="utf-8", errors="replace").splitlines()
-    pipeline = ParsePipeline(settings)
+    pipeline = Pipeline(settings)
     fmt = detect_format(lines[:200], pipeline.registry)
     out = []
     for number, line in enumerate(lines):

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from logai.evaluation.answers import ANOMALY_WORDS, anomaly_label, choice_label, template_answer
-from logai.evaluation.classification import accuracy, label_score, macro_f1
 from logai.evaluation.logeval import (
     LogEvalItem,
     find_logeval_file,
@@ -36,7 +35,8 @@ from logai.evaluation.logeval import (
 )
 from logai.evaluation.text_metrics import parsing_scores, spread, summary_scores
 from logai.llm.backend import Backend
-from logai.pipeline import ParsePipeline
+from logai.pipeline import Pipeline
+from logai.scores import accuracy, label_score, macro_f1
 
 log = logging.getLogger(__name__)
 SYSTEMS = ("logai", "slm", "llm")
@@ -107,7 +107,7 @@ _LOCK = threading.Lock()
 
 class LogEvalRunner:
     def __init__(self, options: EvalOptions, backend_factory: Callable[[], Backend] | None = None,
-                 pipeline_factory: Callable[[], ParsePipeline] = ParsePipeline,
+                 pipeline_factory: Callable[[], Pipeline] = Pipeline,
                  progress: bool = True, context: dict[str, Any] | None = None):
         self.options = options
         self.backend_factory = backend_factory
@@ -243,15 +243,19 @@ class LogEvalRunner:
 
     def _route(self, task: str, lang: str, items: list[LogEvalItem], cost: Cost, fold: int | None = None
                ) -> dict[int, str]:
-        from logai.route.training import parse_logs
+        from logai.route.analysis import AnalysisService
 
-        router = self.router(task, lang, fold)
         pipeline = self.pipeline_factory()
+        pipeline.route, pipeline.route_task = AnalysisService(self.router(task, lang, fold)), task
         out: dict[int, str] = {}
         for start in range(0, len(items), 256):
             chunk = items[start : start + 256]
-            events = parse_logs([item.log for item in chunk], pipeline, f"eval-{task}-{lang}")  # as trained
-            verdicts = router.analyze(events, task, choices=[item.choices or None for item in chunk])
+            parsed = pipeline.run([item.log for item in chunk], source=f"eval-{task}-{lang}",  # as trained
+                                  format_name="generic")
+            if parsed.failed:
+                raise RuntimeError(f"LogEval logs failed to parse: {parsed.failed[:3]}")
+            verdicts = [verdict for _, verdict in pipeline.judge(
+                parsed.events, parsed.anomalies, choices=[item.choices or None for item in chunk], defer_llm=False)]
             for item, verdict in zip(chunk, verdicts, strict=True):
                 out[item.id] = verdict.label
                 if verdict.path == "llm" and not verdict.cached:

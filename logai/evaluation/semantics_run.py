@@ -8,29 +8,31 @@ import time
 from pathlib import Path
 from typing import Any
 
+from logai.config import Settings
 from logai.evaluation.benchmark_logs import read_raw_lines
 from logai.evaluation.pair_metrics import PairScore
 from logai.evaluation.semparser_data import read_gold
-from logai.pipeline import ParsePipeline
+from logai.pipeline import Pipeline
 
 LOGHUB_NAME = {"Andriod": "Android"}  # SemParser's spelling -> Loghub's
 
 
-def semparser_scores(data: Path, system: str) -> dict[str, Any]:
-    """Pair precision/recall/F1 of one system (SemParser's name) and the lines/s of that run."""
+def semparser_scores(data: Path, system: str, settings: Settings | None = None) -> dict[str, Any]:
+    """Pair precision/recall/F1 of one system (SemParser's name) and the lines/s of that run, parsed with
+    `settings` (default: the built-in configuration)."""
     name = LOGHUB_NAME.get(system, system)
     gold = {g.line_id: g.pairs for g in read_gold(data / "semparser" / "test" / "label" / f"{system}_gt.csv")}
     raw = read_raw_lines(data / "loghub_2k" / name / f"{name}_2k.log")
-    pipeline = ParsePipeline()
-    annotator = pipeline.open_source(name, name).annotator(name)
-    if annotator is None:
+    pipeline = Pipeline(settings)
+    semantics = pipeline.semantics
+    if semantics is None:
         raise RuntimeError("semantics are switched off in the configuration: nothing to score")
     score = PairScore()
     start = time.perf_counter()
     for line_id, line in enumerate(raw, start=1):
         event = pipeline.parse_bytes(line, source=name, format_name=name, line=line_id)
         if line_id in gold:
-            score.add(annotator.pairs(event), gold[line_id])
+            score.add(semantics.pairs(event), gold[line_id])
     seconds = time.perf_counter() - start
     return {"precision": score.precision, "recall": score.recall, "f1": score.f1, "gold_pairs": score.gold,
             "predicted_pairs": score.predicted, "lines_per_s": len(raw) / seconds}

@@ -24,8 +24,8 @@ from logai.events import Event
 from logai.incidents.delivery import AlertmanagerReceiver, Receiver, Sender, WebhookReceiver
 from logai.incidents.summary import Summarizer, template_summary
 from logai.incidents.tracker import Changes, Incident, IncidentTracker, Signal, severity_rank
-from logai.parsing.timestamps import to_epoch
 from logai.store.incidents import IncidentStore
+from logai.timestamps import to_epoch
 
 log = logging.getLogger(__name__)
 ABNORMAL_LABELS = frozenset({"abnormal", "anomalous", "anomaly"})

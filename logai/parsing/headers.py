@@ -12,7 +12,7 @@ from typing import Protocol
 import orjson
 
 from logai.parsing.formats import LogFormat, TimestampSpec
-from logai.parsing.timestamps import parse_timestamp
+from logai.timestamps import parse_timestamp
 
 # (fields, content, timestamp, level)
 Header = tuple[dict[str, str], str, str | None, str | None]

@@ -7,7 +7,7 @@ derived from that source.
 
 from __future__ import annotations
 
-from logai.config import MaskRule, ParsingConfig, SemanticsConfig
+from logai.config import MaskRule, ParsingConfig
 from logai.events import (
     FLAG_EMPTY,
     FLAG_NO_HEADER,
@@ -21,35 +21,17 @@ from logai.parsing.formats import LogFormat
 from logai.parsing.headers import header_parser_for
 from logai.parsing.masking import Masker, effective_rules
 from logai.parsing.miner import MinerResult, TemplateMiner
-from logai.semantics.annotator import SemanticAnnotator
-from logai.semantics.kb import KnowledgeBase
-from logai.semantics.model import PairModel
 
 
 class LogParser:
     """Parses lines of one log format into events; one template miner per source."""
 
-    def __init__(self, fmt: LogFormat, config: ParsingConfig, mask_rules: list[MaskRule],
-                 semantics: SemanticsConfig | None = None, pair_model: PairModel | None = None):
+    def __init__(self, fmt: LogFormat, config: ParsingConfig, mask_rules: list[MaskRule]):
         self.format = fmt
         self.config = config
         self.header = header_parser_for(fmt)
         self.masker = Masker(effective_rules(mask_rules, fmt.masking))
         self.miners: dict[str, TemplateMiner] = {}
-        self.semantics = semantics if semantics is not None and semantics.enabled else None
-        self.pair_model = pair_model
-        self.annotators: dict[str, SemanticAnnotator] = {}
-
-    def annotator(self, source: str) -> SemanticAnnotator | None:
-        """The semantics stage of `source` (its own knowledge base), or None when semantics are off."""
-        if self.semantics is None:
-            return None
-        found = self.annotators.get(source)
-        if found is None:
-            kb = KnowledgeBase(max_instances=self.semantics.kb_max_instances)
-            found = self.annotators[source] = SemanticAnnotator(self.pair_model, kb, self.semantics.cache_size,
-                                                                self.config.max_content_chars)
-        return found
 
     def miner(self, source: str) -> TemplateMiner:
         miner = self.miners.get(source)
@@ -110,11 +92,7 @@ class LogParser:
             masked = content[: self.config.max_content_chars]
             return Event(text, source, line, None, timestamp, level, fields, content, None,
                          self.masker.mask(masked.strip()), list(map(Param, self.masker.masked_values(masked))), flags)
-        event = _event(found, text, content, source, line, None, timestamp, level, fields, flags)
-        annotator = self.annotator(source)
-        if annotator is not None:
-            annotator.annotate(event, learn=False)
-        return event
+        return _event(found, text, content, source, line, None, timestamp, level, fields, flags)
 
     def parse_split(
         self,
@@ -128,16 +106,12 @@ class LogParser:
         fields: dict[str, str] | None = None,
         flags: list[str] | None = None,
     ) -> Event:
-        """Mine and annotate a record whose header is already split: by this parser's `header`, or by a door
-        whose protocol carries time, level and fields beside the message (OTLP, Loki, syslog)."""
+        """Mine a record whose header is already split: by this parser's `header`, or by a door whose
+        protocol carries time, level and fields beside the message (OTLP, Loki, syslog)."""
         flags = flags if flags is not None else []
         fields = fields if fields is not None else {}
         found = (self.miners.get(source) or self.miner(source)).add(content)
-        event = _event(found, raw, content, source, line, offset, timestamp, level, fields, flags)
-        annotator = self.annotators.get(source) or self.annotator(source)
-        if annotator is not None:
-            annotator.annotate(event)
-        return event
+        return _event(found, raw, content, source, line, offset, timestamp, level, fields, flags)
 
 
 def _event(found: MinerResult, raw: str, content: str, source: str, line: int, offset: int | None,

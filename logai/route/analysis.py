@@ -12,7 +12,7 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from logai import metrics
 from logai.background import lower_this_thread
@@ -46,15 +46,19 @@ def build_router(settings: Settings) -> AdaptiveRouter:
 
 
 class AnalysisService:
-    """Verdicts, stored. Ingest asks with `defer_llm`: the small model's verdict is stored at once and what
-    the LLM should see is queued for a reviewer thread (`start_reviews`, started by `serve` and `daemon`),
-    which replaces the stored verdict with the LLM's; a slow LLM never holds up ingestion."""
+    """The route stage: verdicts, stored. Ingest asks with `defer_llm`: the small model's verdict is stored at
+    once and what the LLM should see is queued for a reviewer thread (`start_reviews`, started by `serve` and
+    `daemon`), which replaces the stored verdict with the LLM's; a slow LLM never holds up ingestion.
 
-    def __init__(self, router: AdaptiveRouter, store: EventStore, state_dir: Path | None = None):
+    Without a store (`logai analyze`, evaluations) verdicts are returned with analysis id 0 and not kept,
+    and there is no feedback."""
+
+    def __init__(self, router: AdaptiveRouter, store: EventStore | None = None, state_dir: Path | None = None):
         self.router = router
         self.store = store
         self._lock = threading.Lock()  # the small models are not re-entrant (feedback re-fits them)
-        self.learner = FeedbackLearner(router, store, state_dir)  # re-applies stored corrections
+        # re-applies stored corrections
+        self.learner = FeedbackLearner(router, store, state_dir) if store is not None else None
         self._reviews: queue.Queue[tuple[int, Event, Verdict, dict[str, Any] | None] | None] | None = None
         self._reviewer: threading.Thread | None = None
         self.on_review: list[Callable[[int, Event, Verdict], None]] = []  # each LLM review that changed a label
@@ -90,10 +94,11 @@ class AnalysisService:
                 return
             analysis_id, event, verdict, evidence = item
             try:
+                store = self._stored()[0]
                 reviewed = self.router.review(verdict, event, evidence)
-                stored = self.store.analysis(analysis_id)
+                stored = store.analysis(analysis_id)
                 if stored is not None:
-                    self.store.update_analysis(analysis_id, reviewed.label, reviewed.model, reviewed.confidence,
+                    store.update_analysis(analysis_id, reviewed.label, reviewed.model, reviewed.confidence,
                                                {**stored["provenance"], **reviewed.provenance()})
                     if reviewed.label != stored["label"]:
                         for listener in self.on_review:
@@ -102,16 +107,19 @@ class AnalysisService:
                 log.exception("LLM review of analysis %d failed; the small model's verdict stands", analysis_id)
 
     def analyze(self, events: Sequence[Event], task: str, *, event_ids: Sequence[int | None] | None = None,
-                choices: Sequence[str] | None = None,
+                choices: Sequence[str] | Sequence[Sequence[str] | None] | None = None,
                 evidence: dict[str, Any] | Sequence[dict[str, Any] | None] | None = None, defer_llm: bool = False
                 ) -> list[tuple[int, Verdict]]:
-        """Verdicts for `events`, stored; returns (analysis id, verdict) pairs in order. `evidence`: one dict
-        for every event, or one per event (the stream's signals). `defer_llm`: see the class."""
+        """Verdicts for `events`, stored; returns (analysis id, verdict) pairs in order. `choices`: the allowed
+        labels, for every event or per event. `evidence`: one dict for every event, or one per event (the
+        stream's signals). `defer_llm`: see the class."""
         per_event = [evidence] * len(events) if isinstance(evidence, dict) else evidence
+        allowed = _per_event_choices(choices, len(events))
         defer = defer_llm and self._reviews is not None
         with self._lock:
-            verdicts = self.router.analyze(events, task, choices=[choices] * len(events) if choices else None,
-                                           evidence=per_event, defer_llm=defer_llm)
+            verdicts = self.router.analyze(events, task, choices=allowed, evidence=per_event, defer_llm=defer_llm)
+        if self.store is None:
+            return [(0, verdict) for verdict in verdicts]
         rows = [{"event_id": event_ids[i] if event_ids else None, "task": task, "label": v.label,
                  "model": v.model, "confidence": v.confidence,
                  "provenance": {**v.provenance(), "source": e.source, "log": (e.content or e.raw)[:1000],
@@ -130,28 +138,46 @@ class AnalysisService:
     def feedback(self, event: Event, task: str, label: str, reason: str = "", who: str = "") -> dict[str, Any]:
         """Correct the verdict of `event`'s input; it takes effect on the next verdict (see `FeedbackLearner`)."""
         key = model_input(self.router.model(task), event)
+        learner = self._stored()[1]
         with self._lock:
-            return self.learner.correct(task, key, label, source=event.source, log_text=event.content or event.raw,
+            return learner.correct(task, key, label, source=event.source, log_text=event.content or event.raw,
                                         template_id=event.template_id, reason=reason, who=who)
 
     def feedback_on_analysis(self, analysis_id: int, label: str, reason: str = "", who: str = ""
                              ) -> dict[str, Any] | None:
         """Correct a stored verdict (the console's buttons): the exact input it was given is corrected.
         None when there is no such analysis."""
-        stored = self.store.analysis(analysis_id)
+        store, learner = self._stored()
+        stored = store.analysis(analysis_id)
         if stored is None:
             return None
         provenance = stored["provenance"]
         key = provenance.get("input") or provenance.get("log", "")
         with self._lock:
-            return self.learner.correct(stored["task"], key, label, source=provenance.get("source", ""),
+            return learner.correct(stored["task"], key, label, source=provenance.get("source", ""),
                                         log_text=provenance.get("log", ""), template_id=provenance.get("template_id"),
                                         reason=reason, who=who)
 
     def undo_feedback(self, feedback_id: int, who: str = "") -> dict[str, Any] | None:
+        learner = self._stored()[1]
         with self._lock:
-            return self.learner.undo(feedback_id, who)
+            return learner.undo(feedback_id, who)
+
+    def _stored(self) -> tuple[EventStore, FeedbackLearner]:
+        if self.store is None or self.learner is None:
+            raise RuntimeError("this AnalysisService keeps no verdicts (no store): reviews and feedback need one")
+        return self.store, self.learner
 
     @property
     def tasks(self) -> dict[str, list[str]]:
         return {task: list(model.labels_) for task, model in self.router.models.items()}
+
+
+def _per_event_choices(choices: Sequence[str] | Sequence[Sequence[str] | None] | None, count: int
+                       ) -> list[Sequence[str] | None] | None:
+    """One label set for every event (a list of strings) or one per event, as a list per event."""
+    if not choices:
+        return None
+    if all(isinstance(choice, str) for choice in choices):
+        return [cast(Sequence[str], choices)] * count  # a list of strings is one label set
+    return list(choices)  # one label set (or None) per event

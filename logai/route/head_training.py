@@ -21,10 +21,9 @@ from typing import Any
 import numpy as np
 import orjson
 
-from logai.pipeline import ParsePipeline
 from logai.route.cases import Case, CaseLibrary
 from logai.route.reasons import write_reasons
-from logai.route.training import ROUTER_FILE
+from logai.route.training import ROUTER_FILE, LineParser
 from logai.slm.head import HeadClassifier
 from logai.slm.inputs import leveled_text, split_leveled
 
@@ -59,7 +58,7 @@ def _row(row: Any, where: str) -> tuple[str, str]:
     return row["log"], row["label"].strip()
 
 
-def distinct_inputs(rows: Iterable[tuple[str, str]], pipeline: ParsePipeline, format_name: str, source: str
+def distinct_inputs(rows: Iterable[tuple[str, str]], pipeline: LineParser, format_name: str, source: str
                     ) -> list[tuple[str, str, float]]:
     """(input, label, weight): each line parsed as the service would, repeated inputs merged."""
     weights: dict[tuple[str, str], float] = defaultdict(float)
@@ -114,7 +113,7 @@ def save_head_router(folder: Path, task: str, model: HeadClassifier, library: Ca
     return folder
 
 
-def train_head_router(rows: Sequence[tuple[str, str]], task: str, out: Path, *, pipeline: ParsePipeline,
+def train_head_router(rows: Sequence[tuple[str, str]], task: str, out: Path, *, pipeline: LineParser,
                       format_name: str = "generic", dev_share: float = 0.2, seed: int = 0,
                       progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Train and save a one-task router from (log, label) rows; returns its report."""

@@ -1,7 +1,7 @@
 """Training the router for one task: fine-tune the small model on train, then on dev calibrate its
 temperature and routing threshold and turn its mistakes and doubts into error-prone cases.
 
-Inputs are parsed events (the same `ParsePipeline` as the service), so the small model reads conceptualized
+Inputs are parsed events (the same `Pipeline` as the service), so the small model reads conceptualized
 templates with typed parameters. `save_router` / `load_router` keep everything in one folder:
 
     <folder>/router.json                 tasks, thresholds, statistic, training figures
@@ -16,14 +16,13 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from logai.events import Event
 from logai.llm.backend import Backend
 from logai.paths import read_manifest
-from logai.pipeline import ParsePipeline
 from logai.route.cases import Case, CaseLibrary
 from logai.route.reasons import write_reasons
 from logai.route.threshold import routed_share, threshold_for_accuracy, threshold_for_budget
@@ -44,7 +43,13 @@ class LabelledLog:
     choices: list[str] | None = None
 
 
-def parse_logs(logs: Sequence[str], pipeline: ParsePipeline, source: str, format_name: str = "generic"
+class LineParser(Protocol):
+    """What training needs of `logai.pipeline.Pipeline` (handed in: a stage never imports the pipeline)."""
+
+    def parse_text(self, text: str, *, source: str, format_name: str, line: int) -> Event: ...
+
+
+def parse_logs(logs: Sequence[str], pipeline: LineParser, source: str, format_name: str = "generic"
                ) -> list[Event]:
     return [pipeline.parse_text(text, source=source, format_name=format_name, line=i + 1)
             for i, text in enumerate(logs)]
@@ -59,7 +64,7 @@ class TaskTraining:
     dev: list[tuple[str, str, float]] = field(default_factory=list)  # (small-model input, label, weight)
 
 
-def train_task(task: str, train: Sequence[LabelledLog], dev: Sequence[LabelledLog], pipeline: ParsePipeline, *,
+def train_task(task: str, train: Sequence[LabelledLog], dev: Sequence[LabelledLog], pipeline: LineParser, *,
                classifier: SlmClassifier | None = None, statistic: str = "entropy", budget: float = 0.3,
                llm_accuracy: float | None = 0.8, case_share: float = 0.3,
                reason_backend: Backend | None = None) -> TaskTraining:

@@ -28,8 +28,8 @@ from sklearn.base import BaseEstimator
 from logai import __version__
 from logai.calibration import fit_temperature
 from logai.devices import pick_device, pick_dtype
-from logai.evaluation.classification import macro_f1
 from logai.paths import read_manifest
+from logai.scores import macro_f1
 from logai.slm.uncertainty import McPrediction, allowed_mask, summarise
 
 log = logging.getLogger(__name__)

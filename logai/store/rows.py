@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import orjson
 
 from logai.events import Event
-from logai.parsing.timestamps import to_epoch
+from logai.timestamps import to_epoch
 
 # column order of a prepared event row (the id is assigned at insert time)
 EVENT_COLUMNS = ("ingest_key", "source", "line", "ts", "ingested_at", "level", "template_id", "template",
