@@ -2,7 +2,8 @@
 
 Precedence, lowest first: the defaults in these models (the "embedded defaults"), the YAML file
 (`configs/logai.yaml`, or `--config PATH`, or `$LOGAI_CONFIG`), then `LOGAI_<SECTION>__<KEY>` variables,
-e.g. `LOGAI_PARSING__SIM_TH=0.4`. Values in variables are read as YAML scalars, so numbers and booleans work.
+e.g. `LOGAI_PARSING__SIM_TH=0.4`, read by pydantic-settings (numbers and booleans as text, lists and
+mappings as JSON).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from logai.paths import config_dir
 
@@ -330,10 +332,20 @@ class LoggingConfig(BaseModel):
         return value
 
 
-class Settings(BaseModel):
-    """The whole configuration of a logai process."""
+class Settings(BaseSettings):
+    """The whole configuration of a logai process. Built from keyword arguments alone (`Settings(...)`); the
+    YAML file and the `LOGAI_` variables are read by `load_settings`."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = SettingsConfigDict(extra="forbid", populate_by_name=True, env_prefix=ENV_PREFIX,
+                                      env_nested_delimiter="__", env_parse_none_str="null")
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)  # the environment is applied by `load_settings`, over the YAML file
     data_dir: Path = Path(".logai")
     formats_dir: Path | None = Field(None, description="extra format YAML files, beside the shipped ones")
     parsing: ParsingConfig = Field(default_factory=ParsingConfig)
@@ -357,34 +369,25 @@ def store_url(settings: Settings) -> str:
     return settings.store.url or f"sqlite:///{settings.data_dir / 'logai.db'}"
 
 
-def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
-    """Turn `LOGAI_A__B=v` variables into a nested dict {"a": {"b": v}}.
+class _Environment(EnvSettingsSource):
+    """pydantic-settings' reading of `LOGAI_<SECTION>__<KEY>` variables, from a given mapping (the process
+    environment by default). Variables that name no setting (`LOGAI_CONFIG`, a test harness's own) are not
+    configuration; a wrong key inside a known section is still reported, so typos do not pass silently."""
 
-    Only variables whose first part names a setting are overrides (`LOGAI_PARSING__...`, `LOGAI_DATA_DIR`);
-    other `LOGAI_*` variables (`LOGAI_CONFIG`, a test harness's own) are not configuration. A wrong key
-    inside a known section is still reported, so typos do not pass silently.
-    """
-    known = {name for name in Settings.model_fields} | {
-        field.alias for field in Settings.model_fields.values() if field.alias
-    }
-    tree: dict[str, Any] = {}
-    for key, raw in environ.items():
-        if not key.startswith(ENV_PREFIX):
-            continue
-        path = key[len(ENV_PREFIX) :].lower().split("__")
-        if path[0] not in known:
-            continue
-        try:
-            value = yaml.safe_load(raw)
-        except yaml.YAMLError:
-            value = raw
-        node = tree
-        for part in path[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"environment variable {key} conflicts with another LOGAI_ variable")
-        node[path[-1]] = value
-    return tree
+    def __init__(self, environ: dict[str, str]):
+        self._environ = environ
+        super().__init__(Settings)
+
+    def _load_env_vars(self) -> dict[str, str | None]:
+        return {key.lower(): value for key, value in self._environ.items()}
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    """The settings the `LOGAI_` variables give, as a nested dict {"parsing": {"sim_th": "0.4"}}."""
+    try:
+        return _Environment(environ)()
+    except Exception as exc:  # pydantic-settings' SettingsError: a variable that is not valid JSON
+        raise ConfigError(f"environment: {exc}") from exc
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

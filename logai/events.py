@@ -16,6 +16,7 @@ SCHEMA_VERSION = 2  # 2 added `conceptualized`; version 1 records still load
 
 # Levels that count as errors (upper case; header parsing normalises most spellings to ERROR and CRITICAL):
 # the error-rate detector and the console's error counts read the same set.
+WILDCARD = "<*>"  # a template's variable part, as Drain and Loghub write it
 ERROR_LEVELS = frozenset({"ERROR", "FATAL", "CRITICAL", "SEVERE", "EMERG", "ALERT", "CRIT", "ERR", "E", "F"})
 
 # Flags an event may carry. Kept as plain strings so they survive JSON untouched.

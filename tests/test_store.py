@@ -30,6 +30,43 @@ def test_schema_is_migrated(store):
     assert store.ping()
 
 
+def test_a_store_from_before_alembic_is_stamped_and_upgraded(tmp_path):
+    """Version 2 as the hand-written migrations left it (tables up to `requests`, the version in logai_meta):
+    Alembic takes over from revision 0002 and adds the rest without creating anything twice."""
+    import sqlalchemy as sa
+
+    from logai.store import schema
+    from logai.store.migrations import current_version, migrate
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    old = [t for t in schema.metadata.sorted_tables if t.name not in ("feedback", "incidents", "alert_deliveries")]
+    with engine.begin() as conn:
+        schema.metadata.create_all(conn, tables=old)
+        conn.execute(schema.meta.insert().values(key="schema_version", value="2"))
+        conn.execute(schema.requests.insert().values(request_id="r1", body_sha256="d", created_at=1.0))
+    with engine.begin() as conn:
+        assert current_version(conn) == 2
+        assert migrate(conn) == SCHEMA_VERSION
+    with engine.connect() as conn:
+        tables = set(sa.inspect(conn).get_table_names())
+        assert {"feedback", "incidents", "alert_deliveries", "alembic_version"} <= tables
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0004"
+        assert conn.execute(sa.select(schema.requests.c.request_id)).scalars().all() == ["r1"]  # kept
+
+
+def test_a_store_newer_than_this_logai_is_refused(tmp_path):
+    import sqlalchemy as sa
+
+    from logai.store.migrations import migrate
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'new.db'}")
+    with engine.begin() as conn:
+        migrate(conn)
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0099'"))
+    with engine.begin() as conn, pytest.raises(RuntimeError, match="0099"):
+        migrate(conn)
+
+
 def test_writes_are_idempotent_by_ingest_key(store):
     batch = [(f"app|0|{i}", make_event(i)) for i in range(10)]
     assert store.write(batch).inserted == 10

@@ -9,10 +9,10 @@ matchers directly (accept, rollback) to cut draft tokens the grammar rejects.
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from typing import Any
 
 import torch
+from cachetools import LRUCache
 from transformers import LogitsProcessor
 
 from logai.llm.types import Constraint
@@ -49,13 +49,12 @@ class GrammarCompilerCache:
                                                         stop_token_ids=stop_token_ids)
         self.compiler = lib.GrammarCompiler(self.info, max_threads=2)
         self.max_entries = max_entries
-        self._compiled: OrderedDict[str, Any] = OrderedDict()
+        self._compiled: LRUCache[str, Any] = LRUCache(maxsize=max_entries)
 
     def compile(self, constraint: Constraint):
         key = constraint.key()
         compiled = self._compiled.get(key)
         if compiled is not None:
-            self._compiled.move_to_end(key)
             return compiled
         try:
             if constraint.kind == "json_schema":
@@ -71,8 +70,6 @@ class GrammarCompilerCache:
         except RuntimeError as exc:
             raise ValueError(f"invalid {constraint.kind} constraint: {exc}") from exc
         self._compiled[key] = compiled
-        if len(self._compiled) > self.max_entries:
-            self._compiled.popitem(last=False)
         return compiled
 
     def matcher(self, constraint: Constraint):

@@ -2,10 +2,11 @@
 server.
 
 Constraints travel as `response_format` (JSON schema) or vLLM's `structured_outputs` (choice, regex,
-grammar). Calls time out, are retried with exponential backoff on connection errors, 429 and 5xx, run at
-most `max_concurrency` at a time, and stop for `reset_after_s` once `failure_threshold` calls in a row
-have failed (circuit breaker), so a dead server costs one fast `LLMError` instead of a timeout per log
-line. Output that breaks the requested constraint is an `LLMError` too, never a silent pass.
+grammar). Calls time out, are retried with exponential backoff on connection errors, 429 and 5xx
+(tenacity), run at most `max_concurrency` at a time, and stop for `reset_after_s` once `failure_threshold`
+calls in a row have failed (pybreaker's circuit breaker), so a dead server costs one fast `LLMError`
+instead of a timeout per log line. Output that breaks the requested constraint is an `LLMError` too,
+never a silent pass.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from __future__ import annotations
 import json
 import logging
 import math
-import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 import httpx
+import pybreaker
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from logai.llm.backend import Backend
 from logai.llm.types import GenerationRequest, GenerationResult, LabelScores, LLMError, Timings
@@ -28,33 +30,12 @@ log = logging.getLogger(__name__)
 RETRYABLE_STATUS = {408, 429, 500, 502, 503, 504}
 
 
-class CircuitBreaker:
-    """Open after `threshold` consecutive failures; half-open (one trial call) after `reset_after_s`."""
+class _Retryable(Exception):
+    """A failure worth another attempt: no connection, a timeout, 408/429/5xx, a body that is not JSON."""
 
-    def __init__(self, threshold: int = 5, reset_after_s: float = 30.0):
-        self.threshold = threshold
-        self.reset_after_s = reset_after_s
-        self.failures = 0
-        self.opened_at: float | None = None
-        self._lock = threading.Lock()
 
-    def check(self) -> None:
-        with self._lock:
-            if self.opened_at is None:
-                return
-            if time.monotonic() - self.opened_at < self.reset_after_s:
-                raise LLMError(f"LLM circuit open after {self.failures} failures in a row; retrying in "
-                               f"{self.reset_after_s - (time.monotonic() - self.opened_at):.0f} s")
-            self.opened_at = None  # half-open: let one call through
-
-    def record(self, ok: bool) -> None:
-        with self._lock:
-            if ok:
-                self.failures, self.opened_at = 0, None
-                return
-            self.failures += 1
-            if self.failures >= self.threshold:
-                self.opened_at = time.monotonic()
+class _Rejected(LLMError):
+    """The server refused the request itself (4xx): retrying will not help, and the server is up."""
 
 
 def request_body(request: GenerationRequest, model: str) -> dict[str, Any]:
@@ -113,7 +94,9 @@ class OpenAICompatBackend(Backend):
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.client = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout_s,
                                    limits=httpx.Limits(max_connections=max_concurrency))
-        self.breaker = CircuitBreaker(failure_threshold, reset_after_s)
+        # open after `failure_threshold` failed calls in a row; one trial call after `reset_after_s`
+        self.breaker = pybreaker.CircuitBreaker(fail_max=failure_threshold, reset_timeout=reset_after_s,
+                                                exclude=[_Rejected], throw_new_error_on_trip=False)
         self.pool = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="logai-llm")
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
@@ -141,36 +124,41 @@ class OpenAICompatBackend(Backend):
                                 timings=Timings(total_s=time.perf_counter() - started))
 
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        """POST with retries and the circuit breaker; returns the decoded JSON body."""
-        self.breaker.check()
-        error = "no attempt made"
-        for attempt in range(self.max_retries + 1):
-            if attempt:
-                time.sleep(self.backoff_s * 2 ** (attempt - 1))
-            try:
-                response = self.client.post(path, json=body)
-            except httpx.TimeoutException:
-                error = f"timed out after {self.client.timeout.read} s"
-                continue
-            except httpx.TransportError as exc:
-                error = f"cannot reach {self.base_url}: {exc}"
-                continue
-            if response.status_code in RETRYABLE_STATUS:
-                error = f"HTTP {response.status_code}: {response.text[:200]}"
-                continue
-            if response.status_code >= 400:  # the request itself is wrong: retrying will not help
-                self.breaker.record(True)
-                raise LLMError(f"{self.base_url}{path} rejected the request: HTTP {response.status_code}: "
-                               f"{response.text[:300]}")
-            try:
-                data = response.json()
-            except ValueError:
-                error = f"the server answered with non-JSON: {response.text[:200]!r}"
-                continue
-            self.breaker.record(True)
-            return data
-        self.breaker.record(False)
-        raise LLMError(f"LLM request to {self.base_url}{path} failed after {self.max_retries + 1} attempts: {error}")
+        """POST with retries (tenacity, exponential backoff) behind the circuit breaker; the decoded JSON body."""
+        return self._guarded(self._post_with_retries, path, body)
+
+    def _guarded(self, call: Any, *args: Any) -> Any:
+        try:
+            return self.breaker.call(call, *args)
+        except pybreaker.CircuitBreakerError as exc:
+            raise LLMError(f"LLM circuit open after {self.breaker.fail_max} failures in a row; the next call "
+                           f"tries again {self.breaker.reset_timeout:.0f} s after the circuit opened") from exc
+
+    def _post_with_retries(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        retrying = Retrying(stop=stop_after_attempt(self.max_retries + 1), wait=wait_exponential(self.backoff_s),
+                            retry=retry_if_exception_type(_Retryable), reraise=True)
+        try:
+            return retrying(self._post_once, path, body)
+        except _Retryable as exc:
+            raise LLMError(f"LLM request to {self.base_url}{path} failed after {self.max_retries + 1} attempts: "
+                           f"{exc}") from exc
+
+    def _post_once(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            response = self.client.post(path, json=body)
+        except httpx.TimeoutException as exc:
+            raise _Retryable(f"timed out after {self.client.timeout.read} s") from exc
+        except httpx.TransportError as exc:
+            raise _Retryable(f"cannot reach {self.base_url}: {exc}") from exc
+        if response.status_code in RETRYABLE_STATUS:
+            raise _Retryable(f"HTTP {response.status_code}: {response.text[:200]}")
+        if response.status_code >= 400:
+            raise _Rejected(f"{self.base_url}{path} rejected the request: HTTP {response.status_code}: "
+                            f"{response.text[:300]}")
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise _Retryable(f"the server answered with non-JSON: {response.text[:200]!r}") from exc
 
     def score_labels(self, messages: list[dict[str, str]], labels: Sequence[str]) -> LabelScores:
         """First-token scoring through `top_logprobs`: each label gets the best logprob among returned
@@ -196,7 +184,9 @@ class OpenAICompatBackend(Backend):
         return LabelScores(list(labels), [w / total for w in weights])
 
     def models(self) -> list[str]:
-        self.breaker.check()
+        return self._guarded(self._models)
+
+    def _models(self) -> list[str]:
         try:
             response = self.client.get("/v1/models")
             response.raise_for_status()

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-WILDCARD = "<*>"
+from logai.events import WILDCARD
 
 _PATH_DELIMS = r"\s,!;:=|\"'\[\](){}"
 _PATH_SPLIT = re.compile(f"([{_PATH_DELIMS}])")

@@ -13,9 +13,8 @@ from pathlib import Path
 import yaml
 
 from logai.config import ConfigError, MaskingOverride, MaskRule
+from logai.events import WILDCARD
 from logai.paths import config_dir
-
-WILDCARD = "<*>"
 
 
 def load_default_rules(path: Path | None = None) -> list[MaskRule]:

@@ -21,7 +21,8 @@ from typing import Any, NamedTuple
 from drain3.drain import LogCluster, Node
 
 from logai import metrics
-from logai.parsing.canonical import DEFAULT_VARIABLE_WORDS, WILDCARD, canonicalize
+from logai.events import WILDCARD
+from logai.parsing.canonical import DEFAULT_VARIABLE_WORDS, canonicalize
 from logai.parsing.masking import Masker
 from logai.parsing.subtoken_drain import SubtokenDrain
 from logai.parsing.template_ids import template_id

@@ -90,8 +90,9 @@ class LogParser:
         if found is None:
             flags.append(FLAG_UNMATCHED)
             masked = content[: self.config.max_content_chars]
-            return Event(text, source, line, None, timestamp, level, fields, content, None,
-                         self.masker.mask(masked.strip()), list(map(Param, self.masker.masked_values(masked))), flags)
+            return Event(raw=text, source=source, line=line, timestamp=timestamp, level=level, fields=fields,
+                         content=content, template=self.masker.mask(masked.strip()),
+                         params=list(map(Param, self.masker.masked_values(masked))), flags=flags)
         return _event(found, text, content, source, line, None, timestamp, level, fields, flags)
 
     def parse_split(
@@ -121,6 +122,6 @@ def _event(found: MinerResult, raw: str, content: str, source: str, line: int, o
         flags.append(FLAG_TRUNCATED)
     if not found.aligned:
         flags.append(FLAG_PARAMS_UNALIGNED)
-    # positional: this runs once per line and keyword passing costs measurably
-    return Event(raw, source, line, offset, timestamp, level, fields, content, found.template.id,
-                 found.template.text, list(map(Param, found.params)), flags)
+    return Event(raw=raw, source=source, line=line, offset=offset, timestamp=timestamp, level=level, fields=fields,
+                 content=content, template_id=found.template.id, template=found.template.text,
+                 params=list(map(Param, found.params)), flags=flags)

@@ -16,7 +16,8 @@ from typing import Any
 
 from drain3.drain import Drain
 
-WILDCARD = "<*>"
+from logai.events import WILDCARD
+
 _SKELETON_SPLIT = re.compile(r"([^\w<>*]+)")
 _ADJACENT = re.compile(r"(?:<\*>){2,}")
 _HAS_WORD_CHAR = re.compile(r"[A-Za-z0-9_]")

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from logai.events import WILDCARD
+
 if TYPE_CHECKING:
     from logai.parsing.miner import Template
 
-WILDCARD = "<*>"
 
 
 class _Entry:

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import re
 
-WILDCARD = "<*>"
+from logai.events import WILDCARD
+
 COMPILE_AFTER = 64  # a compile (~150-300 us) is worth ~2x faster matches only for templates used often
 SHORT = 512  # messages up to this length may use a hot template's compiled regex
 _HAS_SPACE = re.compile(r"\s").search

@@ -5,15 +5,16 @@ lookup. LRU-bounded."""
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Any
+
+from cachetools import LRUCache
 
 
 class VerdictCache:
     def __init__(self, max_size: int = 100_000):
         self.max_size = max_size
-        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+        self._items: LRUCache[Hashable, Any] = LRUCache(maxsize=max_size)
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -23,20 +24,16 @@ class VerdictCache:
 
     def get(self, key: Hashable) -> Any | None:
         with self._lock:
-            value = self._items.get(key)
+            value = self._items.get(key)  # a hit becomes the most recently used
             if value is None:
                 self.misses += 1
                 return None
-            self._items.move_to_end(key)
             self.hits += 1
             return value
 
     def put(self, key: Hashable, value: Any) -> None:
         with self._lock:
             self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.max_size:
-                self._items.popitem(last=False)
 
     def invalidate(self, task: str | None = None) -> None:
         """Forget every verdict (of one task): the library or the model changed."""

@@ -12,8 +12,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from pathlib import Path
 
-from logai.events import Event
-from logai.parsing.canonical import WILDCARD
+from logai.events import WILDCARD, Event
 from logai.parsing.template_match import align
 from logai.semantics.kb import KnowledgeBase
 from logai.semantics.model import PairModel

@@ -6,13 +6,13 @@ vectors (an unseen template still gets a vector) and, later, for the error-prone
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 import torch
+from cachetools import LRUCache
 
 from logai.devices import pick_device
 from logai.paths import PackagedModelMissing, packaged_path
@@ -43,7 +43,7 @@ class SentenceEmbedder:
         self.batch_size = batch_size
         self.dim = int(self.model.config.hidden_size)
         self.cache_size = cache_size
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()  # float16: 20,000 vectors hold 15 MB
+        self._cache: LRUCache[str, np.ndarray] = LRUCache(maxsize=cache_size)  # float16: 20,000 hold 15 MB
         self._lock = threading.RLock()
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -65,8 +65,6 @@ class SentenceEmbedder:
             vectors = torch.nn.functional.normalize(pooled, dim=-1).float().cpu().numpy()
             for text, vector in zip(chunk, vectors.astype(np.float16), strict=True):
                 self._cache[text] = vector
-                if len(self._cache) > self.cache_size:
-                    self._cache.popitem(last=False)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for i, text in enumerate(texts):
             vector = self._cache.get(text)

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, literal, select, tuple_
 
+from logai.events import WILDCARD
 from logai.store import schema
 from logai.store.logql import LogQuery, Matcher, UnsupportedQuery
 from logai.store.store import EventStore
@@ -124,5 +125,5 @@ class LokiReader:
                 series.setdefault(template_id, []).append([int(at), int(count)])
             top = sorted(series, key=lambda tid: -sum(n for _, n in series[tid]))[:MAX_PATTERNS]
             texts = dict(conn.execute(select(t.c.template_id, t.c.template).where(t.c.template_id.in_(top))).all())
-        return [{"pattern": (texts.get(tid) or "").replace("<*>", "<_>"), "samples": sorted(series[tid])}
+        return [{"pattern": (texts.get(tid) or "").replace(WILDCARD, "<_>"), "samples": sorted(series[tid])}
                 for tid in top]

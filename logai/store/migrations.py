@@ -1,47 +1,42 @@
-"""Versioned schema migrations, applied in order when a store is opened.
+"""Schema migrations with Alembic, applied when a store is opened.
 
-Version 1 creates every table. Later versions append a function here; `migrate` runs the ones a database
-has not seen yet and records the version in `logai_meta`, inside one transaction each.
+The revisions are in `logai/store/alembic/versions/`, oldest first; `migrate` upgrades a database to the
+newest one inside the caller's transaction. A store made before logai used Alembic recorded its version in
+`logai_meta`; it is stamped with the matching revision first, so nothing is created twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, select, text
 
 from logai.store import schema
 
-
-def _v1_initial(conn: Connection) -> None:
-    schema.metadata.create_all(conn)
-
-
-def _v2_requests(conn: Connection) -> None:
-    schema.requests.create(conn, checkfirst=True)
+REVISIONS = ["0001", "0002", "0003", "0004"]  # the files under alembic/versions, in order
+SCHEMA_VERSION = len(REVISIONS)
+_LOCK_ID = 0x6C6F6761  # "loga": the advisory lock that serialises migrations on PostgreSQL
 
 
-def _v3_feedback(conn: Connection) -> None:
-    schema.feedback.create(conn, checkfirst=True)
-
-
-def _v4_incidents(conn: Connection) -> None:
-    schema.incidents.create(conn, checkfirst=True)
-    schema.alert_deliveries.create(conn, checkfirst=True)
-
-
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_requests, _v3_feedback, _v4_incidents]
-SCHEMA_VERSION = len(MIGRATIONS)
+def _config(conn: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", "logai.store:alembic")
+    config.attributes["connection"] = conn
+    return config
 
 
 def current_version(conn: Connection) -> int:
+    """The schema version of the database: 0 for an empty one."""
+    revision = MigrationContext.configure(conn).get_current_revision()
+    if revision is not None:
+        if revision not in REVISIONS:
+            raise RuntimeError(f"the store has schema revision {revision}; this logai knows up to {REVISIONS[-1]}")
+        return REVISIONS.index(revision) + 1
     if not conn.dialect.has_table(conn, schema.meta.name):
         return 0
     value = conn.execute(select(schema.meta.c.value).where(schema.meta.c.key == "schema_version")).scalar()
-    return int(value) if value is not None else 0
-
-
-_LOCK_ID = 0x6C6F6761  # "loga": the advisory lock that serialises migrations on PostgreSQL
+    return int(value) if value is not None else 0  # a store from before Alembic
 
 
 def migrate(conn: Connection) -> int:
@@ -52,8 +47,8 @@ def migrate(conn: Connection) -> int:
     version = current_version(conn)
     if version > SCHEMA_VERSION:
         raise RuntimeError(f"the store has schema version {version}; this logai knows up to {SCHEMA_VERSION}")
-    for number in range(version + 1, SCHEMA_VERSION + 1):
-        MIGRATIONS[number - 1](conn)
-        conn.execute(schema.meta.delete().where(schema.meta.c.key == "schema_version"))
-        conn.execute(schema.meta.insert().values(key="schema_version", value=str(number)))
+    config = _config(conn)
+    if version and MigrationContext.configure(conn).get_current_revision() is None:
+        command.stamp(config, REVISIONS[version - 1])  # a store from before Alembic: where it stands
+    command.upgrade(config, "head")
     return SCHEMA_VERSION

@@ -1,0 +1,1 @@
+"""Alembic's migration environment for the store (see `logai.store.migrations`)."""
