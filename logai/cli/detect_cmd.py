@@ -110,7 +110,7 @@ def score(app, model, path, from_store, source, format_name, session_concept, se
                                 session_pattern, window_s, texts=texts)
     except (DetectorFileError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
-    scores = detector.score_samples(sequences_of(detector, groups, texts)) if groups else []
+    scores: list[float] = list(detector.score_samples(sequences_of(detector, groups, texts))) if groups else []
     flagged = 0
     for group, value in zip(groups, scores, strict=True):
         anomalous = bool(value > detector.threshold_)

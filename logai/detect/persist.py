@@ -10,7 +10,6 @@ outside `TRUSTED_TYPES` before skops builds a single object; safetensors holds t
 
 from __future__ import annotations
 
-import inspect
 import json
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 from logai import __version__
 from logai.checksums import ChecksumError, hashes, verify
+from logai.detect.base import SessionDetector
 
 FORMAT_VERSION = 2  # 1 was a pickle: no longer read
 ESTIMATOR, WEIGHTS = "detector.skops", "weights.safetensors"
@@ -39,13 +39,12 @@ class DetectorFileError(ValueError):
     pass
 
 
-def params(detector: Any) -> dict[str, Any]:
-    """The constructor parameters (scikit-learn convention: stored under their own names)."""
-    names = [p for p in inspect.signature(type(detector).__init__).parameters if p != "self"]
-    return {name: getattr(detector, name) for name in names if hasattr(detector, name)}
+def params(detector: SessionDetector) -> dict[str, Any]:
+    """The constructor parameters, as scikit-learn's `get_params` gives them."""
+    return detector.get_params(deep=False)
 
 
-def feature_schema(detector: Any) -> list[str]:
+def feature_schema(detector: SessionDetector) -> list[str]:
     if hasattr(detector, "counter_"):
         return detector.counter_.schema
     if hasattr(detector, "vocabulary_"):
@@ -53,7 +52,7 @@ def feature_schema(detector: Any) -> list[str]:
     raise DetectorFileError(f"{type(detector).__name__} is not fitted: nothing to save")
 
 
-def save(detector: Any, folder: Path) -> Path:
+def save(detector: SessionDetector, folder: Path) -> Path:
     import skops.io
 
     schema = feature_schema(detector)  # refuses an unfitted detector before anything is written
@@ -73,7 +72,7 @@ def save(detector: Any, folder: Path) -> Path:
     return folder
 
 
-def load(folder: Path, expected_class: str | None = None) -> Any:
+def load(folder: Path, expected_class: str | None = None) -> SessionDetector:
     """A detector saved by `save`; DetectorFileError when it is missing, damaged, of a type logai does not load,
     or not what was expected."""
     import skops.io

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from logai.detect.base import Detector, SessionDetector
 from logai.detect.deeplog import DeepLogDetector
 from logai.detect.detectors import (
     InvariantsMiningDetector,
@@ -27,7 +28,7 @@ DETECTORS: dict[str, Any] = {
 SUPERVISED = {"logistic", "gbdt", "logrobust"}
 
 
-def make_detector(name: str) -> Any:
+def make_detector(name: str) -> SessionDetector:
     if name not in DETECTORS:
         raise ValueError(f"unknown detector {name!r}; known: {', '.join(DETECTORS)}")
     return DETECTORS[name]()
@@ -72,7 +73,7 @@ def read_labels(path: Path) -> dict[str, int]:
     return labels
 
 
-def sequences_of(detector: Any, groups: Sequence[Group], texts: dict[str, str] | None = None) -> list[list[str]]:
+def sequences_of(detector: Detector, groups: Sequence[Group], texts: dict[str, str] | None = None) -> list[list[str]]:
     """What a detector reads of each group: template ids, or their texts for text-reading detectors."""
     if getattr(detector, "uses_text", False):
         if texts is None:
@@ -82,7 +83,7 @@ def sequences_of(detector: Any, groups: Sequence[Group], texts: dict[str, str] |
 
 
 def fit(name: str, groups: Sequence[Group], labels: dict[str, int] | None = None,
-        texts: dict[str, str] | None = None) -> Any:
+        texts: dict[str, str] | None = None) -> SessionDetector:
     detector = make_detector(name)
     sequences = sequences_of(detector, groups, texts)
     if name in SUPERVISED:

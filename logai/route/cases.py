@@ -14,12 +14,15 @@ import random
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import faiss
 import numpy as np
 
 from logai.checksums import hashes, verify
+
+if TYPE_CHECKING:
+    from logai.slm.embeddings import Embedder
 
 FORMAT_VERSION = 2  # 1 was a FAISS index file, read without a check
 VECTORS, RECORDS, MANIFEST = "cases.npy", "cases.jsonl", "manifest.json"
@@ -41,7 +44,7 @@ class Case:
 
 
 class CaseLibrary:
-    def __init__(self, embedder: Any, hnsw_threshold: int = 50_000, hnsw_m: int = 32):
+    def __init__(self, embedder: Embedder, hnsw_threshold: int = 50_000, hnsw_m: int = 32):
         self.embedder = embedder
         self.hnsw_threshold = hnsw_threshold
         self.hnsw_m = hnsw_m
@@ -124,7 +127,7 @@ class CaseLibrary:
         return folder
 
     @classmethod
-    def load(cls, folder: Path, embedder: Any, hnsw_threshold: int = 50_000) -> CaseLibrary:
+    def load(cls, folder: Path, embedder: Embedder, hnsw_threshold: int = 50_000) -> CaseLibrary:
         """A library saved by `save`, once its files have the hashes its manifest records."""
         try:
             manifest = json.loads((folder / MANIFEST).read_text())

@@ -135,7 +135,7 @@ def train_head_router(rows: Sequence[tuple[str, str]], task: str, out: Path, *, 
         dev_accuracy = float(np.average([p == label for p, (_, label, _) in zip(predicted, dev, strict=True)],
                                         weights=weights))
     say("cases")
-    library = CaseLibrary(model.embedder)
+    library = CaseLibrary(model.encoder())
     library.add(error_prone_cases(model, [t for t, _, _ in dev], [label for _, label, _ in dev], task))
     report = {"rows": len(rows), "distinct_inputs": len(items), "train_inputs": len(train), "dev_inputs": len(dev),
               "dev_accuracy": dev_accuracy, "temperature": model.temperature_,

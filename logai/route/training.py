@@ -16,7 +16,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -28,6 +28,10 @@ from logai.route.reasons import write_reasons
 from logai.route.threshold import routed_share, threshold_for_accuracy, threshold_for_budget
 from logai.slm.classifier import SlmClassifier
 from logai.slm.inputs import event_text
+
+if TYPE_CHECKING:
+    from logai.slm.embeddings import Embedder
+    from logai.slm.uncertainty import SmallModel
 
 log = logging.getLogger(__name__)
 ROUTER_FILE = "router.json"
@@ -116,7 +120,8 @@ def save_router(folder: str | Path, trained: dict[str, TaskTraining], library: C
     return folder
 
 
-def load_router(folder: str | Path, backend: Backend | None = None, embedder: Any = None, **options: Any):
+def load_router(folder: str | Path, backend: Backend | None = None, embedder: Embedder | None = None,
+                **options: Any):
     """An `AdaptiveRouter` from a folder written by `save_router` (`options` go to the router)."""
     from logai.route.router import AdaptiveRouter
     from logai.slm.embeddings import shared_embedder
@@ -133,7 +138,7 @@ def load_router(folder: str | Path, backend: Backend | None = None, embedder: An
     return AdaptiveRouter(models, thresholds, library, backend, **options)
 
 
-def load_small_model(path: Path, embedder: Any = None) -> Any:
+def load_small_model(path: Path, embedder: Embedder | None = None) -> SmallModel:
     """A task's small model: a `HeadClassifier` (head.json) or a fine-tuned `SlmClassifier` (slm.json)."""
     from logai.slm.head import MANIFEST, HeadClassifier
 

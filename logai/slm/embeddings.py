@@ -9,6 +9,7 @@ import threading
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -27,6 +28,14 @@ def packaged_minilm() -> Path:
     if not (path / "config.json").is_file():
         raise PackagedModelMissing(f"{PACKAGED_DIST} is installed but {path} holds no model")
     return path
+
+
+class Embedder(Protocol):
+    """What the head, the case library and the router need of an encoder: unit vectors of width `dim`."""
+
+    dim: int
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
 class SentenceEmbedder:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -27,6 +27,9 @@ from logai.calibration import fit_temperature
 from logai.checksums import hashes, verify
 from logai.slm.inputs import LEVEL_FEATURES, split_leveled
 from logai.slm.uncertainty import McPrediction, allowed_mask, summarise
+
+if TYPE_CHECKING:
+    from logai.slm.embeddings import Embedder
 
 WEIGHTS, MANIFEST = "head.safetensors", "head.json"
 
@@ -48,7 +51,7 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, hidden: int = 128, dropout: float = 0.2, input_dropout: float = 0.1, epochs: int = 40,
                  lr: float = 3e-3, weight_decay: float = 1e-4, batch_size: int = 256, mc_passes: int = 20,
-                 class_weight: str | None = "balanced", seed: int = 0, embedder: Any = None):
+                 class_weight: str | None = "balanced", seed: int = 0, embedder: Embedder | None = None):
         self.hidden = hidden
         self.dropout = dropout
         self.input_dropout = input_dropout
@@ -62,7 +65,8 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
         self.embedder = embedder  # a `SentenceEmbedder`; the packaged MiniLM when None
 
     # -- features ---------------------------------------------------------------------------------------
-    def _embedder(self) -> Any:
+    def encoder(self) -> Embedder:
+        """The embedder in use (the packaged MiniLM, loaded on first use, unless one was given)."""
         if self.embedder is None:
             from logai.slm.embeddings import shared_embedder
 
@@ -76,8 +80,8 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
         for row, level in enumerate(levels):
             onehot[row, LEVEL_FEATURES.index(level) if level in LEVEL_FEATURES else 0] = 1.0
         if not inputs:
-            return np.zeros((0, self._embedder().dim + len(LEVEL_FEATURES)), dtype=np.float32)
-        return np.hstack([self._embedder().encode(list(texts)), onehot])
+            return np.zeros((0, self.encoder().dim + len(LEVEL_FEATURES)), dtype=np.float32)
+        return np.hstack([self.encoder().encode(list(texts)), onehot])
 
     # -- fitting ----------------------------------------------------------------------------------------
     def fit(self, X: Sequence[str], y: Sequence[str], sample_weight: Sequence[float] | None = None,
@@ -212,7 +216,7 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
         return path
 
     @classmethod
-    def load(cls, path: str | Path, embedder: Any = None) -> HeadClassifier:
+    def load(cls, path: str | Path, embedder: Embedder | None = None) -> HeadClassifier:
         """A saved head; ValueError when its files do not fit together."""
         from safetensors.torch import load_file
 
