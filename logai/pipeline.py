@@ -108,7 +108,7 @@ class Pipeline:
         if self.semantics is not None:
             self.semantics.process(parsed.events)
         if self.detect is not None:
-            parsed.anomalies = self.detect.observe(parsed.events)
+            parsed.anomalies = self.detect.process(parsed.events)
         self.maybe_save()
         return parsed
 

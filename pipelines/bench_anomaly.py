@@ -186,10 +186,10 @@ def streaming_overhead(lines: int = 200_000, runs: int = 5) -> dict[str, Any]:
                 batch.append(parse(text, "hdfs", i + 1, None, []))
                 if len(batch) == 2000:
                     if scorer is not None:
-                        scorer.observe(batch)
+                        scorer.process(batch)
                     batch = []
             if scorer is not None:
-                scorer.observe(batch)
+                scorer.process(batch)
                 scorer.flush()
             timings[mode].append((time.perf_counter() - started) / lines * 1e6)
     parse_us, full_us = statistics.median(timings["parse"]), statistics.median(timings["parse+detect"])

@@ -1,4 +1,4 @@
-"""`StreamScorer`: anomaly detection in the stream, called by `IngestService` on every parsed batch.
+"""`StreamScorer`: the detect stage, anomaly detection in the stream, run by the pipeline on every parsed batch.
 
 Stream-native signals watch every event; closed sessions (and, if configured, windows) are scored by a
 fitted detector loaded from disk. Everything comes back as `Anomaly` records with evidence, which the
@@ -59,7 +59,7 @@ class StreamScorer:
         name = type(detector).__name__ if detector is not None else "detector"
         return cls(signals, sessions, windows, detector, name)
 
-    def observe(self, events: Sequence[Event]) -> list[Anomaly]:
+    def process(self, events: Sequence[Event]) -> list[Anomaly]:
         """Feed parsed events; returns the anomalies they revealed."""
         timed = []
         clock = self._clock or time.time()
