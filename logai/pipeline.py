@@ -28,6 +28,7 @@ from logai.parsing import format_detect
 from logai.parsing.formats import FormatRegistry
 from logai.parsing.lines import decode_line, iter_lines
 from logai.parsing.masking import load_default_rules
+from logai.parsing.miner import TemplateMiner
 from logai.parsing.parser import LogParser
 from logai.parsing.state import FilePersistence, PersistenceHandler, encode_state, restore_state
 from logai.semantics.stage import SemanticsStage
@@ -237,7 +238,7 @@ class Pipeline:
         self._recent.pop((format_name, source), None)
         miner = self.parsers[format_name].miners.pop(source, None)
         if miner is not None and self.persistence is not None:
-            self._saved[source] = self._source_state(format_name, source)
+            self._saved[source] = self._source_state(format_name, source, miner)
         if self.semantics is not None:
             self.semantics.drop(source)
         metrics.SOURCES_EVICTED.inc()
@@ -259,10 +260,9 @@ class Pipeline:
                                   record.fields, list(record.flags))
 
     # -- persistence --------------------------------------------------------------------------------------
-    def _source_state(self, format_name: str, source: str) -> dict[str, Any]:
+    def _source_state(self, format_name: str, source: str, miner: TemplateMiner) -> dict[str, Any]:
         """What is saved of one source: its format, its miner and its knowledge base."""
-        miner = self.parsers[format_name].miners.get(source)
-        state: dict[str, Any] = {"format": format_name, "miner": miner.to_state() if miner else {}}
+        state: dict[str, Any] = {"format": format_name, "miner": miner.to_state()}
         kb = self.semantics.to_state(source) if self.semantics is not None else None
         if kb is not None:
             state["kb"] = kb
@@ -273,8 +273,8 @@ class Pipeline:
             return
         sources = dict(self._saved)  # sources loaded but not seen in this run are kept as they were
         for parser in self.parsers.values():
-            for source in parser.miners:
-                sources[source] = self._source_state(parser.format.name, source)
+            for source, miner in parser.miners.items():
+                sources[source] = self._source_state(parser.format.name, source, miner)
         self.persistence.save_state(encode_state(sources))
         self._last_save = time.monotonic()
 
