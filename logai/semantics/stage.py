@@ -38,14 +38,17 @@ class SemanticsStage:
         return found
 
     def process(self, events: Sequence[Event], learn: bool = True) -> None:
-        """Annotate `events` in place. An event whose semantics fail keeps its template and parameters."""
-        annotators = self.annotators
+        """Annotate `events` in place."""
         for event in events:
-            annotator = annotators.get(event.source) or self.annotator(event.source)
-            try:
-                annotator.annotate(event, learn)
-            except Exception as exc:  # semantics add meaning; they never cost a line
-                log.warning("semantics failed on a line of %s: %r", event.source, exc)
+            self.annotate(event, learn)
+
+    def annotate(self, event: Event, learn: bool = True) -> None:
+        """Annotate one event in place. An event whose semantics fail keeps its template and parameters."""
+        annotator = self.annotators.get(event.source) or self.annotator(event.source)
+        try:
+            annotator.annotate(event, learn)
+        except Exception as exc:  # semantics add meaning; they never cost a line
+            log.warning("semantics failed on a line of %s: %r", event.source, exc)
 
     def pairs(self, event: Event) -> list[tuple[str, str]]:
         """The (concept, instance) pairs `event`'s message states."""
