@@ -3,7 +3,8 @@
 `datetime.strptime` costs ~15 µs a call, and short logs have few repeated timestamps. Formats made of the
 common directives (%Y %y %m %d %H %M %S %f %b %B %a %A %z and literals) are compiled once into a regex with
 the same digit rules as `strptime`; anything else falls back to `strptime`. Formats without a year take
-the current UTC year; `epoch` reads Unix seconds (or milliseconds) and `iso` reads ISO 8601.
+the current UTC year, a time of day alone today's date; `epoch` reads Unix seconds (or milli-, micro- or
+nanoseconds) and `iso` reads ISO 8601.
 """
 
 from __future__ import annotations
@@ -62,12 +63,18 @@ def _from_match(found: re.Match[str]) -> datetime:
         year = 2000 + int(g["y"]) if int(g["y"]) < 69 else 1900 + int(g["y"])
     else:
         year = datetime.now(UTC).year
+    day = int(g.get("d") or 1)
     if g.get("b"):
         month = _MONTHS.get(g["b"][:3].lower())
         if month is None:
             raise ValueError(f"unknown month {g['b']!r}")
+    elif g.get("m"):
+        month = int(g["m"])
+    elif not g.get("d"):  # a time of day alone (Logback's default pattern): today
+        today = datetime.now(UTC)
+        year, month, day = today.year, today.month, today.day
     else:
-        month = int(g.get("m") or 1)
+        month = 1
     micro = int((g.get("f") or "0").ljust(6, "0"))
     tz = None
     if g.get("z"):
@@ -78,7 +85,7 @@ def _from_match(found: re.Match[str]) -> datetime:
             z = z.replace(":", "")
             sign = -1 if z[0] == "-" else 1
             tz = timezone(sign * timedelta(hours=int(z[1:3]), minutes=int(z[3:5])))
-    return datetime(year, month, int(g.get("d") or 1), int(g.get("H") or 0), int(g.get("M") or 0),
+    return datetime(year, month, day, int(g.get("H") or 0), int(g.get("M") or 0),
                     int(g.get("S") or 0), micro, tz)
 
 
@@ -89,7 +96,7 @@ def parse_timestamp(text: str, formats: tuple[str, ...]) -> str | None:
         try:
             if fmt == "epoch":
                 value = float(text)
-                if value > 1e11:  # milliseconds
+                while value > 1e11:  # milliseconds, microseconds (journald) or nanoseconds
                     value /= 1000.0
                 return datetime.fromtimestamp(value, tz=UTC).isoformat()
             if fmt == "iso":

@@ -63,6 +63,28 @@ SAMPLES = [
     ("generic", "2024-01-15 10:23:45,123 WARN  [main] c.e.App - Cache miss rate 37%",
      "[main] c.e.App - Cache miss rate 37%", "WARNING"),
     ("plain", "ERROR data TLB error interrupt", "ERROR data TLB error interrupt", None),
+    ("log4j", "2024-01-15 10:23:45,123 ERROR [http-nio-8080-exec-2] c.e.shop.OrderService - Order 42 failed",
+     "Order 42 failed", "ERROR"),
+    ("logback", "10:23:45.123 [main] WARN  c.e.App - Slow query took 1200 ms", "Slow query took 1200 ms", "WARNING"),
+    ("spring-boot", "2024-01-15T10:23:45.123+01:00  INFO 4242 --- [           main] c.e.demo.DemoApplication"
+     "                 : Started DemoApplication in 2.1 seconds", "Started DemoApplication in 2.1 seconds", "INFO"),
+    ("python-logging", "2024-01-15 10:23:45,123 - app.db - ERROR - connection refused", "connection refused", "ERROR"),
+    ("python-basic", "WARNING:root:disk almost full", "disk almost full", "WARNING"),
+    ("go-zap", '2024-01-15T10:23:45.123+0100\tINFO\tserver/main.go:42\tlistening\t{"port": 8080}',
+     'listening\t{"port": 8080}', "INFO"),
+    ("go-log", "2024/01/15 10:23:45 listening on :8080", "listening on :8080", None),
+    ("rails", 'I, [2024-01-15T10:23:45.123456 #4242]  INFO -- : Started GET "/" for 127.0.0.1',
+     'Started GET "/" for 127.0.0.1', "INFO"),
+    ("journalctl", "2024-01-15T10:23:45+0100 web1 sshd[4242]: Accepted publickey for root",
+     "Accepted publickey for root", None),
+    ("journald-json", '{"__REALTIME_TIMESTAMP":"1705314225123456","PRIORITY":"3","MESSAGE":"Failed to start nginx"}',
+     "Failed to start nginx", "ERROR"),
+    ("postgresql", "2024-01-15 10:23:45.123 UTC [4242] FATAL:  password authentication failed for user \"bob\"",
+     'password authentication failed for user "bob"', "CRITICAL"),
+    ("redis", "4242:M 15 Jan 2024 10:23:45.123 # Server initialized", "Server initialized", "WARNING"),
+    ("mysql-error",
+     "2024-01-15T10:23:45.123456Z 0 [Warning] [MY-010068] [Server] CA certificate ca.pem is self signed.",
+     "CA certificate ca.pem is self signed.", "WARNING"),
 ]
 
 
@@ -123,3 +145,43 @@ def test_detection_picks_the_format_of_its_samples(registry, name):
 def test_detection_falls_back_to_generic(registry):
     # `plain` accepts any line too, but a format that reads no header is never the guess
     assert detect_format(["just some words", "and more words"], registry) == "generic"
+
+
+@pytest.mark.parametrize("name", sorted(__import__("pipelines.format_samples").format_samples.GENERATORS))
+def test_common_application_formats_are_detected_and_read(name):
+    """Samples written the way log4j, Logback, Spring Boot, Python, Go, Rails, journald, Docker, PostgreSQL,
+    Redis and MySQL write them (pipelines/format_samples.py): detected as their format, every header read."""
+    from pipelines.format_samples import ALSO_RIGHT, EXPECTED, sample
+
+    registry = FormatRegistry.load()
+    lines = sample(name, seed=99, lines=60)
+    detected = detect_format(lines, registry)
+    assert detected == EXPECTED[name] or detected in ALSO_RIGHT.get(name, ()), detected
+    fmt = registry.get(detected)
+    parser = header_parser_for(fmt)
+    for line in lines:
+        header = parser.split(line)
+        assert header is not None, line
+        _, content, timestamp, level = header
+        assert content and not content.endswith("\n")
+        assert timestamp is not None or fmt.timestamp is None, line
+        assert level is not None or not fmt.level_field, line
+
+
+def test_the_example_log_is_log4j_with_thread_and_logger_fields():
+    from pathlib import Path
+
+    lines = (Path(__file__).parents[1] / "examples" / "logs" / "payments-api.log").read_text().splitlines()[:200]
+    registry = FormatRegistry.load()
+    assert detect_format(lines, registry) == "log4j"
+    fields, content, _, _ = header_parser_for(registry.get("log4j")).split(lines[0])
+    assert {"Thread", "Logger"} <= set(fields) and not content.startswith("[")
+
+
+def test_time_of_day_alone_is_today_and_epoch_microseconds_are_read():
+    from datetime import UTC, datetime
+
+    from logai.timestamps import parse_timestamp
+
+    assert parse_timestamp("10:23:45.123", ("%H:%M:%S.%f",)) == f"{datetime.now(UTC):%Y-%m-%d}T10:23:45.123000"
+    assert parse_timestamp("1705314225123456", ("epoch",)) == "2024-01-15T10:23:45.123456+00:00"

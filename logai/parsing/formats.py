@@ -47,6 +47,8 @@ class LogFormat(BaseModel):
     timestamp: TimestampSpec | None = None
     level_field: str | None = None
     syslog_pri_field: str | None = None  # field holding a syslog <PRI>: level = severity (PRI % 8)
+    # this format's own level spellings (Redis writes `*` for notice), before the common ones
+    levels: dict[str, str] = Field(default_factory=dict)
     masking: MaskingOverride = Field(default_factory=MaskingOverride)
     drain: DrainOverride = Field(default_factory=DrainOverride)
 

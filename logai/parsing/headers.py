@@ -139,8 +139,12 @@ class _HeaderBase:
         if self.fmt.syslog_pri_field and fields.get(self.fmt.syslog_pri_field):
             return level_from_syslog_pri(fields[self.fmt.syslog_pri_field])
         if self.fmt.level_field:
-            return normalize_level(fields.get(self.fmt.level_field))
+            return self._normalize_level(fields.get(self.fmt.level_field))
         return None
+
+    def _normalize_level(self, value: str | None) -> str | None:
+        own = self.fmt.levels.get(value) if value is not None and self.fmt.levels else None
+        return normalize_level(own or value)
 
 
 class RegexHeaderParser(_HeaderBase):
@@ -181,10 +185,11 @@ class _KeyValueHeader(_HeaderBase):
 
     def _from_mapping(self, obj: dict[str, object], line: str) -> Header:
         msg_key = _first_key(obj, self.fmt.message_keys)
-        content = _scalar(obj[msg_key]) if msg_key else line.strip()
+        # Docker's json-file keeps each line's newline in `log`
+        content = _scalar(obj[msg_key]).rstrip("\r\n") if msg_key else line.strip()
         fields = {k: _scalar(v) for k, v in obj.items() if k != msg_key}
         level_key = _first_key(obj, self.fmt.level_keys)
-        level = normalize_level(fields.get(level_key)) if level_key else None
+        level = self._normalize_level(fields.get(level_key)) if level_key else None
         time_key = _first_key(obj, self.fmt.time_keys)
         timestamp = None
         if time_key:
