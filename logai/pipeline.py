@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from logai import metrics
 from logai.config import Settings
-from logai.events import FLAG_EMPTY, Event, Record
+from logai.events import FLAG_EMPTY, FLAG_PARAMS_UNALIGNED, Event, Param, Record
 from logai.parsing import format_detect
 from logai.parsing.formats import FormatRegistry
 from logai.parsing.lines import decode_line, iter_lines
@@ -183,6 +183,29 @@ class Pipeline:
     def detect_format(self, sample: Iterable[bytes]) -> str:
         """The format of a file or stream, from its first lines."""
         return format_detect.detect_format([decode_line(raw)[0] for raw in sample], self.registry)
+
+    def merged_templates(self, source: str, format_name: str) -> set[str]:
+        """Ids of `source`'s templates that a later, more general template has replaced (`merged_into`)."""
+        miner = self.parser(format_name).miners.get(source)
+        return set(miner.merged_into) if miner is not None else set()
+
+    def finalize(self, event: Event, format_name: str) -> None:
+        """Give an event of a finite input its template's final form (after every later generalisation):
+        id and text, parameters taken again from its content, and semantics from the knowledge base as it
+        stands (learning nothing). Unchanged when the final template no longer fits the line."""
+        miner = self.parser(format_name).miners.get(event.source)
+        if miner is None or event.template_id is None:
+            return
+        final = miner.templates.get(miner.resolve(event.template_id))
+        values = final.extract(event.content[: self.settings.parsing.max_content_chars]) if final else None
+        if final is None or values is None:
+            return
+        event.template_id, event.template = final.id, final.text
+        event.params = [Param(value) for value in values]
+        event.flags = [flag for flag in event.flags if flag != FLAG_PARAMS_UNALIGNED]
+        if self.semantics is not None:
+            event.conceptualized = None
+            self.semantics.annotate(event, learn=False)
 
     def template_text(self, source: str, format_name: str, template_id: str) -> str:
         """The text that stands for `template_id` now (after any merge): the final template of a line."""

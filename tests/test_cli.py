@@ -148,3 +148,20 @@ def test_semantics_in_parse_output_and_switch(tmp_path):
     assert typed["rhost"] == "ip" and typed["user"] == "user"
     plain = events(run("parse", "--format", "Linux", "--no-semantics", str(log)).stdout)[1]
     assert plain["conceptualized"] is None and all(p["concept"] is None for p in plain["params"])
+
+
+def test_a_file_gets_final_templates_and_streams_keep_them_as_they_stood(tmp_path):
+    """The first lines of a file are read before their template generalises: the file's output gives them the
+    final template (id, text and parameters); stdin, and --streaming, keep the template each line got then."""
+    log = tmp_path / "users.log"
+    users = ["alice", "alice", "bob", "carol", "dave"]
+    log.write_text("".join(f"2024-01-01 10:00:0{i} INFO user {u} logged in from gate 4\n" for i, u in enumerate(users)))
+    final = [orjson.loads(row) for row in run("parse", str(log)).stdout.splitlines()]
+    assert {e["template"] for e in final} == {"user <*> logged in from gate <*>"}
+    assert len({e["template_id"] for e in final}) == 1
+    assert [e["params"][0]["value"] for e in final] == users
+    streamed = [orjson.loads(row) for row in run("parse", "--streaming", str(log)).stdout.splitlines()]
+    piped = [orjson.loads(row) for row in run("parse", "-", stdin=log.read_bytes()).stdout.splitlines()]
+    for events in (streamed, piped):
+        assert events[0]["template"] == "user alice logged in from gate <*>"  # as it stood at line 1
+        assert events[-1]["template"] == "user <*> logged in from gate <*>"

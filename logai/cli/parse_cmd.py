@@ -6,7 +6,8 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Iterable, Iterator
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import BinaryIO
@@ -15,6 +16,7 @@ import click
 from tqdm import tqdm
 
 from logai.config import ConfigError
+from logai.events import Event
 from logai.parsing.formats import UnknownFormatError
 from logai.parsing.lines import sample_lines
 from logai.pipeline import Pipeline
@@ -47,14 +49,19 @@ class _ProgressReader:
               help="Progress bar on stderr (default: when stderr is a terminal).")
 @click.option("--semantics/--no-semantics", default=None,
               help="Parameter types, concepts and conceptualized templates (default: from the config, on).")
+@click.option("--streaming", is_flag=True,
+              help="Write each line's template as it stood when the line was read, as stdin does (default for "
+                   "files: the final template, after the whole file).")
 @click.pass_obj
 def parse(app, inputs: tuple[Path, ...], format_name: str | None, source: str | None, out: Path | None,
-          state_file: Path | None, progress: bool | None, semantics: bool | None) -> None:
+          state_file: Path | None, progress: bool | None, semantics: bool | None, streaming: bool) -> None:
     """Parse log FILEs (or '-' for stdin) into JSON Lines events.
 
     Each output object has at least: line (1-based), template_id, template (with <*>),
     conceptualized (instances as <*concept*>), params (list of {value, type, concept}) and
-    fields (the header fields).
+    fields (the header fields). A file's lines get their final templates (a template that a later
+    line generalised is replaced by the general one; the file is spooled to a temporary file, so memory
+    stays bounded); stdin, and files with --streaming, get each template as it stood then.
     """
     settings = app.settings
     if state_file is not None:
@@ -98,10 +105,36 @@ def parse(app, inputs: tuple[Path, ...], format_name: str | None, source: str | 
                         stream = _ProgressReader(handle, bar)
                 pipeline.open_source(src, fmt)
                 log.info("parsing %s as format %s, source %s", path, fmt, src)
-                for event in pipeline.parse_stream(stream, source=src, format_name=fmt):
-                    write(event.to_json())
-                    write(b"\n")
+                events = pipeline.parse_stream(stream, source=src, format_name=fmt)
+                if is_stdin or streaming:
+                    for event in events:
+                        write(event.to_json())
+                        write(b"\n")
+                else:
+                    _write_final(pipeline, events, src, fmt, write)
         except BrokenPipeError:
             sys.stderr.close()  # reader went away (e.g. `| head`): stop quietly
         finally:
             pipeline.close()
+
+
+def _write_final(pipeline: Pipeline, events: Iterable[Event], source: str, format_name: str,
+                 write: Callable[[bytes], object]) -> None:
+    """Spool a file's events (each after its template id), then write them with their final templates:
+    only the events of templates that were merged later are decoded and given their final form again."""
+    with tempfile.TemporaryFile() as spool:
+        for event in events:
+            spool.write(f"{event.template_id or ''}\t".encode())
+            spool.write(event.to_json())
+            spool.write(b"\n")
+        merged = {tid.encode() for tid in pipeline.merged_templates(source, format_name)}
+        spool.seek(0)
+        for line in spool:
+            tid, _, body = line.partition(b"\t")
+            if tid in merged:
+                event = Event.from_json(body)
+                pipeline.finalize(event, format_name)
+                write(event.to_json())
+                write(b"\n")
+            else:
+                write(body)
