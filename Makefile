@@ -3,7 +3,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install peers run test lint bench-doors bench-hostile bench-alerts bench-console screenshots bench-parsing bench-semantics bench-decoding bench-anomaly train-semantics train-router bench-adaptive train-default-router bench-default-router eval-logeval
+.PHONY: install peers run test lint bench-formats bench-doors bench-hostile bench-alerts bench-console screenshots bench-parsing bench-semantics bench-decoding bench-anomaly train-semantics train-router bench-adaptive train-default-router bench-default-router eval-logeval
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -55,6 +55,9 @@ bench-doors: install
 
 bench-hostile: install
 	$(PY) pipelines/bench_hostile.py --out reports/hostile
+
+bench-formats: install
+	$(PY) pipelines/bench_formats.py --out reports/formats
 
 bench-parsing: install
 	$(PY) pipelines/bench_parsing.py --out reports/parsing
