@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-SCHEMA_VERSION = 2  # 2 added `conceptualized`; version 1 records still load
+SCHEMA_VERSION = 3  # 2 added `conceptualized`, 3 `pairs` and params' `origin`; older records still load
 
 # Levels that count as errors (upper case; header parsing normalises most spellings to ERROR and CRITICAL):
 # the error-rate detector and the console's error counts read the same set.
@@ -31,14 +31,23 @@ FLAG_UNMATCHED = "unmatched"  # read-only matching (analyze) found no known temp
 
 @dataclass(slots=True)
 class Param:
-    """One variable part of a message: its text, and (once semantics run) its type and concept."""
+    """One variable part of a message: its text, and (once semantics run) its type and concept, with where
+    the concept came from: `stated` by this line, or `kb` (an earlier line of the source stated this value
+    as an instance of it: line `taught_by`)."""
 
     value: str
     type: str | None = None
     concept: str | None = None
+    origin: str | None = None  # "stated" or "kb" when there is a concept
+    taught_by: int | None = None  # for "kb": the line of this source that stated it
 
     def to_dict(self) -> dict[str, Any]:
-        return {"value": self.value, "type": self.type, "concept": self.concept}
+        out: dict[str, Any] = {"value": self.value, "type": self.type, "concept": self.concept}
+        if self.origin is not None:
+            out["origin"] = self.origin
+            if self.taught_by is not None:
+                out["taught_by"] = self.taught_by
+        return out
 
 
 @dataclass(slots=True)
@@ -58,6 +67,7 @@ class Event:
     params: list[Param] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
     conceptualized: str | None = None  # template with instances as <*concept*> (semantics stage)
+    pairs: list[tuple[str, str]] | None = None  # the (concept, instance) pairs the message states (semantics)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -71,6 +81,7 @@ class Event:
             "template": self.template,
             "conceptualized": self.conceptualized,
             "params": [p.to_dict() for p in self.params],
+            "pairs": [list(pair) for pair in self.pairs] if self.pairs is not None else None,
             "fields": self.fields,
             "content": self.content,
             "raw": self.raw,
@@ -83,7 +94,7 @@ class Event:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Event:
         version = data.get("v", SCHEMA_VERSION)
-        if version not in (1, SCHEMA_VERSION):
+        if version not in (1, 2, SCHEMA_VERSION):
             raise ValueError(f"unsupported event schema version {version!r} (expected {SCHEMA_VERSION})")
         return cls(
             raw=data["raw"],
@@ -99,6 +110,7 @@ class Event:
             params=[Param(**p) for p in data.get("params") or []],
             flags=list(data.get("flags") or []),
             conceptualized=data.get("conceptualized"),
+            pairs=[(str(c), str(i)) for c, i in data["pairs"]] if data.get("pairs") is not None else None,
         )
 
     @classmethod

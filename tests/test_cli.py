@@ -43,8 +43,11 @@ def test_output_contract(tmp_path):
     out = events(result.stdout)
     assert [e["line"] for e in out] == [1, 2, 3]
     for event in out:
-        assert {"line", "template_id", "template", "params", "fields"} <= set(event)
-        assert all(set(p) == {"value", "type", "concept"} for p in event["params"])
+        assert {"line", "template_id", "template", "params", "pairs", "fields"} <= set(event)
+        for p in event["params"]:  # where a concept came from is said: stated by the line, or from the KB
+            assert {"value", "type", "concept"} <= set(p) <= {"value", "type", "concept", "origin", "taught_by"}
+            assert (p["concept"] is None) == ("origin" not in p)
+            assert p.get("origin") in (None, "stated", "kb") and ("taught_by" in p) <= (p.get("origin") == "kb")
         assert event["fields"]["Level"] == "INFO"
     assert out[1]["template"] == "PacketResponder <*> for block <*> terminating"
     assert out[2]["params"][0]["value"] == "10.251.73.220"

@@ -18,7 +18,7 @@ def test_json_round_trip_is_lossless():
 def test_json_has_stable_key_order_and_version():
     data = orjson.loads(make_event().to_json())
     assert list(data) == ["v", "source", "line", "offset", "timestamp", "level", "template_id", "template",
-                          "conceptualized", "params", "fields", "content", "raw", "flags"]
+                          "conceptualized", "params", "pairs", "fields", "content", "raw", "flags"]
     assert data["v"] == SCHEMA_VERSION
     assert data["params"] == [{"value": "42", "type": "integer", "concept": "count"}]
 

@@ -115,6 +115,10 @@ def test_knowledge_base_gives_a_concept_to_a_bare_instance():
     bare = pipeline.parse_text(HDFS[1], source="hdfs", format_name="HDFS", line=2)
     block = next(p for p in bare.params if p.value == "blk_77")
     assert block.concept == "block"  # stated as `block blk_77` one line earlier, bare here
+    assert (block.origin, block.taught_by) == ("kb", 1)  # and the output says so, and which line taught it
+    first = pipeline.parse_text(HDFS[0].replace("blk_77", "blk_78"), source="hdfs", format_name="HDFS", line=3)
+    assert first.pairs is not None and ("block", "blk_78") in first.pairs  # what the line itself states
+    assert next(p for p in first.params if p.value == "blk_78").origin == "stated"
 
 
 def test_knowledge_base_survives_a_restart(tmp_path: Path):
@@ -124,7 +128,8 @@ def test_knowledge_base_survives_a_restart(tmp_path: Path):
     first.close()
     second = Pipeline(settings)
     bare = second.parse_text(HDFS[1], source="hdfs", format_name="HDFS", line=2)
-    assert next(p for p in bare.params if p.value == "blk_77").concept == "block"
+    block = next(p for p in bare.params if p.value == "blk_77")
+    assert (block.concept, block.origin, block.taught_by) == ("block", "kb", 1)
 
 
 def test_semantics_can_be_switched_off():

@@ -21,12 +21,13 @@ class KnowledgeBase:
         # concept -> its most recent instances (a bounded deque: O(1) per statement; entries whose concept
         # changed since are filtered out when read)
         self._instances: dict[str, deque[str]] = {}
+        self._taught_by: dict[str, int] = {}  # instance -> the line that stated its current concept
 
     def __len__(self) -> int:
         return len(self._concept_of)
 
-    def observe(self, concept: str, instance: str) -> None:
-        """Record that `instance` was stated as an instance of `concept`."""
+    def observe(self, concept: str, instance: str, line: int | None = None) -> None:
+        """Record that `instance` was stated as an instance of `concept` (by `line` of the source)."""
         concept_of = self._concept_of
         previous = concept_of.get(instance)
         if previous == concept:
@@ -34,15 +35,21 @@ class KnowledgeBase:
         if previous is not None:
             del concept_of[instance]
         concept_of[instance] = concept
+        if line is not None:
+            self._taught_by[instance] = line
         members = self._instances.get(concept)
         if members is None:
             members = self._instances[concept] = deque(maxlen=self.max_per_concept)
         members.append(instance)
         if len(concept_of) > self.max_instances:
-            concept_of.popitem(last=False)
+            self._taught_by.pop(concept_of.popitem(last=False)[0], None)
 
     def concept_of(self, instance: str) -> str | None:
         return self._concept_of.get(instance)
+
+    def taught_by(self, instance: str) -> int | None:
+        """The line that stated `instance`'s concept, when known."""
+        return self._taught_by.get(instance)
 
     def instances_of(self, concept: str) -> list[str]:
         """Recent instances of `concept`, newest last, each once."""
@@ -54,10 +61,13 @@ class KnowledgeBase:
         return list(seen)
 
     def to_state(self) -> dict[str, Any]:
-        return {"concept_of": list(self._concept_of.items())}
+        return {"concept_of": list(self._concept_of.items()), "taught_by": list(self._taught_by.items())}
 
     def load_state(self, state: dict[str, Any]) -> None:
         self._concept_of.clear()
         self._instances.clear()
+        self._taught_by.clear()
         for instance, concept in state.get("concept_of", []):
             self.observe(str(concept), str(instance))
+        self._taught_by.update((str(instance), int(line)) for instance, line in state.get("taught_by", [])
+                               if instance in self._concept_of)
