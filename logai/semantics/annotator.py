@@ -35,8 +35,8 @@ class TemplateSemantics:
 
     @property
     def stated(self) -> list[tuple[str, str]] | None:
-        """Every pair, as `str.format` patterns over the slot values; None when a recipe needs a word inside a
-        slot (then `_render` is used)."""
+        """Every pair, as `str.format` patterns over the slot values (`blk_{2}`); None when a recipe needs a
+        word inside a slot (rare: then `_render` is used)."""
         out = []
         for concept, instance in self.pairs:
             concept_format, instance_format = _format_string(concept), _format_string(instance)
@@ -46,21 +46,15 @@ class TemplateSemantics:
         return out
 
     @property
-    def learnable(self) -> list[tuple[str, str]] | None:
-        """The pairs worth recording in the knowledge base, as `str.format` patterns over the slot values
-        (`blk_{2}`), or None when a recipe needs a word inside a slot (rare: then `_render` is used).
-
-        Instances whose value is a number, size, duration, time or boolean are left out: `0` stated as a
-        `uid` says nothing about the next `0`, whereas a block id or an address stays what it was."""
+    def learnable(self) -> list[int]:
+        """The indexes of the pairs worth recording in the knowledge base. Instances whose value is a number,
+        size, duration, time or boolean are left out: `0` stated as a `uid` says nothing about the next `0`,
+        whereas a block id or an address stays what it was."""
         out = []
-        for concept, instance in self.pairs:
+        for index, (_, instance) in enumerate(self.pairs):
             slots = [part for part in instance if isinstance(part, int)]
-            if len(slots) == 1 and len(instance) == 1 and self.slot_type[slots[0]] in NOT_IDENTIFYING:
-                continue
-            concept_format, instance_format = _format_string(concept), _format_string(instance)
-            if concept_format is None or instance_format is None:
-                return None
-            out.append((concept_format, instance_format))
+            if not (len(slots) == 1 and len(instance) == 1 and self.slot_type[slots[0]] in NOT_IDENTIFYING):
+                out.append(index)
         return out
 
 
@@ -119,8 +113,8 @@ class SemanticAnnotator:
         self.kb = kb or KnowledgeBase()
         self.cache_size = cache_size
         self._cache: dict[tuple[str, int], TemplateSemantics | None] = {}
-        self._learnable: dict[tuple[str, int], list[tuple[str, str]] | None] = {}
-        self._stated: dict[tuple[str, int], list[tuple[str, str]] | None] = {}
+        # per template: the pairs as format patterns (or None), and which of them the knowledge base learns
+        self._recipes: dict[tuple[str, int], tuple[list[tuple[str, str]] | None, list[int]]] = {}
 
     def analyse(self, template: str, content: str, values: list[str]) -> TemplateSemantics | None:
         """Run the pair model on one message of `template` and express its answer in template slots."""
@@ -205,11 +199,9 @@ class SemanticAnnotator:
         found = self.analyse(event.template or "", content, [p.value for p in event.params])
         if len(self._cache) >= self.cache_size:  # templates are few; a full cache is simply restarted
             self._cache.clear()
-            self._learnable.clear()
-            self._stated.clear()
+            self._recipes.clear()
         self._cache[key] = found
-        self._learnable[key] = found.learnable if found is not None else None
-        self._stated[key] = found.stated if found is not None else None
+        self._recipes[key] = (found.stated, found.learnable) if found is not None else (None, [])
         return found
 
     def pairs(self, event: Event) -> list[tuple[str, str]]:
@@ -230,29 +222,20 @@ class SemanticAnnotator:
             return event
         params = event.params
         values = [p.value for p in params]
-        key = (event.template_id, len(params))
-        if learn:
-            self._learn(found, self._learnable.get(key), values, event.line)
+        stated, learnable = self._recipes[(event.template_id, len(params))]
+        pairs = ([(c.format(*values), i.format(*values)) for c, i in stated] if stated is not None
+                 else [(_render(c, values), _render(i, values)) for c, i in found.pairs])
         kb = self.kb
+        if learn:
+            observe, line = kb.observe, event.line
+            for index in learnable:
+                observe(*pairs[index], line)
         for param, concept, kind in zip(params, found.slot_concept, found.slot_type, strict=True):
             param.type = kind
             if concept is not None:
                 param.concept, param.origin = concept, "stated"
             elif (known := kb.concept_of(param.value)) is not None:
                 param.concept, param.origin, param.taught_by = known, "kb", kb.taught_by(param.value)
-        stated = self._stated.get(key)
-        event.pairs = ([(c.format(*values), i.format(*values)) for c, i in stated] if stated is not None
-                       else [(_render(c, values), _render(i, values)) for c, i in found.pairs])
+        event.pairs = pairs
         event.conceptualized = found.conceptualized
         return event
-
-    def _learn(self, found: TemplateSemantics, learnable: list[tuple[str, str]] | None, values: list[str],
-               line: int) -> None:
-        """Record the line's (concept, instance) pairs in the knowledge base."""
-        observe = self.kb.observe
-        if learnable is not None:
-            for concept_format, instance_format in learnable:
-                observe(concept_format.format(*values), instance_format.format(*values), line)
-        else:
-            for concept_recipe, instance_recipe in found.pairs:
-                observe(_render(concept_recipe, values), _render(instance_recipe, values), line)
