@@ -75,6 +75,7 @@ class Pipeline:
         self._saved = restore_state(self.persistence) if self.persistence else {}
         self._last_save = time.monotonic()
         self._recent: OrderedDict[tuple[str, str], None] = OrderedDict()  # (format, source), least recent first
+        self._source_format: dict[str, str] = {}  # the format each loaded source was last read with
 
     # -- the stages, in order -----------------------------------------------------------------------------
     def run(self, lines: Sequence[bytes | str], *, source: str, format_name: str, first_line: int = 1
@@ -180,6 +181,14 @@ class Pipeline:
             self.semantics.process(events, learn=False)
         return events
 
+    def format_of(self, source: str) -> str | None:
+        """The format `source` was last read with (or saved with), if it has been seen: a door that is given
+        no format reads a known source the way it was read before, so its templates stay one set."""
+        if (known := self._source_format.get(source)) is not None:
+            return known
+        saved = self._saved.get(source)
+        return str(saved["format"]) if saved and saved.get("format") else None
+
     def detect_format(self, sample: Iterable[bytes]) -> str:
         """The format of a file or stream, from its first lines."""
         return format_detect.detect_format([decode_line(raw)[0] for raw in sample], self.registry)
@@ -225,6 +234,7 @@ class Pipeline:
         parser = self.parser(format_name)
         recent = self._recent
         key = (parser.format.name, source)
+        self._source_format[source] = parser.format.name
         if key in recent:
             recent.move_to_end(key)
         else:
@@ -259,6 +269,8 @@ class Pipeline:
         """Unload the least recently used source (`parsing.max_sources`): its state goes to the saved states
         (written at the next save when there is a persistence handler, so it resumes where it was)."""
         self._recent.pop((format_name, source), None)
+        if self._source_format.get(source) == format_name:
+            del self._source_format[source]
         miner = self.parsers[format_name].miners.pop(source, None)
         if miner is not None and self.persistence is not None:
             self._saved[source] = self._source_state(format_name, source, miner)

@@ -137,3 +137,28 @@ def test_anomalies_endpoint(client):
     body = client.get("/v1/anomalies", params={"start": "2023-11-14T00:00:00"}).json()
     assert body["anomalies"][0]["detector"] == "rate_spike" and body["anomalies"][0]["evidence"]["rate"] == 120
     assert client.get("/v1/anomalies", params={"start": "2030-01-01T00:00:00"}).json()["anomalies"] == []
+
+
+def test_a_known_source_is_read_with_the_format_it_was_read_with(tmp_path):
+    """A line posted without a format to a source ingested from a file as log4j is read as log4j: one
+    template set per source, whichever door a line comes through."""
+    from fastapi.testclient import TestClient
+
+    from logai.api.app import create_app
+    from logai.bootstrap import build_service
+    from logai.config import Settings
+    from logai.doors.files import ingest_file
+
+    settings = Settings(data_dir=tmp_path / "data")
+    service = build_service(settings)
+    log = tmp_path / "shop.log"
+    log.write_text("".join(f"2024-01-15 10:23:4{i},123 INFO  [exec-{i}] c.e.shop.Orders - order {i} paid\n"
+                           for i in range(5)))
+    ingest_file(service, log, None)
+    with TestClient(create_app(settings, service)) as client:
+        r = client.post("/v1/ingest?source=shop.log", content=b"2024-01-15 10:24:00,001 INFO  [exec-9] "
+                                                               b"c.e.shop.Orders - order 9 paid")
+        assert r.status_code == 200, r.text
+        events = client.get("/v1/events", params={"source": "shop.log", "limit": 10}).json()["events"]
+    assert len({e["template_id"] for e in events}) == 1 and len(events) == 6
+    assert all(e["fields"].get("Logger") == "c.e.shop.Orders" for e in events)

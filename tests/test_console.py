@@ -116,8 +116,9 @@ def test_pages_search_and_feedback_in_a_real_browser(tmp_path):
             corrected = next(a for a in stored if a["id"] == analysis_id)
             raw = httpx.get(f"{server.base}/v1/events", params={"template_id": corrected["provenance"]["template_id"],
                                                                 "limit": 1}, timeout=10).json()["events"][0]["raw"]
-            httpx.post(f"{server.base}/v1/ingest?source=payments-api.log", content=raw.encode(),
-                       params={"idempotency_key": "console-test-again"}, timeout=60).raise_for_status()
+            httpx.post(f"{server.base}/v1/ingest", content=raw.encode(),  # (httpx's params replace a URL's query)
+                       params={"source": "payments-api.log", "idempotency_key": "console-test-again"},
+                       timeout=60).raise_for_status()
             newest = httpx.get(f"{server.base}/v1/analyses?limit=1", timeout=10).json()["analyses"][0]
             assert newest["provenance"]["input"] == corrected["provenance"]["input"]
             assert newest["label"] == "normal"  # the correction decides the next verdict on that input

@@ -67,7 +67,8 @@ async def ingest(
     body = await read_decoded_body(request, settings.api.max_request_bytes)
     content_type = media_type(request)
     is_json = content_type in JSON_TYPES
-    fmt = format or ("json" if is_json else settings.api.default_format)
+    # no format given: a known source is read as it was before (a file ingested as log4j stays log4j)
+    fmt = format or ("json" if is_json else service.pipeline.format_of(source) or settings.api.default_format)
     try:
         log_format = service.pipeline.registry.get(fmt)
     except UnknownFormatError as exc:
