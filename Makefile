@@ -3,7 +3,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install peers run test lint bench-formats bench-doors bench-hostile bench-alerts bench-console screenshots bench-parsing bench-semantics bench-decoding bench-anomaly train-semantics train-router bench-adaptive train-default-router bench-default-router eval-logeval
+.PHONY: install peers run test lint bench-formats bench-doors bench-hostile bench-alerts bench-console screenshots bench-parsing bench-semantics bench-decoding bench-anomaly train-semantics train-router bench-adaptive train-default-router bench-default-router bench-verdicts eval-logeval
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -86,6 +86,11 @@ train-default-router: install
 
 bench-default-router: install
 	$(PY) pipelines/bench_default_router.py --data ../shared/data --out reports/default_router
+
+# cold verdicts: MC dropout on every input vs screened by one deterministic pass (a fine-tuned router from
+# `make train-router` is measured too when models/router exists)
+bench-verdicts: install
+	$(PY) pipelines/bench_verdicts.py --data ../shared/data --out reports/verdicts $$(test -d models/router && echo --router models/router)
 
 # full English LogEval runs of the whole system: the issue's protocol (train/dev/test split by input, the
 # test part scored), then 5-fold cross-fitting (every item scored by routers that never saw its log)

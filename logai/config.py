@@ -222,6 +222,9 @@ class RouteConfig(BaseModel):
                                   "beat the small model (`off`: the small model decides everything)")
     k: int = Field(5, ge=0, le=50, description="error-prone cases retrieved into the LLM prompt")
     statistic: Literal["entropy", "vote"] = "entropy"
+    mc_screen: float | None = Field(0.5, ge=0, le=1,
+                                    description="MC dropout only for items whose deterministic uncertainty is at "
+                                                "least this share of the routing threshold (none: every item)")
     max_llm_calls_per_s: float | None = Field(2.0, gt=0, description="LLM calls per second (none: no limit)")
     max_llm_calls_per_day: int | None = Field(20_000, ge=0, description="LLM calls per day (none: no limit)")
     cache_size: int = Field(20_000, ge=0, description="verdicts kept, by (task, small-model input): about 16 MB")

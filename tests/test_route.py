@@ -83,6 +83,28 @@ def test_mc_dropout_is_unsure_of_the_ambiguous_input(classifier):
     assert only.labels == ["normal"] and only.uncertainty()[0] == pytest.approx(0.0, abs=1e-6)
 
 
+def test_the_screen_samples_only_what_one_deterministic_pass_is_unsure_of(classifier):
+    clear = ["kernel panic on node 42: machine check exception", "user 42 logged in successfully"]
+    texts = [clear[0], AMBIGUOUS, clear[1]]
+    # no screen above zero: every item gets the passes, as without a screen
+    full = classifier.predict_mc(texts)
+    everything = classifier.predict_mc(texts, screen=0.0)
+    assert everything.labels == full.labels and np.allclose(everything.probs, full.probs)
+    # a screen no entropy reaches: the deterministic answer, unanimous
+    plain = classifier.predict_mc(texts, screen=1.1)
+    assert plain.labels == classifier.predict(texts) and plain.vote.tolist() == [1.0, 1.0, 1.0]
+    assert np.allclose(plain.probs, classifier.predict_proba(texts), atol=1e-5)
+    # between: the ambiguous item alone is sampled, and gets what sampling it alone gives
+    screened = classifier.predict_mc(texts, screen=0.5)
+    alone = classifier.predict_mc([AMBIGUOUS])
+    assert np.allclose(screened.probs[1], alone.probs[0]) and screened.vote[1] == alone.vote[0]
+    assert screened.vote[0] == screened.vote[2] == 1.0
+    assert np.allclose(screened.probs[[0, 2]], plain.probs[[0, 2]])
+    # and the order of the texts does not matter (they are batched by length)
+    backwards = classifier.predict_mc(texts[::-1], screen=1.1)
+    assert np.allclose(backwards.probs[::-1], plain.probs, atol=1e-5)
+
+
 def test_threshold_calibration():
     u = np.array([0.1, 0.2, 0.3, 0.4, 0.5])
     assert threshold_for_budget(u, 0.4) == pytest.approx(0.3)  # routes 0.4 and 0.5

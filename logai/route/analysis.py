@@ -41,7 +41,7 @@ def build_router(settings: Settings) -> AdaptiveRouter:
         backend = LazyBackend(settings.llm)
     budget = LlmBudget(config.max_llm_calls_per_s, config.max_llm_calls_per_day)
     return load_router(config.model_dir or DEFAULT_ROUTER, backend, k=config.k, statistic=config.statistic,
-                       budget=budget, cache=VerdictCache(config.cache_size),
+                       mc_screen=config.mc_screen, budget=budget, cache=VerdictCache(config.cache_size),
                        llm_name=settings.llm.model or settings.llm.backend)
 
 

@@ -66,7 +66,7 @@ class AdaptiveRouter:
                  library: CaseLibrary | None = None, backend: Backend | None = None, *, k: int = 5,
                  statistic: str = "entropy", budget: LlmBudget | None = None, cache: VerdictCache | None = None,
                  case_mode: CaseMode = "retrieved", max_tokens: int = 64, seed: int = 0, llm_name: str = "llm",
-                 llm_accuracy: dict[str, float] | None = None):
+                 llm_accuracy: dict[str, float] | None = None, mc_screen: float | None = 0.5):
         self.models = models
         self.thresholds = thresholds
         self.library = library
@@ -84,6 +84,9 @@ class AdaptiveRouter:
         self.llm_accuracy = dict(llm_accuracy or {})
         self.base_llm_accuracy = dict(self.llm_accuracy)  # as measured offline; feedback moves llm_accuracy
         self.overrides: dict[tuple[str, str], tuple[str, int]] = {}  # (task, input) -> operator's label, feedback id
+        # MC dropout only where a deterministic pass is at least this share of the threshold unsure (None: on
+        # every item); an item below it is not routed either way, and is ten forwards cheaper
+        self.mc_screen = mc_screen
 
     def model(self, task: str) -> SmallModel:
         try:
@@ -120,11 +123,12 @@ class AdaptiveRouter:
             for i in todo:
                 first.setdefault(keys[i], i)
             unique = list(first.values())
+            threshold = self.thresholds.get(task, float("inf"))
             mc = model.predict_mc([texts[i] for i in unique],
-                                  allowed=[choices[i] for i in unique] if choices else None)
+                                  allowed=[choices[i] for i in unique] if choices else None,
+                                  screen=self.screen(threshold))
             uncertainty = mc.uncertainty(self.statistic)
             slm_seconds = (time.perf_counter() - started) / len(unique)
-            threshold = self.thresholds.get(task, float("inf"))
             decided: dict[tuple, Verdict] = {}
             for row, i in enumerate(unique):
                 label = mc.labels[row]
@@ -177,6 +181,12 @@ class AdaptiveRouter:
             return corrected[0]
         cached = self.cache.get((task, None, key))
         return cached.label if cached is not None else model.predict([key])[0]
+
+    def screen(self, threshold: float) -> float | None:
+        """The deterministic uncertainty below which an item skips the MC passes (None: none skips them)."""
+        if self.mc_screen is None:
+            return None
+        return min(threshold, 1.0) * self.mc_screen if threshold != float("inf") else 1.0 + 1e-9
 
     def llm_pays(self, task: str, confidence: float) -> bool:
         """Whether the LLM is expected to beat the small model on an item it is `confidence` sure of."""

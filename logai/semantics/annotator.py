@@ -113,8 +113,7 @@ class SemanticAnnotator:
         self.kb = kb or KnowledgeBase()
         self.cache_size = cache_size
         self._cache: dict[tuple[str, int], TemplateSemantics | None] = {}
-        # per template: the pairs as format patterns (or None), and which of them the knowledge base learns
-        self._recipes: dict[tuple[str, int], tuple[list[tuple[str, str]] | None, list[int]]] = {}
+        self._plans: dict[tuple[str, int], _Plan] = {}  # per template: what each of its lines costs
 
     def analyse(self, template: str, content: str, values: list[str]) -> TemplateSemantics | None:
         """Run the pair model on one message of `template` and express its answer in template slots."""
@@ -190,52 +189,81 @@ class SemanticAnnotator:
         return " ".join("".join(out).split())
 
     def semantics_for(self, event: Event) -> TemplateSemantics | None:
+        plan = self._plan(event)
+        return plan.found if plan is not None else None
+
+    def _plan(self, event: Event) -> _Plan | None:
         key = (event.template_id or "", len(event.params))
-        try:
-            return self._cache[key]
-        except KeyError:
-            pass
+        plan = self._plans.get(key)
+        if plan is not None:
+            return plan
+        if key in self._cache:
+            return None  # the pair model found nothing to say about this template
         content = event.content[: self.max_content_chars]
         found = self.analyse(event.template or "", content, [p.value for p in event.params])
         if len(self._cache) >= self.cache_size:  # templates are few; a full cache is simply restarted
             self._cache.clear()
-            self._recipes.clear()
+            self._plans.clear()
         self._cache[key] = found
-        self._recipes[key] = (found.stated, found.learnable) if found is not None else (None, [])
-        return found
+        if found is None:
+            return None
+        plan = self._plans[key] = _Plan(found)
+        return plan
 
     def pairs(self, event: Event) -> list[tuple[str, str]]:
         """The (concept, instance) pairs the event's message states."""
-        found = self.semantics_for(event)
-        if found is None:
-            return []
-        values = [p.value for p in event.params]
-        return [(_render(c, values), _render(i, values)) for c, i in found.pairs]
+        plan = self._plan(event)
+        return plan.pairs([p.value for p in event.params]) if plan is not None else []
 
     def annotate(self, event: Event, learn: bool = True) -> Event:
         """Fill `params[i].type/concept` and `conceptualized`; learn from (unless not `learn`) and use the
         knowledge base."""
         if event.template_id is None or "params_unaligned" in event.flags:
             return event
-        found = self.semantics_for(event)
-        if found is None:
+        plan = self._plan(event)
+        if plan is None:
             return event
         params = event.params
         values = [p.value for p in params]
-        stated, learnable = self._recipes[(event.template_id, len(params))]
-        pairs = ([(c.format(*values), i.format(*values)) for c, i in stated] if stated is not None
-                 else [(_render(c, values), _render(i, values)) for c, i in found.pairs])
+        pairs = plan.pairs(values)
         kb = self.kb
         if learn:
-            observe, line = kb.observe, event.line
-            for index in learnable:
-                observe(*pairs[index], line)
-        for param, concept, kind in zip(params, found.slot_concept, found.slot_type, strict=True):
+            known_concept, observe, line = kb.concept_of, kb.observe, event.line
+            for index in plan.learnable:
+                said, instance = pairs[index]
+                if known_concept(instance) != said:  # most lines restate what the knowledge base holds
+                    observe(said, instance, line)
+        for param, (kind, stated) in zip(params, plan.slots, strict=True):
             param.type = kind
-            if concept is not None:
-                param.concept, param.origin = concept, "stated"
+            if stated is not None:
+                param.concept, param.origin = stated, "stated"
             elif (known := kb.concept_of(param.value)) is not None:
                 param.concept, param.origin, param.taught_by = known, "kb", kb.taught_by(param.value)
         event.pairs = pairs
-        event.conceptualized = found.conceptualized
+        event.conceptualized = plan.found.conceptualized
         return event
+
+
+class _Plan:
+    """A template's semantics as its lines use them: each slot's type and stated concept, and the stated pairs
+    built from the slot values by the cheapest means their recipes allow."""
+
+    __slots__ = ("_formats", "_simple", "found", "learnable", "slots")
+
+    def __init__(self, found: TemplateSemantics):
+        self.found = found
+        self.slots = tuple(zip(found.slot_type, found.slot_concept, strict=True))
+        self.learnable = tuple(found.learnable)
+        formats = found.stated
+        # the common shape: a literal concept and one whole slot as the instance (`block {2}`)
+        simple = [(c[0], i[0]) for c, i in found.pairs
+                  if len(c) == 1 and isinstance(c[0], str) and len(i) == 1 and isinstance(i[0], int)]
+        self._simple = simple if len(simple) == len(found.pairs) else None
+        self._formats = formats
+
+    def pairs(self, values: list[str]) -> list[tuple[str, str]]:
+        if self._simple is not None:
+            return [(concept, values[slot]) for concept, slot in self._simple]
+        if self._formats is not None:
+            return [(c.format(*values), i.format(*values)) for c, i in self._formats]
+        return [(_render(c, values), _render(i, values)) for c, i in self.found.pairs]

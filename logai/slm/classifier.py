@@ -30,7 +30,7 @@ from logai.calibration import fit_temperature
 from logai.devices import pick_device, pick_dtype
 from logai.paths import read_manifest
 from logai.scores import macro_f1
-from logai.slm.uncertainty import McPrediction, allowed_mask, summarise
+from logai.slm.uncertainty import McPrediction, allowed_mask, deterministic, merge, normalised_entropy, summarise
 
 log = logging.getLogger(__name__)
 MANIFEST = "slm.json"
@@ -166,25 +166,29 @@ class SlmClassifier(BaseEstimator):
 
     # -- inference -------------------------------------------------------------------------------------
     def _logits(self, texts: Sequence[str], passes: int = 0) -> torch.Tensor:
-        """(items, classes) logits in eval mode, or (passes, items, classes) with dropout on."""
+        """(items, classes) logits in eval mode, or (passes, items, classes) with dropout on. Texts go through
+        in order of length (a batch pads to its longest) and come back in the order given."""
         self._check_fitted()
+        if not texts:
+            return torch.zeros((passes, 0, len(self.labels_)) if passes else (0, len(self.labels_)))
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         chunk = self.batch_size * 2 if passes == 0 else max(1, (self.batch_size * 4) // passes)
         out = []
         self.model_.train(passes > 0)
         try:
             with torch.inference_mode(), self._autocast():
-                for start in range(0, len(texts), chunk):
-                    batch = self._encode(texts[start : start + chunk])
+                for start in range(0, len(order), chunk):
+                    batch = self._encode([texts[i] for i in order[start : start + chunk]])
                     if passes:  # one forward over every pass: dropout draws a fresh mask per row
                         batch = {k: v.repeat(passes, 1) for k, v in batch.items()}
                     logits = self.model_(**batch).logits.float().cpu()
                     out.append(logits.view(passes, -1, logits.shape[-1]) if passes else logits)
         finally:
             self.model_.eval()
-        if not out:
-            shape = (passes, 0, len(self.labels_)) if passes else (0, len(self.labels_))
-            return torch.zeros(shape)
-        return torch.cat(out, dim=1 if passes else 0)
+        by_length = torch.cat(out, dim=1 if passes else 0)
+        unsorted = torch.empty_like(by_length)
+        unsorted[..., order, :] = by_length
+        return unsorted
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Temperature-scaled class probabilities, columns in `labels_` order."""
@@ -197,16 +201,35 @@ class SlmClassifier(BaseEstimator):
         return [self.labels_[int(i)] for i in self._logits(texts).argmax(-1)]
 
     def predict_mc(self, texts: Sequence[str], passes: int | None = None,
-                   allowed: Sequence[Sequence[str] | None] | None = None) -> McPrediction:
+                   allowed: Sequence[Sequence[str] | None] | None = None,
+                   screen: float | None = None) -> McPrediction:
         """MC dropout: mean probabilities, entropy and vote share over `passes` (default `mc_passes`).
         `allowed[i]` restricts item i to some labels (a question that offers choices); labels this model
-        does not know are ignored, and a set with none it knows leaves the item unrestricted."""
+        does not know are ignored, and a set with none it knows leaves the item unrestricted.
+
+        `screen`: one deterministic pass first, and the MC passes only for the items whose normalised
+        entropy there is at least `screen`; the others keep the deterministic answer (vote 1). The router
+        screens at a share of its threshold: an item the model is sure of without dropout is not routed with
+        it, and ten passes for every item cost ten encoder forwards (measured: `bench_verdicts.py`)."""
         passes = passes or self.mc_passes
+        mask = allowed_mask(self.labels_, allowed) if allowed is not None else None
+        if screen is None:
+            return self._sampled(texts, passes, mask)
+        logits = self._logits(texts) / self.temperature_
+        probs = torch.softmax(logits + mask if mask is not None else logits, -1)
+        base = deterministic(probs, self.labels_)
+        rows = np.flatnonzero(normalised_entropy(probs) >= screen)
+        if not len(rows):
+            return base
+        near = [texts[int(i)] for i in rows]
+        return merge(base, rows, self._sampled(near, passes, mask[rows] if mask is not None else None))
+
+    def _sampled(self, texts: Sequence[str], passes: int, mask: torch.Tensor | None) -> McPrediction:
         with torch.random.fork_rng(devices=[]):  # seeded dropout masks: the same batch gets the same answer
             torch.manual_seed(self.seed)
             logits = self._logits(texts, passes) / self.temperature_
-        if allowed is not None:
-            logits = logits + allowed_mask(self.labels_, allowed).unsqueeze(0)
+        if mask is not None:
+            logits = logits + mask.unsqueeze(0)
         return summarise(torch.softmax(logits, -1), self.labels_)
 
     def _check_fitted(self) -> None:

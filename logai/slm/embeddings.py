@@ -61,8 +61,14 @@ class SentenceEmbedder:
         with self._lock:  # the router, the case library and the LLM reviewer share one embedder
             return self._encode(texts)
 
+    def clear(self) -> None:
+        """Forget every cached vector (benchmarks measure cold encoding)."""
+        with self._lock:
+            self._cache.clear()
+
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
-        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        # sorted by length: a batch pads to its longest text, and template lengths vary 10x (2-4x faster)
+        missing = sorted(dict.fromkeys(t for t in texts if t not in self._cache), key=len)
         for start in range(0, len(missing), self.batch_size):
             chunk = missing[start : start + self.batch_size]
             batch = self.tokenizer(chunk, padding=True, truncation=True, max_length=256, return_tensors="pt")

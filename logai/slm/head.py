@@ -176,9 +176,11 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
         return [str(self.classes_[i]) for i in self.predict_proba(X).argmax(1)]
 
     def predict_mc(self, X: Sequence[str], passes: int | None = None,
-                   allowed: Sequence[Sequence[str] | None] | None = None) -> McPrediction:
+                   allowed: Sequence[Sequence[str] | None] | None = None,
+                   screen: float | None = None) -> McPrediction:
         """Mean probabilities, entropy and vote share over `passes` dropout samples of the head.
-        `allowed[i]` restricts item i to some labels, as `SlmClassifier.predict_mc` does."""
+        `allowed[i]` restricts item i to some labels, as `SlmClassifier.predict_mc` does. `screen` is
+        accepted and not needed: the encoder runs once per text either way, and the passes are the head's."""
         self._check_fitted()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)

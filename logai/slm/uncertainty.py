@@ -58,6 +58,28 @@ def summarise(sample_probs: torch.Tensor, classes: list[str]) -> McPrediction:
     return McPrediction([classes[int(i)] for i in best], mean.numpy(), entropy.numpy(), vote.numpy())
 
 
+def deterministic(probs: torch.Tensor, classes: list[str]) -> McPrediction:
+    """One deterministic pass as an `McPrediction`: its probabilities, their entropy, a unanimous vote."""
+    return summarise(probs.unsqueeze(0), classes)
+
+
+def normalised_entropy(probs: torch.Tensor) -> np.ndarray:
+    """(items,) entropy of each row of `probs`, divided by its maximum (0 = sure, 1 = uniform)."""
+    classes = probs.shape[-1]
+    entropy = -(probs * probs.clamp_min(1e-12).log()).sum(-1)
+    return (entropy / math.log(classes)).numpy() if classes > 1 else np.zeros(len(probs))
+
+
+def merge(base: McPrediction, rows: np.ndarray, sampled: McPrediction) -> McPrediction:
+    """`base` with the items at `rows` replaced by `sampled` (a prediction of those items only)."""
+    labels = list(base.labels)
+    for row, label in zip(rows, sampled.labels, strict=True):
+        labels[int(row)] = label
+    probs, entropy, vote = base.probs.copy(), base.entropy.copy(), base.vote.copy()
+    probs[rows], entropy[rows], vote[rows] = sampled.probs, sampled.entropy, sampled.vote
+    return McPrediction(labels, probs, entropy, vote)
+
+
 class SmallModel(Protocol):
     """What the router needs of a small model: `SlmClassifier` (fine-tuned) and `HeadClassifier` (default)."""
 
@@ -67,4 +89,5 @@ class SmallModel(Protocol):
     def predict(self, texts: Sequence[str]) -> list[str]: ...
 
     def predict_mc(self, texts: Sequence[str], passes: int | None = None,
-                   allowed: Sequence[Sequence[str] | None] | None = None) -> McPrediction: ...
+                   allowed: Sequence[Sequence[str] | None] | None = None,
+                   screen: float | None = None) -> McPrediction: ...
