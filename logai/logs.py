@@ -34,3 +34,7 @@ def setup_logging(level: str = "INFO", json_format: bool = False) -> None:
     root.setLevel(level)
     # httpx logs every request at INFO: each alert delivered (and re-sent) would be a line; failures are ours
     logging.getLogger("httpx").setLevel(max(root.level, logging.WARNING))
+    # Alembic names its context and plugins, and FAISS which CPU build it tried, at INFO on every start:
+    # what a user needs from them is a warning or an error
+    for chatty in ("alembic", "faiss.loader"):
+        logging.getLogger(chatty).setLevel(max(root.level, logging.WARNING))

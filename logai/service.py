@@ -269,6 +269,8 @@ class IngestService:
             start()
 
     def close(self) -> None:
+        if self.analysis is not None and self.analysis.router.backend is not None:
+            self.analysis.router.backend.cancel()  # an LLM review or summary in hand ends now, not in seconds
         with self._lock:
             # sessions still open at shutdown are scored as they stand
             self._store_anomalies([IngestResult(anomalies=self.pipeline.flush())])

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import signal
 import statistics
 import subprocess
@@ -25,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +82,32 @@ def count_events(url: str) -> int:
         engine.dispose()
 
 
-def throughput(n_lines: int, store_url: str | None, label: str, writer_process: bool = True) -> dict[str, Any]:
+AREAS = [("kafka client", "/kafka/"), ("parsing", "/logai/parsing/"), ("semantics", "/logai/semantics/"),
+         ("detection", "/logai/detect/"), ("verdicts", "/logai/route/"), ("verdicts", "/logai/slm/"),
+         ("store", "/logai/store/"), ("store", "sqlalchemy"), ("store", "sqlite3"),
+         ("service and doors", "/logai/"), ("torch", "/torch/")]
+
+
+def profile_by_area(path: Path) -> dict[str, Any]:
+    """The daemon's own CPU (own time of every function, so nothing is counted twice) by part of the product."""
+    import pstats
+
+    stats = pstats.Stats(str(path)).stats  # type: ignore[attr-defined]
+    areas: dict[str, float] = defaultdict(float)
+    functions = []
+    for (filename, line, name), (_, _, own, _cumulative, _) in stats.items():
+        area = next((label for label, part in AREAS if part in filename), "python and other")
+        areas[area] += own
+        functions.append((own, f"{Path(filename).name}:{line}({name})", area))
+    total = sum(areas.values())
+    functions.sort(reverse=True)
+    return {"seconds": round(total, 1),
+            "areas": {k: round(v / total, 3) for k, v in sorted(areas.items(), key=lambda kv: -kv[1])},
+            "top": [{"function": f, "area": a, "share": round(own / total, 3)} for own, f, a in functions[:15]]}
+
+
+def throughput(n_lines: int, store_url: str | None, label: str, writer_process: bool = True,
+               profile: Path | None = None) -> dict[str, Any]:
     broker = Broker()
     try:
         broker.create_topic("logs", partitions=3)
@@ -91,7 +118,10 @@ def throughput(n_lines: int, store_url: str | None, label: str, writer_process: 
             produced = produce(broker.bootstrap, hdfs_like.generate(n_lines, seed=11))
             produce_s = time.perf_counter() - started
             config = write_config(folder, broker.bootstrap, store_url, writer_process)
-            daemon = subprocess.Popen([LOGAI, "--config", str(config), "daemon"], stdout=subprocess.DEVNULL)
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            profiler = [sys.executable, "-m", "cProfile", "-o", str(profile)] if profile else []
+            daemon = subprocess.Popen([*profiler, LOGAI, "--config", str(config), "daemon"],
+                                      stdout=subprocess.DEVNULL)
             started = time.perf_counter()
             while count_events(url) < produced:
                 if daemon.poll() is not None:
@@ -103,8 +133,11 @@ def throughput(n_lines: int, store_url: str | None, label: str, writer_process: 
             latencies = _measure_latency(broker.bootstrap, url)  # backlog drained: steady-state latency
             daemon.send_signal(signal.SIGTERM)
             exit_code = daemon.wait(timeout=120)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the daemon and its writer, once reaped
+            cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
             return {"lines": produced, "produce_seconds": produce_s, "seconds": elapsed,
                     "lines_per_s": produced / elapsed, "daemon_exit_code": exit_code,
+                    "daemon_cpu_seconds_total": round(cpu, 1),
                     "stored_after_markers": count_events(url), "latency_ms": latencies}
     finally:
         broker.stop()
@@ -203,6 +236,14 @@ def markdown(report: dict[str, Any]) -> str:
         out.append(f"| {label} | {row['lines']:,} | **{row['lines_per_s']:,.0f}** | "
                    f"{lat['p50']:.0f} / {lat['p99']:.0f} |" if lat["p50"] is not None else
                    f"| {label} | {row['lines']:,} | **{row['lines_per_s']:,.0f}** | n/a |")
+    if "profile" in report:
+        prof = report["profile"]
+        out += ["", f"Where the daemon's own process spends its CPU ({prof['lines']:,} lines under cProfile, "
+                    f"{prof['seconds']} s of own time; the store writer's child process is not in it):", "",
+                "| part | share |", "| --- | --- |"]
+        out += [f"| {area} | {share:.1%} |" for area, share in prof["areas"].items()]
+        out += ["", "| function | part | share |", "| --- | --- | --- |"]
+        out += [f"| `{row['function']}` | {row['area']} | {row['share']:.1%} |" for row in prof["top"]]
     if "query" in report:
         out += ["", f"Query latency over {report['query_events']:,} stored events, "
                     f"{report['query_concurrency']} concurrent clients:", "",
@@ -220,6 +261,8 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=400)
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--skip-query", action="store_true")
+    ap.add_argument("--profile-lines", type=int, default=0,
+                    help="also run the daemon under cProfile on this many lines (SQLite) and report by part")
     ap.add_argument("--skip-throughput", action="store_true")
     ap.add_argument("--out", type=Path, default=ROOT / "reports" / "stream")
     args = ap.parse_args()
@@ -231,6 +274,11 @@ def main() -> None:
                                                                    writer_process=False)
     if args.postgres and not args.skip_throughput:
         report["throughput"]["postgresql"] = throughput(args.lines, args.postgres, "postgresql")
+    if args.profile_lines:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "daemon.prof"
+            run = throughput(args.profile_lines, None, "sqlite, profiled", profile=path)
+            report["profile"] = {"lines": run["lines"], **profile_by_area(path)}
     if not args.skip_query:
         report["query"] = query_latency(args.query_events, args.requests, args.concurrency)
         report["query_events"], report["query_concurrency"] = args.query_events, args.concurrency

@@ -202,3 +202,36 @@ def test_recycling_proposer_builds_a_tree_from_recorded_candidates():
     tree = proposer.propose([1, 3])
     assert tree.tokens[:2] == [10, 11] and tree.parents[:2] == [-1, -1]
     assert tree.tokens[2] == 12 and tree.parents[2] == 0  # 10 was followed by 12 last time
+
+
+@pytest.mark.parametrize("speculation", ["none", "suffix"])
+def test_a_cancelled_backend_stops_mid_generation_and_refuses_more(tiny_backend, speculation):
+    """Shutdown cancels the LLM first: a generation in hand ends at its next forward pass with LLMError (one
+    request or a batch), so no thread is left inside the model when the process exits."""
+    import threading
+    import time
+
+    from logai.llm.types import LLMError
+
+    backend = tiny_backend(speculation)
+    # a tiny random model never says EOS on its own: 4,000 tokens would take far longer than the cancel
+    requests = [GenerationRequest(messages=[{"role": "user", "content": p}],
+                                  sampling=SamplingParams(max_tokens=4000)) for p in _prompts(2)]
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            backend.generate(requests if speculation == "none" else requests[:1])
+            outcome.append(None)
+        except BaseException as exc:  # noqa: BLE001 - the test reads what came out
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    time.sleep(0.5)
+    assert thread.is_alive()  # still generating
+    backend.cancel()
+    thread.join(30)
+    assert not thread.is_alive() and isinstance(outcome[0], LLMError), outcome
+    with pytest.raises(LLMError, match="closing"):
+        backend.generate(requests[:1])

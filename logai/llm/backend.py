@@ -29,5 +29,9 @@ class Backend(ABC):
         request = GenerationRequest(messages=messages, sampling=SamplingParams(**sampling), constraint=constraint)
         return self.generate([request])[0]
 
+    def cancel(self) -> None:  # noqa: B027 - optional hook
+        """Make generations in progress end soon with `LLMError`, and later ones fail at once: called first
+        when the process shuts down, so no thread is left inside the model."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release models, connections and threads."""

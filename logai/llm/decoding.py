@@ -31,7 +31,7 @@ from transformers import (
 
 from logai.llm.grammar import apply_bitmask
 from logai.llm.speculative.draft import DraftTree, Proposer
-from logai.llm.types import SamplingParams
+from logai.llm.types import LLMError, SamplingParams
 
 
 @dataclass
@@ -121,10 +121,13 @@ class _Grammar:
 
 def decode(model: Any, prompt: list[int], sampling: SamplingParams, eos_ids: set[int],
            proposer: Proposer | None = None, matcher: Any = None, grammar_cache: Any = None,
-           stop_check: Callable[[list[int]], int | None] | None = None) -> DecodeOutput:
+           stop_check: Callable[[list[int]], int | None] | None = None,
+           cancelled: Callable[[], bool] | None = None) -> DecodeOutput:
     """Generate up to `sampling.max_tokens` tokens after `prompt` (token ids).
 
     `stop_check(tokens)` returns the number of tokens to keep when a stop string has appeared, else None.
+    `cancelled()` is asked before every forward pass; when it says yes, decoding raises `LLMError` (a process
+    shutting down does not wait for a summary to finish).
     """
     device = model.device
     out = DecodeOutput()
@@ -160,6 +163,8 @@ def decode(model: Any, prompt: list[int], sampling: SamplingParams, eos_ids: set
         while True:
             if _commit(out, context, token, logprob, top, eos_ids, grammar, sampling, stop_check):
                 break
+            if cancelled is not None and cancelled():
+                raise LLMError("generation cancelled: the model is being closed")
             draft = proposer.propose(context) if proposer is not None else DraftTree()
             if grammar is not None:
                 draft = grammar.prune(draft)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from logai.config import LlmConfig
 from logai.llm.backend import Backend
-from logai.llm.types import GenerationRequest, GenerationResult, LabelScores
+from logai.llm.types import GenerationRequest, GenerationResult, LabelScores, LLMError
 
 
 class LazyBackend(Backend):
@@ -19,11 +19,16 @@ class LazyBackend(Backend):
         self.name = config.model or config.backend
         self._backend: Backend | None = None
         self._lock = threading.Lock()
+        self._cancelled = False
 
     def backend(self) -> Backend:
         with self._lock:
+            if self._cancelled:
+                raise LLMError("the LLM is closing")
             if self._backend is None:
                 self._backend = build_backend(self.config)
+                if self._cancelled:  # cancelled while it loaded
+                    self._backend.cancel()
             return self._backend
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
@@ -31,6 +36,12 @@ class LazyBackend(Backend):
 
     def score_labels(self, messages: list[dict[str, str]], labels: Sequence[str]) -> LabelScores:
         return self.backend().score_labels(messages, labels)
+
+    def cancel(self) -> None:
+        self._cancelled = True  # a load in progress holds the lock: what waits on it fails, not loads
+        backend = self._backend
+        if backend is not None:
+            backend.cancel()
 
     def close(self) -> None:
         with self._lock:

@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, LogitsProcessorList
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    LogitsProcessorList,
+    StoppingCriteria,
+    StoppingCriteriaList,
+)
 
 from logai.devices import pick_device, pick_dtype
 from logai.llm.backend import Backend
@@ -55,6 +61,16 @@ def use_fp32_head(model: Any) -> None:
     model.config.tie_word_embeddings = False
 
 
+class _Cancelled(StoppingCriteria):
+    """Stops `model.generate` of every row once the backend is cancelled."""
+
+    def __init__(self, flag: threading.Event):
+        self.flag = flag
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
+        return torch.full((input_ids.shape[0],), self.flag.is_set(), dtype=torch.bool)  # type: ignore[return-value]
+
+
 class LocalBackend(Backend):
     name = "local"
 
@@ -86,6 +102,7 @@ class LocalBackend(Backend):
             raise ValueError(f"unknown speculation {speculation!r}: none, suffix or recycling")
         self.scorer = LabelScorer(self.model, self.tokenizer, self.prompt_ids)
         self._lock = threading.Lock()  # one decode at a time: the model and proposers are not re-entrant
+        self._cancelled = threading.Event()  # set by `cancel`: decoding stops at its next forward pass
 
     def _eos_ids(self) -> set[int]:
         ids = set()
@@ -119,6 +136,8 @@ class LocalBackend(Backend):
     # -- generation -----------------------------------------------------------------------------------------
     def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
         with self._lock:
+            if self._cancelled.is_set():
+                raise LLMError("the local model is closing")
             if self.proposer is None and len(requests) > 1:
                 return self._generate_batched(list(requests))
             return [self._generate_one(request) for request in requests]
@@ -146,7 +165,7 @@ class LocalBackend(Backend):
         try:
             out = decode(self.model, prompt, request.sampling, self.eos_ids, proposer=self.proposer,
                          matcher=matcher, grammar_cache=self.grammars,
-                         stop_check=self._stop_check(request.sampling.stop))
+                         stop_check=self._stop_check(request.sampling.stop), cancelled=self._cancelled.is_set)
         except torch.OutOfMemoryError as exc:
             raise LLMError(f"out of memory decoding a {len(prompt)}-token prompt") from exc
         text = self._text(out.token_ids, request.sampling.stop)
@@ -192,7 +211,10 @@ class LocalBackend(Backend):
                 generated = self.model.generate(
                     input_ids=ids, attention_mask=mask, max_new_tokens=s.max_tokens, logits_processor=processors,
                     pad_token_id=pad, eos_token_id=sorted(self.eos_ids), output_scores=True,
-                    return_dict_in_generate=True, **sampling_args)
+                    return_dict_in_generate=True, stopping_criteria=StoppingCriteriaList([_Cancelled(self._cancelled)]),
+                    **sampling_args)
+            if self._cancelled.is_set():
+                raise LLMError("generation cancelled: the model is being closed")
             scores = torch.stack(generated.scores, dim=1).float().log_softmax(-1)  # rows x steps x vocab
             elapsed = time.perf_counter() - started
             for row, i in enumerate(indices):
@@ -217,6 +239,9 @@ class LocalBackend(Backend):
     def score_labels(self, messages: list[dict[str, str]], labels: Sequence[str]) -> LabelScores:
         with self._lock:
             return self.scorer.score(messages, list(labels))
+
+    def cancel(self) -> None:
+        self._cancelled.set()
 
     def close(self) -> None:
         self.model = None
