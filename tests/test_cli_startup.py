@@ -7,12 +7,14 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import click
 import pytest
 
 HEAVY = ("torch", "sklearn", "scipy", "fastapi", "transformers")
 COMMAND_MODULES = ["analyze_cmd", "daemon_cmd", "detect_cmd", "eval_cmd", "formats_cmd", "llm_cmd", "parse_cmd",
                    "serve_cmd", "templates_cmd"]
-COMMANDS = ["analyze", "daemon", "detect", "eval", "formats", "llm", "parse", "router", "serve", "templates"]
+COMMANDS_CHECKED = ["analyze", "daemon", "detect", "eval", "formats", "llm", "parse", "router", "serve",
+                    "templates"]
 
 
 def heavy_modules_after(code: str) -> list[str]:
@@ -31,7 +33,7 @@ def test_importing_a_command_module_loads_nothing_heavy(module):
     assert heavy_modules_after(f"import logai.cli.{module}") == []
 
 
-@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("command", COMMANDS_CHECKED)
 def test_help_of_every_command_loads_nothing_heavy(command):
     code = f"""
 from logai.cli.main import cli
@@ -44,6 +46,35 @@ except SystemExit:
 
 
 def test_the_listed_commands_are_all_checked():
-    from logai.cli.main import cli
+    from logai.cli.main import COMMANDS, cli
 
-    assert sorted(cli.commands) == sorted(COMMANDS)
+    assert sorted(cli.list_commands(click.Context(cli))) == sorted(COMMANDS) == sorted(COMMANDS_CHECKED)
+
+
+def test_top_level_help_imports_no_command_module():
+    """`logai --help` lists the commands from their registry: not one command module is imported."""
+    code = """
+import sys
+from logai.cli.main import cli
+try:
+    cli(["--help"], standalone_mode=False)
+except SystemExit:
+    pass
+print(",".join(m for m in sys.modules if m.startswith("logai.cli.") and m.endswith("_cmd")) or "none")
+print(",".join(m for m in ("pydantic", "logai.config", "logai.pipeline") if m in sys.modules) or "none")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    commands_loaded, heavy = out.stdout.splitlines()[-2:]
+    assert "Commands:" in out.stdout and "parse" in out.stdout
+    assert commands_loaded == "none" and heavy == "none", out.stdout
+
+
+def test_every_registered_command_resolves_to_its_click_command():
+    from logai.cli.main import COMMANDS, cli
+
+    ctx = click.Context(cli)
+    for name in COMMANDS:
+        command = cli.get_command(ctx, name)
+        assert isinstance(command, click.Command) and command.name in (name, COMMANDS[name][1])
+        assert command.help  # its own --help has text
+    assert cli.get_command(ctx, "no-such-command") is None

@@ -6,9 +6,10 @@ import configparser
 import re
 from pathlib import Path
 
+import click
 import yaml
 
-from logai.cli.main import cli
+from logai.cli.main import COMMANDS, cli
 from logai.config import Settings, load_settings
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
@@ -63,8 +64,10 @@ def _commands_in_manifests() -> list[list[str]]:
 def test_commands_and_options_exist():
     for args in _commands_in_manifests():
         words = [a for a in args if not a.startswith("/")]
-        command = next(w for w in words if not w.startswith("-") and w in cli.commands)
-        options = {o for param in cli.commands[command].params for o in param.opts} | \
+        command = next(w for w in words if not w.startswith("-") and w in COMMANDS)
+        found = cli.get_command(click.Context(cli), command)
+        assert found is not None
+        options = {o for param in found.params for o in param.opts} | \
                   {o for param in cli.params for o in param.opts}
         for word in words:
             if word.startswith("--"):

@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from logai import __version__
-from logai.config import ConfigError, Settings, load_settings
-from logai.logs import setup_logging
+
+if TYPE_CHECKING:
+    from logai.config import Settings
+
+# name -> (module, attribute, the line `logai --help` shows): a command's module (and what it imports: pydantic
+# settings, the pipeline, torch) is imported only when that command runs or shows its own help
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "analyze": ("logai.cli.analyze_cmd", "analyze", "Verdicts for log lines: label, path, uncertainty, reason"),
+    "daemon": ("logai.cli.daemon_cmd", "daemon", "Kafka in: parse, store and publish events, at least once"),
+    "detect": ("logai.cli.detect_cmd", "detect", "Train anomaly detectors on a log, score logs with them"),
+    "eval": ("logai.cli.eval_cmd", "eval_group", "Batch evaluations of logai or of any LLM"),
+    "formats": ("logai.cli.formats_cmd", "formats", "List the log formats logai knows"),
+    "llm": ("logai.cli.llm_cmd", "llm", "The LLM engine: serve an OpenAI-compatible API, or ask it"),
+    "parse": ("logai.cli.parse_cmd", "parse", "Parse log files (or '-' for stdin) into JSON Lines events"),
+    "router": ("logai.cli.router_cmd", "router", "Train a router on your labelled lines; show a router folder"),
+    "serve": ("logai.cli.serve_cmd", "serve", "The REST API, console and doors (OTLP, Loki, syslog, files)"),
+    "templates": ("logai.cli.templates_cmd", "templates", "List mined templates by count"),
+}
 
 
 class AppContext:
@@ -16,7 +34,30 @@ class AppContext:
         self.settings = settings
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """click's lazy-loading group: commands are listed from `COMMANDS` and imported when used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands or cmd_name not in COMMANDS:
+            return self.commands.get(cmd_name)
+        module, attribute, _ = COMMANDS[cmd_name]
+        command = getattr(importlib.import_module(module), attribute)
+        if not isinstance(command, click.Command):
+            raise RuntimeError(f"{module}.{attribute} is not a click command")
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2] if name in COMMANDS and name not in self.commands
+                 else self.commands[name].get_short_help_str()) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="logai")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
               help="YAML config file (default: configs/logai.yaml, or $LOGAI_CONFIG).")
@@ -25,6 +66,9 @@ class AppContext:
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path | None, log_level: str | None, log_json: bool) -> None:
     """logai: raw log streams to structured, semantically typed events."""
+    from logai.config import ConfigError, load_settings
+    from logai.logs import setup_logging
+
     try:
         settings = load_settings(config_path)
     except ConfigError as exc:
@@ -34,28 +78,5 @@ def cli(ctx: click.Context, config_path: Path | None, log_level: str | None, log
     ctx.obj = AppContext(settings)
 
 
-def _register() -> None:
-    from logai.cli.analyze_cmd import analyze
-    from logai.cli.daemon_cmd import daemon
-    from logai.cli.detect_cmd import detect
-    from logai.cli.eval_cmd import eval_group
-    from logai.cli.formats_cmd import formats
-    from logai.cli.llm_cmd import llm
-    from logai.cli.parse_cmd import parse
-    from logai.cli.router_cmd import router
-    from logai.cli.serve_cmd import serve
-    from logai.cli.templates_cmd import templates
-
-    cli.add_command(parse)
-    cli.add_command(serve)
-    cli.add_command(daemon)
-    cli.add_command(formats)
-    cli.add_command(templates)
-    cli.add_command(llm)
-    cli.add_command(detect)
-    cli.add_command(analyze)
-    cli.add_command(eval_group)
-    cli.add_command(router)
-
-
-_register()
+def main(*args: Any, **kwargs: Any) -> Any:
+    return cli(*args, **kwargs)
