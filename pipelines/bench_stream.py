@@ -5,8 +5,10 @@
 - throughput: N HDFS-like lines are produced to a fresh Tansu broker (3 partitions, keyed by source), then one
   `logai daemon` process consumes them into SQLite (and, with --postgres, into PostgreSQL); lines/s from
   the daemon's start to the last event being queryable. The default daemon stores through a writer child
-  process; the same run repeats SQLite with the store written inline (`store.writer_process: false`) as
-  the baseline;
+  process and gives every event a verdict of the shipped anomaly router (`route.ingest_task: anomaly`); the
+  same run repeats SQLite with the store written inline (`store.writer_process: false`), and without verdicts
+  (`route.ingest_task: null`), as baselines; `--profile-lines N` runs the daemon under cProfile and reports
+  where its own process spends its time, by part of the product;
 - latency: after the backlog is stored, marker lines are produced one at a time to the running daemon and
   polled for in the store; p50/p99 from produce to queryable;
 - query: `GET /v1/events` with filters against the stored events, through a real uvicorn server and a
@@ -56,7 +58,8 @@ def produce(bootstrap: str, lines, topic: str = "logs") -> int:
     return n
 
 
-def write_config(folder: Path, bootstrap: str, store_url: str | None, writer_process: bool = True) -> Path:
+def write_config(folder: Path, bootstrap: str, store_url: str | None, writer_process: bool = True,
+                 verdicts: bool = True) -> Path:
     config = folder / "logai.yaml"
     formats = ", ".join(f"hdfs-{i}: HDFS" for i in range(SOURCES))
     url = f"url: '{store_url}', " if store_url else ""
@@ -67,7 +70,8 @@ def write_config(folder: Path, bootstrap: str, store_url: str | None, writer_pro
         f"  bootstrap_servers: ['{bootstrap}']\n  topics: [logs]\n  group_id: bench\n  output_topic: null\n"
         f"  max_poll_records: 5000\n  session_timeout_ms: 6000\n  heartbeat_interval_ms: 1000\n"
         f"  formats: {{{formats}}}\n"
-        "logging: {level: WARNING}\n")
+        "logging: {level: WARNING}\n"
+        + ("" if verdicts else "route: {ingest_task: null}\n"))
     return config
 
 
@@ -107,7 +111,7 @@ def profile_by_area(path: Path) -> dict[str, Any]:
 
 
 def throughput(n_lines: int, store_url: str | None, label: str, writer_process: bool = True,
-               profile: Path | None = None) -> dict[str, Any]:
+               profile: Path | None = None, verdicts: bool = True) -> dict[str, Any]:
     broker = Broker()
     try:
         broker.create_topic("logs", partitions=3)
@@ -117,7 +121,7 @@ def throughput(n_lines: int, store_url: str | None, label: str, writer_process: 
             started = time.perf_counter()
             produced = produce(broker.bootstrap, hdfs_like.generate(n_lines, seed=11))
             produce_s = time.perf_counter() - started
-            config = write_config(folder, broker.bootstrap, store_url, writer_process)
+            config = write_config(folder, broker.bootstrap, store_url, writer_process, verdicts)
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             profiler = [sys.executable, "-m", "cProfile", "-o", str(profile)] if profile else []
             daemon = subprocess.Popen([*profiler, LOGAI, "--config", str(config), "daemon"],
@@ -264,6 +268,7 @@ def main() -> None:
     ap.add_argument("--profile-lines", type=int, default=0,
                     help="also run the daemon under cProfile on this many lines (SQLite) and report by part")
     ap.add_argument("--skip-throughput", action="store_true")
+    ap.add_argument("--profile-save", type=Path, default=None, help="keep the daemon's cProfile output here")
     ap.add_argument("--out", type=Path, default=ROOT / "reports" / "stream")
     args = ap.parse_args()
     report: dict[str, Any] = {"protocol": __doc__, "throughput": {}}
@@ -272,11 +277,14 @@ def main() -> None:
         # baseline in the same run: the store written inline by the daemon's own process (one core)
         report["throughput"]["sqlite, inline writer"] = throughput(args.lines, None, "sqlite, inline writer",
                                                                    writer_process=False)
+        # what the default verdict on every event costs: the same daemon with `route.ingest_task: null`
+        report["throughput"]["sqlite, no verdicts"] = throughput(args.lines, None, "sqlite, no verdicts",
+                                                                 verdicts=False)
     if args.postgres and not args.skip_throughput:
         report["throughput"]["postgresql"] = throughput(args.lines, args.postgres, "postgresql")
     if args.profile_lines:
         with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "daemon.prof"
+            path = args.profile_save or Path(tmp) / "daemon.prof"
             run = throughput(args.profile_lines, None, "sqlite, profiled", profile=path)
             report["profile"] = {"lines": run["lines"], **profile_by_area(path)}
     if not args.skip_query:
