@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -77,6 +77,3 @@ def cli(ctx: click.Context, config_path: Path | None, log_level: str | None, log
                   log_json or settings.logging.json_format)
     ctx.obj = AppContext(settings)
 
-
-def main(*args: Any, **kwargs: Any) -> Any:
-    return cli(*args, **kwargs)

@@ -112,8 +112,8 @@ class SemanticAnnotator:
         self.max_content_chars = max_content_chars  # the miner's prefix of a long message: what it aligned
         self.kb = kb or KnowledgeBase()
         self.cache_size = cache_size
-        self._cache: dict[tuple[str, int], TemplateSemantics | None] = {}
-        self._plans: dict[tuple[str, int], _Plan] = {}  # per template: what each of its lines costs
+        # per template: what each of its lines costs (None: the pair model found nothing to say about it)
+        self._plans: dict[tuple[str, int], _Plan | None] = {}
 
     def analyse(self, template: str, content: str, values: list[str]) -> TemplateSemantics | None:
         """Run the pair model on one message of `template` and express its answer in template slots."""
@@ -194,20 +194,15 @@ class SemanticAnnotator:
 
     def _plan(self, event: Event) -> _Plan | None:
         key = (event.template_id or "", len(event.params))
-        plan = self._plans.get(key)
-        if plan is not None:
-            return plan
-        if key in self._cache:
-            return None  # the pair model found nothing to say about this template
+        try:
+            return self._plans[key]
+        except KeyError:
+            pass
         content = event.content[: self.max_content_chars]
         found = self.analyse(event.template or "", content, [p.value for p in event.params])
-        if len(self._cache) >= self.cache_size:  # templates are few; a full cache is simply restarted
-            self._cache.clear()
+        if len(self._plans) >= self.cache_size:  # templates are few; a full cache is simply restarted
             self._plans.clear()
-        self._cache[key] = found
-        if found is None:
-            return None
-        plan = self._plans[key] = _Plan(found)
+        plan = self._plans[key] = _Plan(found) if found is not None else None
         return plan
 
     def pairs(self, event: Event) -> list[tuple[str, str]]:
@@ -228,11 +223,9 @@ class SemanticAnnotator:
         pairs = plan.pairs(values)
         kb = self.kb
         if learn:
-            known_concept, observe, line = kb.concept_of, kb.observe, event.line
+            observe, line = kb.observe, event.line
             for index in plan.learnable:
-                said, instance = pairs[index]
-                if known_concept(instance) != said:  # most lines restate what the knowledge base holds
-                    observe(said, instance, line)
+                observe(*pairs[index], line)
         for param, (kind, stated) in zip(params, plan.slots, strict=True):
             param.type = kind
             if stated is not None:
@@ -254,12 +247,11 @@ class _Plan:
         self.found = found
         self.slots = tuple(zip(found.slot_type, found.slot_concept, strict=True))
         self.learnable = tuple(found.learnable)
-        formats = found.stated
         # the common shape: a literal concept and one whole slot as the instance (`block {2}`)
         simple = [(c[0], i[0]) for c, i in found.pairs
                   if len(c) == 1 and isinstance(c[0], str) and len(i) == 1 and isinstance(i[0], int)]
         self._simple = simple if len(simple) == len(found.pairs) else None
-        self._formats = formats
+        self._formats = found.stated
 
     def pairs(self, values: list[str]) -> list[tuple[str, str]]:
         if self._simple is not None:

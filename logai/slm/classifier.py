@@ -30,7 +30,7 @@ from logai.calibration import fit_temperature
 from logai.devices import pick_device, pick_dtype
 from logai.paths import read_manifest
 from logai.scores import macro_f1
-from logai.slm.uncertainty import McPrediction, allowed_mask, deterministic, merge, normalised_entropy, summarise
+from logai.slm.uncertainty import McPrediction, allowed_mask, deterministic, merge, summarise
 
 log = logging.getLogger(__name__)
 MANIFEST = "slm.json"
@@ -218,7 +218,7 @@ class SlmClassifier(BaseEstimator):
         logits = self._logits(texts) / self.temperature_
         probs = torch.softmax(logits + mask if mask is not None else logits, -1)
         base = deterministic(probs, self.labels_)
-        rows = np.flatnonzero(normalised_entropy(probs) >= screen)
+        rows = np.flatnonzero(base.uncertainty("entropy") >= screen)
         if not len(rows):
             return base
         near = [texts[int(i)] for i in rows]

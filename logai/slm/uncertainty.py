@@ -63,13 +63,6 @@ def deterministic(probs: torch.Tensor, classes: list[str]) -> McPrediction:
     return summarise(probs.unsqueeze(0), classes)
 
 
-def normalised_entropy(probs: torch.Tensor) -> np.ndarray:
-    """(items,) entropy of each row of `probs`, divided by its maximum (0 = sure, 1 = uniform)."""
-    classes = probs.shape[-1]
-    entropy = -(probs * probs.clamp_min(1e-12).log()).sum(-1)
-    return (entropy / math.log(classes)).numpy() if classes > 1 else np.zeros(len(probs))
-
-
 def merge(base: McPrediction, rows: np.ndarray, sampled: McPrediction) -> McPrediction:
     """`base` with the items at `rows` replaced by `sampled` (a prediction of those items only)."""
     labels = list(base.labels)
