@@ -57,6 +57,8 @@ class ParsingConfig(BaseModel):
     max_content_chars: int = Field(8192, ge=64, description="longer contents are mined on a prefix")
     max_line_chars: int = Field(65_536, ge=256, description="longer lines: the header is read from a prefix "
                                                           "and the event is flagged truncated; raw is kept")
+    max_record_lines: int = Field(500, ge=1, description="lines joined into one record at most, for formats with "
+                                                         "multiline: true (a record also ends at max_line_chars)")
     cache_size: int = Field(100_000, ge=0, description="fast-path cache: masked shape -> template")
     state_file: Path | None = Field(None, description="where miner state is saved and reloaded")
     save_interval_s: float = Field(60.0, gt=0)

@@ -27,6 +27,17 @@ FLAG_EMPTY = "empty"
 FLAG_TRUNCATED = "truncated"  # content longer than the miner's limit: template mined on a prefix
 FLAG_PARAMS_UNALIGNED = "params_unaligned"  # template did not align with the content; params are masks
 FLAG_UNMATCHED = "unmatched"  # read-only matching (analyze) found no known template: the masked content stands in
+FLAG_MULTILINE = "multiline"  # several lines joined into one record (a stack trace): `raw` and `content` hold them
+
+
+def message_head(content: str) -> str:
+    """The part of a message that templates are mined from: its first line. The rest of a multi-line message
+    (a stack trace, a traceback) stays in `content` and `raw` but is not mined, so a trace's depth does not
+    make another template. A message whose first line is blank is mined whole."""
+    if "\n" not in content:
+        return content
+    head = content.partition("\n")[0]
+    return head if head.strip() else content
 
 
 @dataclass(slots=True)

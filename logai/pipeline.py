@@ -19,16 +19,17 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from logai import metrics
 from logai.config import Settings
-from logai.events import FLAG_EMPTY, FLAG_PARAMS_UNALIGNED, Event, Param, Record
+from logai.events import FLAG_EMPTY, FLAG_PARAMS_UNALIGNED, Event, Param, Record, message_head
 from logai.parsing import format_detect
 from logai.parsing.formats import FormatRegistry
 from logai.parsing.lines import decode_line, iter_lines
 from logai.parsing.masking import load_default_rules
 from logai.parsing.miner import TemplateMiner
+from logai.parsing.multiline import join_continuations
 from logai.parsing.parser import LogParser
 from logai.parsing.state import FilePersistence, PersistenceHandler, encode_state, restore_state
 from logai.semantics.stage import SemanticsStage
@@ -40,6 +41,7 @@ if TYPE_CHECKING:  # the detect and route stages are built by `bootstrap`; `loga
     from logai.route.router import Verdict
 
 log = logging.getLogger(__name__)
+K = TypeVar("K")
 MAX_SOURCE_CHARS = 256  # the store's source column
 
 
@@ -80,17 +82,37 @@ class Pipeline:
     # -- the stages, in order -----------------------------------------------------------------------------
     def run(self, lines: Sequence[bytes | str], *, source: str, format_name: str, first_line: int = 1
             ) -> Parsed:
-        """Parse -> semantics -> detect for lines of one source, raw or decoded (numbered from `first_line`)."""
+        """Parse -> semantics -> detect for lines of one source, raw or decoded, numbered from `first_line`. A
+        format whose lines continue joins them into records: an event's position is its first line's, and a
+        record that fails takes all its lines to `failed`."""
         parsed = Parsed()
-        parse = self.open_source(source, format_name).parse  # once per batch, not per line
-        for i, raw in enumerate(lines):
+        parser = self.open_source(source, format_name)
+        parse = parser.parse  # once per batch, not per line
+        decoded = ((i, *(decode_line(raw) if isinstance(raw, bytes) else (raw, []))) for i, raw in enumerate(lines))
+        for indices, text, flags in self._records(parser, decoded):
+            i = indices[0]
             try:
-                text, flags = decode_line(raw) if isinstance(raw, bytes) else (raw, [])
                 parsed.events.append(parse(text, source, first_line + i, None, flags))
                 parsed.positions.append(i)
             except Exception as exc:
-                parsed.failed.append((i, exc))
+                parsed.failed += [(index, exc) for index in indices]
         return self._after_parsing(parsed)
+
+    def continues(self, format_name: str, line: bytes | str) -> bool:
+        """Whether `line` continues the record before it: its format joins lines and it starts no record."""
+        parser = self.parser(format_name)
+        if not parser.format.multiline:
+            return False
+        return parser.continues(decode_line(line)[0] if isinstance(line, bytes) else line)
+
+    def _records(self, parser: LogParser, lines: Iterable[tuple[K, str, list[str]]]
+                 ) -> Iterator[tuple[list[K], str, list[str]]]:
+        """Decoded lines as records: (keys of the lines, text, flags), joined where the format says lines continue."""
+        if not parser.format.multiline:
+            return (([key], text, flags) for key, text, flags in lines)
+        cfg = self.settings.parsing
+        return join_continuations(lines, parser.continues, max_lines=cfg.max_record_lines,
+                                  max_chars=cfg.max_line_chars)
 
     def run_records(self, records: Sequence[Record], *, format_name: str, first_line: int = 1) -> Parsed:
         """Parse -> semantics -> detect for records whose header a door has already split (OTLP, Loki,
@@ -131,11 +153,12 @@ class Pipeline:
 
     def analyze_stream(self, stream: Iterable[bytes], *, source: str, format_name: str, batch: int = 256
                        ) -> Iterator[tuple[Event, Verdict]]:
-        """Every line of a stream with its verdict: all four stages, `batch` lines at a time (`logai analyze`)."""
-        lines = iter_lines(stream)
-        while chunk := list(islice(lines, batch)):
-            parsed = self.run([raw for _, _, raw in chunk], source=source, format_name=format_name,
-                              first_line=chunk[0][0])
+        """Every record of a stream with its verdict: all four stages, `batch` records at a time (`logai analyze`)."""
+        records = self._records(self.open_source(source, format_name), _decoded(stream))
+        while chunk := list(islice(records, batch)):
+            parse = self.open_source(source, format_name).parse
+            parsed = self._after_parsing(Parsed(events=[parse(text, source, keys[0][0], keys[0][1], flags)
+                                                        for keys, text, flags in chunk]))
             verdicts = self.judge(parsed.events, parsed.anomalies, defer_llm=False)
             for event, (_, verdict) in zip(parsed.events, verdicts, strict=True):
                 yield event, verdict
@@ -162,8 +185,18 @@ class Pipeline:
         """Every line of a binary stream, in order, one at a time (parse, then semantics): a line's event is
         garbage as soon as the caller is done with it, where a batch of them would live long enough for the
         collector to scan them (measured: 20% slower); the state is saved on its timer."""
-        parse = self.open_source(source, format_name).parse
+        parser = self.open_source(source, format_name)
+        parse = parser.parse
         semantics = self.semantics
+        if parser.format.multiline:
+            for keys, text, flags in self._records(parser, _decoded(stream)):
+                event = parse(text, source, keys[0][0], keys[0][1], flags)
+                if semantics is not None:
+                    semantics.annotate(event)
+                yield event
+                if keys[-1][0] // 4096 != keys[0][0] // 4096 or keys[0][0] % 4096 == 0:
+                    self.maybe_save()
+            return
         for number, offset, raw in iter_lines(stream):
             text, flags = decode_line(raw)
             event = parse(text, source, number, offset, flags)
@@ -206,7 +239,8 @@ class Pipeline:
         if miner is None or event.template_id is None:
             return
         final = miner.templates.get(miner.resolve(event.template_id))
-        values = final.extract(event.content[: self.settings.parsing.max_content_chars]) if final else None
+        head = message_head(event.content)[: self.settings.parsing.max_content_chars]
+        values = final.extract(head) if final else None
         if final is None or values is None:
             return
         event.template_id, event.template = final.id, final.text
@@ -320,3 +354,8 @@ class Pipeline:
     def close(self) -> None:
         self.save()
 
+
+def _decoded(stream: Iterable[bytes]) -> Iterator[tuple[tuple[int, int], str, list[str]]]:
+    """Each line of a binary stream as ((number, byte offset), text, flags)."""
+    for number, offset, raw in iter_lines(stream):
+        yield (number, offset), *decode_line(raw)

@@ -34,6 +34,7 @@ class IngestResult:
     stored: int = 0
     duplicates: int = 0
     dead_letters: int = 0
+    joined: int = 0  # lines that continue the record before them (a stack trace): part of that record's event
     events: list[Event] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)  # the ingest key of each event
     failed: list[tuple[int, str]] = field(default_factory=list)  # (index in the batch, error) of dead letters
@@ -45,6 +46,7 @@ class IngestResult:
         self.stored += part.stored
         self.duplicates += part.duplicates
         self.dead_letters += part.dead_letters
+        self.joined += part.joined
         self.failed += [(index + offset, error) for index, error in part.failed]
         self.anomalies += part.anomalies
         self.template_ids += [event.template_id for event in part.events]
@@ -119,15 +121,31 @@ class IngestService:
             raise ValueError("one ingest key per line is required")
         start = time.perf_counter()
         total = IngestResult(received=len(lines))
-        lo = 0
-        for chunk in chunks(lines, len):
-            hi = lo + len(chunk)
-            part = self.parse(chunk, source=source, format_name=format_name, keys=keys[lo:hi], door=door,
+        for lo, hi in self._spans(lines, format_name):
+            part = self.parse(lines[lo:hi], source=source, format_name=format_name, keys=keys[lo:hi], door=door,
                               first_line=first_line + lo)
             total.absorb(self._store(part), lo)
-            lo = hi
         metrics.BATCH_SECONDS.labels(door=door).observe(time.perf_counter() - start)
         return total
+
+    def _spans(self, lines: Sequence[bytes], format_name: str) -> list[tuple[int, int]]:
+        """(start, end) of the chunks `lines` is parsed and stored in; a chunk ends before a record's first line,
+        so a stack trace is not cut in two where its format joins lines."""
+        spans, lo = [], 0
+        for chunk in chunks(lines, len):
+            spans.append((lo, lo + len(chunk)))
+            lo += len(chunk)
+        if len(spans) < 2 or not self.pipeline.parser(format_name).format.multiline:
+            return spans
+        out, lo = [], 0
+        for _, hi in spans:
+            end = min(len(lines), hi + self.pipeline.settings.parsing.max_record_lines)
+            while lo < hi < end and self.pipeline.continues(format_name, lines[hi]):
+                hi += 1
+            if hi > lo:
+                out.append((lo, hi))
+                lo = hi
+        return out
 
     def parse(self, lines: Sequence[bytes], *, source: str, format_name: str, keys: Sequence[str],
               door: str, first_line: int = 1) -> IngestResult:
@@ -146,7 +164,7 @@ class IngestService:
     @staticmethod
     def _result(parsed: Parsed, keys: Sequence[str], received: int) -> IngestResult:
         return IngestResult(received=received, events=parsed.events, keys=[keys[i] for i in parsed.positions],
-                            anomalies=parsed.anomalies)
+                            anomalies=parsed.anomalies, joined=received - len(parsed.events) - len(parsed.failed))
 
     def match(self, texts: Sequence[str], *, source: str, format_name: str) -> list[Event]:
         """Events for `texts` from `source`'s known templates, learning nothing (`/v1/analyze`). Under the same

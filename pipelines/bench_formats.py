@@ -2,11 +2,13 @@
 
 For every generator in `pipelines/format_samples.py` (log4j, Logback, Spring Boot, Python logging, Go zap
 and logrus, Rails, journalctl, journald JSON, Docker json-file, PostgreSQL, Redis, MySQL, syslog, nginx,
-CRI) it writes `--files` sample files of 200 lines with different seeds, and, when `--data` holds Loghub-2k,
-200-line windows of each Loghub system. Each file goes through what `logai parse` does: the format is
-detected from its first lines, then every line is parsed with it. Scored: the detected format against the
-expected one (confusion matrix), and the files in which the detected format left some line's header
-unparsed (events flagged `no_header`).
+CRI) it writes `--files` sample files of 200 records with different seeds (and, for the formats whose records
+span lines, `<name>+trace` files whose error records carry a Java stack trace, a Python traceback, a Go stack,
+a Ruby backtrace or a continued SQL statement), and, when `--data` holds Loghub-2k, 200-line windows of each
+Loghub system. Each file goes through what `logai parse` does: the format is detected from its first 200
+lines, then the file is parsed as one stream with it. Scored from the events: the detected format against
+the expected one (confusion matrix), the files in which the detected format left some line's header
+unparsed (events flagged `no_header`), and the files whose records did not come out one event each.
 
     python pipelines/bench_formats.py --out reports/formats
 """
@@ -14,6 +16,7 @@ unparsed (events flagged `no_header`).
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import platform
 import random
@@ -28,7 +31,7 @@ from logai.config import SemanticsConfig, Settings  # noqa: E402
 from logai.evaluation.benchmark_logs import LOGHUB_SYSTEMS  # noqa: E402
 from logai.events import FLAG_NO_HEADER  # noqa: E402
 from logai.pipeline import Pipeline  # noqa: E402
-from pipelines.format_samples import ALSO_RIGHT, EXPECTED, GENERATORS, sample  # noqa: E402
+from pipelines.format_samples import ALSO_RIGHT, EXPECTED, GENERATORS, MULTILINE, records  # noqa: E402
 
 
 def loghub_windows(data: Path, files: int, lines: int = 200) -> list[tuple[str, str, list[str]]]:
@@ -46,22 +49,25 @@ def loghub_windows(data: Path, files: int, lines: int = 200) -> list[tuple[str, 
 
 
 def run(files: int, data: Path | None) -> dict:
-    cases = [(name, EXPECTED[name], sample(name, seed)) for name in GENERATORS for seed in range(files)]
+    names = [*GENERATORS, *MULTILINE]
+    cases = [(name, EXPECTED[name], records(name, seed)) for name in names for seed in range(files)]
     if data is not None and (data / "loghub_2k").is_dir():
         cases += loghub_windows(data, max(1, files // 4))
     confusion: dict[str, Counter[str]] = defaultdict(Counter)
     unparsed: list[dict] = []
-    for index, (name, _, lines) in enumerate(cases):
+    split_wrong: list[dict] = []
+    for index, (name, _, texts) in enumerate(cases):
         pipeline = Pipeline(Settings(semantics=SemanticsConfig(enabled=False)))  # a fresh process's view
-        raw = [line.encode() for line in lines]
-        detected = pipeline.detect_format(raw[:200])
+        data_bytes = "\n".join(texts).encode() + b"\n"
+        detected = pipeline.detect_format(data_bytes.split(b"\n")[:200])
         confusion[name][detected] += 1
-        events = [pipeline.parse_bytes(line, source=f"f{index}", format_name=detected, line=i)
-                  for i, line in enumerate(raw, start=1)]
-        missing = sum(FLAG_NO_HEADER in event.flags for event in events)
+        events = list(pipeline.parse_stream(io.BytesIO(data_bytes), source=f"f{index}", format_name=detected))
+        missing = [e for e in events if FLAG_NO_HEADER in e.flags]
         if missing:
-            unparsed.append({"sample": name, "detected": detected, "lines_without_header": missing,
-                             "example": lines[next(i for i, e in enumerate(events) if FLAG_NO_HEADER in e.flags)]})
+            unparsed.append({"sample": name, "detected": detected, "lines_without_header": len(missing),
+                             "example": missing[0].raw})
+        if [e.raw for e in events] != texts:  # each record one event, each event one record
+            split_wrong.append({"sample": name, "detected": detected, "records": len(texts), "events": len(events)})
     rows = {}
     for name, counts in confusion.items():
         expected = next(e for n, e, _ in cases if n == name)
@@ -73,17 +79,22 @@ def run(files: int, data: Path | None) -> dict:
     total = sum(r["files"] for r in rows.values())
     return {"machine": f"{platform.machine()}, Python {platform.python_version()}", "files_per_format": files,
             "lines_per_file": 200, "files": total, "right": right, "accuracy": right / total,
-            "files_with_unparsed_header": len(unparsed), "unparsed": unparsed[:50], "formats": rows}
+            "files_with_unparsed_header": len(unparsed), "unparsed": unparsed[:50],
+            "multiline_files": sum(name in MULTILINE for name, _, _ in cases),
+            "files_with_records_split_wrong": len(split_wrong), "split_wrong": split_wrong[:50], "formats": rows}
 
 
 def markdown(report: dict) -> str:
     out = ["# Format detection benchmark", "",
-           f"{report['files']} sample files of {report['lines_per_file']} lines ({report['files_per_format']} per "
+           f"{report['files']} sample files of {report['lines_per_file']} records ({report['files_per_format']} per "
            f"generated format, Loghub windows as well when the data is there); {report['machine']}.", "",
            f"- files detected as the expected format: **{report['right']} of {report['files']} "
            f"({report['accuracy']:.1%})**",
            "- files whose detected format left some line's header unparsed: "
            f"**{report['files_with_unparsed_header']}**",
+           f"- files whose records did not come out one event each (read as `logai parse` reads them; "
+           f"{report['multiline_files']} files have stack traces or tracebacks): "
+           f"**{report['files_with_records_split_wrong']}**",
            "", "## Per sample (the confusion matrix, row by row)", "",
            "| sample | expected | right | detected as |", "| --- | --- | --- | --- |"]
     for name, row in report["formats"].items():
@@ -95,6 +106,10 @@ def markdown(report: dict) -> str:
                 "| --- | --- | --- | --- |"]
         out += [f"| {u['sample']} | {u['detected']} | {u['lines_without_header']} | `{u['example'][:80]}` |"
                 for u in report["unparsed"]]
+    if report["split_wrong"]:
+        out += ["", "## Files whose records were joined or split wrongly", "",
+                "| sample | detected | records | events |", "| --- | --- | --- | --- |"]
+        out += [f"| {u['sample']} | {u['detected']} | {u['records']} | {u['events']} |" for u in report["split_wrong"]]
     return "\n".join(out) + "\n"
 
 

@@ -186,6 +186,66 @@ ALSO_RIGHT = {"nginx-access": {"apache-access"}, "loghub:Linux": {"syslog-rfc316
               "loghub:Mac": {"syslog-rfc3164"}, "loghub:OpenSSH": {"syslog-rfc3164"}}
 
 
-def sample(name: str, seed: int, lines: int = 200) -> list[str]:
+
+
+# -- what follows an error record on its own lines, as each runtime prints it -----------------------------
+def java_trace(rng: random.Random) -> list[str]:
+    cls = rng.choice(CLASSES)
+    frames = [f"\tat {rng.choice(CLASSES)}.{rng.choice(['handle', 'load', 'call', 'run'])}"
+              f"({rng.choice(CLASSES).rsplit('.', 1)[-1]}.java:{rng.randint(10, 400)})"
+              for _ in range(rng.randint(2, 25))]
+    cause = [f"Caused by: java.io.IOException: {rng.choice(['connection reset', 'broken pipe'])}",
+             f"\t... {rng.randint(1, 40)} common frames omitted"] if rng.random() < 0.5 else []
+    return [f"{rng.choice(['java.lang.IllegalStateException', 'java.net.SocketTimeoutException'])}: "
+            f"{cls} failed", *frames, *cause]
+
+
+def python_traceback(rng: random.Random) -> list[str]:
+    out = ["Traceback (most recent call last):"]
+    for _ in range(rng.randint(1, 8)):
+        module = rng.choice(PY_LOGGERS).replace(".", "/")
+        out += [f'  File "/srv/{module}.py", line {rng.randint(1, 900)}, in {rng.choice(["get", "load", "run"])}',
+                f"    {rng.choice(['return self.repo.load(key)', 'raise KeyError(key)', 'conn.execute(sql)'])}"]
+    return [*out, f"{rng.choice(['KeyError', 'ValueError', 'TimeoutError'])}: {rng.randint(1, 9999)}"]
+
+
+def go_stack(rng: random.Random) -> list[str]:
+    out = []
+    for _ in range(rng.randint(2, 10)):
+        out += [f"main.{rng.choice(['handle', 'serve', 'run'])}", f"\t/app/{rng.choice(GO_CALLERS)}"]
+    return out
+
+
+def ruby_backtrace(rng: random.Random) -> list[str]:
+    return [f"app/{rng.choice(['controllers', 'models'])}/{rng.choice(SERVICES)}.rb:{rng.randint(1, 300)}:in "
+            f"`{rng.choice(['create', 'show', 'save!'])}'" for _ in range(rng.randint(2, 12))]
+
+
+def sql_continuation(rng: random.Random) -> list[str]:
+    return [f"\t  FROM {rng.choice(SERVICES)}", f"\t WHERE id = {rng.randint(1, 9999)}"]
+
+
+# formats whose records continue on following lines: the sample `<name>+trace` gives error records a trace
+CONTINUATIONS: dict[str, Callable[[random.Random], list[str]]] = {
+    "log4j": java_trace, "logback": java_trace, "spring-boot": java_trace, "python-logging": python_traceback,
+    "python-basic": python_traceback, "go-zap": go_stack, "rails": ruby_backtrace, "postgresql": sql_continuation}
+MULTILINE = {f"{name}+trace": name for name in CONTINUATIONS}
+EXPECTED |= {sample_name: EXPECTED[name] for sample_name, name in MULTILINE.items()}
+
+
+def records(name: str, seed: int, count: int = 200) -> list[str]:
+    """`count` records of sample `name`; a `+trace` sample's error records span lines (joined by newlines)."""
     rng = random.Random(f"{name}:{seed}")
-    return [GENERATORS[name](rng, t) for t in _times(rng, lines)]
+    base = MULTILINE.get(name, name)
+    out = []
+    for t in _times(rng, count):
+        record = GENERATORS[base](rng, t)
+        if name in MULTILINE and any(level in record for level in ("ERROR", "E, [")) and rng.random() < 0.7:
+            record = "\n".join([record, *CONTINUATIONS[base](rng)])
+        out.append(record)
+    return out
+
+
+def sample(name: str, seed: int, lines: int = 200) -> list[str]:
+    """A sample file's lines: `lines` records, more lines than that where records span lines."""
+    return "\n".join(records(name, seed, lines)).split("\n")

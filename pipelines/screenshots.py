@@ -48,6 +48,8 @@ def main() -> None:
                 for name, route in pages.items():
                     page.goto(f"{server.base}/{route}")
                     page.wait_for_selector("main h1")
+                    if name == "events":  # the search's first stack trace, opened
+                        page.wait_for_selector("details.trace summary", timeout=15_000).click()
                     time.sleep(0.3)
                     page.screenshot(path=str(args.out / f"{name}.png"))
                     print(f"{args.out / name}.png")

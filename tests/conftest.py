@@ -7,6 +7,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("LOGAI_BENCH_DATA", ROOT.parent / "shared" / "data"))
+EXAMPLE = ROOT / "examples" / "logs" / "payments-api.log"
+# its records: every one starts with a date; the lines of a stack trace continue the record above them
+EXAMPLE_RECORDS = sum(1 for line in EXAMPLE.open() if line[:4].isdigit())
 
 
 @pytest.fixture

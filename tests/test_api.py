@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import httpx
 import pytest
 from fastapi.testclient import TestClient
@@ -11,9 +9,8 @@ from fastapi.testclient import TestClient
 from logai.api.app import create_app
 from logai.config import ApiConfig, Settings
 from pipelines.local_services import ServeProcess
+from tests.conftest import EXAMPLE, EXAMPLE_RECORDS
 
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "examples" / "logs" / "payments-api.log"
 HDFS = (b"081109 203518 143 INFO dfs.DataNode$DataXceiver: Receiving block blk_77 src: /10.0.0.1:5000 dest: "
         b"/10.0.0.2:50010\n081109 203521 19 ERROR dfs.DataBlockScanner: Verification failed for blk_77\n")
 
@@ -59,7 +56,7 @@ def test_idempotency_key_prevents_double_counting(client):
 
 
 def test_pagination_with_cursor(client):
-    client.post("/v1/ingest", params={"source": "app"}, content=EXAMPLE.read_bytes())
+    client.post("/v1/ingest", params={"source": "app", "format": "log4j"}, content=EXAMPLE.read_bytes())
     seen, cursor = [], None
     while True:
         page = client.get("/v1/events", params={"limit": 150, **({"cursor": cursor} if cursor else {})}).json()
@@ -67,7 +64,7 @@ def test_pagination_with_cursor(client):
         cursor = page["next_cursor"]
         if cursor is None:
             break
-    assert len(seen) == len(set(seen)) == sum(1 for _ in EXAMPLE.open())
+    assert len(seen) == len(set(seen)) == EXAMPLE_RECORDS
 
 
 @pytest.mark.parametrize(
@@ -122,7 +119,7 @@ def test_real_server_over_http(tmp_path):
     try:
         base = server.base
         stats = httpx.get(f"{base}/v1/stats").json()
-        assert stats["events"] == sum(1 for _ in EXAMPLE.open())
+        assert stats["events"] == EXAMPLE_RECORDS
         top = httpx.get(f"{base}/v1/templates", params={"limit": 1}).json()["templates"][0]
         assert top["template"].endswith("Created order <*> for user <*> in <*> ms")
         r = httpx.post(f"{base}/v1/ingest", params={"source": "hdfs", "format": "HDFS"}, content=HDFS)

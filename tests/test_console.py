@@ -7,7 +7,6 @@ from __future__ import annotations
 import gzip
 import re
 import shutil
-from pathlib import Path
 
 import httpx
 import pytest
@@ -17,9 +16,8 @@ from logai.api.app import create_app
 from logai.config import ApiConfig, Settings
 from logai.console import STATIC
 from pipelines.local_services import ServeProcess
+from tests.conftest import EXAMPLE
 
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "examples" / "logs" / "payments-api.log"
 KEY = "console-test-key-0001"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PAGES = ["#/", "#/incidents", "#/verdicts", "#/templates", "#/events", "#/settings"]
@@ -98,6 +96,8 @@ def test_pages_search_and_feedback_in_a_real_browser(tmp_path):
             page.press("input[name=q]", "Enter")  # the keyboard submits the search
             page.wait_for_function("location.hash.includes('q=')")
             page.wait_for_selector("#event-count")
+            # the search's rows replace the page's (under load, after the hash has changed)
+            page.wait_for_function("n => document.querySelectorAll('main tbody tr').length < n", arg=everything)
             narrowed = page.locator("main tbody tr").count()
             assert 0 < narrowed < everything
             assert all("SocketTimeoutException" in t for t in page.locator("main tbody td.mono").all_inner_texts()[::2])

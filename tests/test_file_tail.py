@@ -52,7 +52,31 @@ def test_position_survives_a_restart_and_identities_are_stable(tmp_path):
     rest = second.read()
     assert [t.data for t in got] == [b"1", b"2"] and [t.data for t in rest] == [b"3", b"4"]
     assert [t.offset for t in got + rest] == [0, 2, 4, 6]
+    assert [t.number for t in got + rest] == [1, 2, 3, 4]  # line numbers carry on after the restart
     assert len({t.inode for t in got + rest}) == 1
+
+
+def test_offsets_saved_without_line_numbers_count_the_lines_before_them(tmp_path):
+    import orjson
+
+    log, offsets = tmp_path / "app.log", tmp_path / "offsets.json"
+    log.write_bytes(b"a\nb\nc\n")
+    first = FileTail(log, offsets)
+    first.read(max_lines=2)
+    first.commit()
+    saved = orjson.loads(offsets.read_bytes())
+    for entry in saved.values():  # the form written before line numbers were saved
+        del entry["line"]
+    offsets.write_bytes(orjson.dumps(saved))
+    assert [(t.number, t.data) for t in FileTail(log, offsets).read()] == [(3, b"c")]
+
+
+def test_unread_gives_the_same_lines_again(tmp_path):
+    log = tmp_path / "app.log"
+    log.write_bytes(b"a\nb\nc\n")
+    tail = FileTail(log)
+    got = tail.read()
+    assert tail.unread(got[1]) and [(t.number, t.offset, t.data) for t in tail.read()] == [(2, 2, b"b"), (3, 4, b"c")]
 
 
 def test_missing_file_is_waited_for(tmp_path):

@@ -12,7 +12,9 @@ class IngestResponse(BaseModel):
     stored: int = Field(description="events written")
     duplicates: int = Field(description="lines already stored under the same idempotency key")
     dead_letters: int = Field(description="lines that could not be processed (kept in the dead-letter table)")
-    template_ids: list[str | None] = Field(description="template id of each line, in order")
+    joined: int = Field(0, description="lines that continue the record before them (a stack trace, for a format "
+                                       "with multiline: true): stored within that record's event")
+    template_ids: list[str | None] = Field(description="template id of each event, in order")
 
 
 class ParamOut(BaseModel):

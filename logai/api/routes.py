@@ -98,7 +98,7 @@ async def ingest(
         result = await in_ingest_thread(service.ingest, lines, source=source, format_name=fmt, keys=keys,
                                        door="http")
     return IngestResponse(received=result.received, stored=result.stored, duplicates=result.duplicates,
-                          dead_letters=result.dead_letters, template_ids=result.template_ids)
+                          dead_letters=result.dead_letters, joined=result.joined, template_ids=result.template_ids)
 
 
 @router.get("/events", response_model=EventsPage, summary="Search events, newest first")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-from itertools import islice
 from pathlib import Path
 
 from logai.doors.keys import ingest_key
@@ -22,13 +21,24 @@ BATCH_LINES = 2000
 def ingest_file(service: IngestService, path: Path, format_name: str | None) -> int:
     """Feed a whole file through the service in batches; returns the number of new events stored."""
     fmt = format_name or service.pipeline.detect_format(sample_lines(path))
+    longest = BATCH_LINES + service.pipeline.settings.parsing.max_record_lines
     stored = 0
     with path.open("rb") as handle:
         inode = os.fstat(handle.fileno()).st_ino
-        lines = iter_lines(handle)
-        while batch := list(islice(lines, BATCH_LINES)):
+
+        def store(batch: list[tuple[int, int, bytes]]) -> int:
             keys = [ingest_key("file", path.name, inode, offset) for _, offset, _ in batch]
-            stored += service.ingest([raw for _, _, raw in batch], source=path.name, format_name=fmt, keys=keys,
-                                     door="file", first_line=batch[0][0]).stored
+            return service.ingest([raw for _, _, raw in batch], source=path.name, format_name=fmt, keys=keys,
+                                  door="file", first_line=batch[0][0]).stored
+
+        batch: list[tuple[int, int, bytes]] = []
+        for line in iter_lines(handle):
+            # a batch ends before a record's first line, so a stack trace is not cut in two
+            if len(batch) >= BATCH_LINES and (len(batch) >= longest or not service.pipeline.continues(fmt, line[2])):
+                stored += store(batch)
+                batch = []
+            batch.append(line)
+        if batch:
+            stored += store(batch)
     log.info("ingested %s as %s: %d new events", path, fmt, stored)
     return stored

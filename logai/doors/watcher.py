@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from itertools import groupby
 from pathlib import Path
 
 from logai.config import RetentionConfig
-from logai.doors.file_tail import FileTail
+from logai.doors.file_tail import FileTail, TailedLine
 from logai.doors.keys import ingest_key
 from logai.service import IngestService
 
@@ -51,15 +52,29 @@ class FileWatcher(threading.Thread):
         """Ingest what the watched files gained since the last call; returns the number of lines read."""
         total = 0
         for tail, path, fmt in self.tails:
-            lines = tail.read()
+            lines = self._whole_records(tail, tail.read(), fmt)
             if not lines:
                 continue
-            keys = [ingest_key("file", path.name, t.inode, t.offset) for t in lines]
-            self.service.ingest([t.data for t in lines], source=path.name, format_name=fmt, keys=keys, door="file")
+            for _, same_file in groupby(lines, key=lambda t: t.inode):  # a read may run on into a rotated file
+                part = list(same_file)
+                keys = [ingest_key("file", path.name, t.inode, t.offset) for t in part]
+                self.service.ingest([t.data for t in part], source=path.name, format_name=fmt, keys=keys,
+                                    door="file", first_line=part[0].number)
             tail.commit()  # only after the lines are stored
             total += len(lines)
         self.retention.maybe_apply(self.service)
         return total
+
+    def _whole_records(self, tail: FileTail, lines: list[TailedLine], fmt: str) -> list[TailedLine]:
+        """`lines` without its last record when the read stopped at its limit and the format joins lines: that
+        record may go on past the limit (a stack trace), so it is read again, whole, next time."""
+        pipeline = self.service.pipeline
+        if not tail.more or not lines or not pipeline.parser(fmt).format.multiline:
+            return lines
+        start = len(lines) - 1
+        while start > 0 and pipeline.continues(fmt, lines[start].data):
+            start -= 1
+        return lines[:start] if start > 0 and tail.unread(lines[start]) else lines
 
     def run(self) -> None:
         while not self._stop_event.is_set():

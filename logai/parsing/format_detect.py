@@ -2,16 +2,20 @@
 
 A format scores the share of sample lines it splits *and* whose declared timestamp and level fields
 parse (so a permissive pattern like `<A> <B> <C> <Content>` does not win by accepting anything).
-The best score of at least 0.6 wins, the more specific format on ties; otherwise `generic`. A format
-without header fields (`plain`: the whole line is the message) accepts anything and is never guessed.
+The best score of at least 0.6 wins; on ties, the format that reads more lines' headers itself, then the
+more specific one; otherwise `generic`. A format without header fields (`plain`: the whole line is the
+message) accepts anything and is never guessed. For a format whose records span lines (`multiline`), a line
+that follows one of its records counts as that record's continuation (a stack trace), provided that at least
+`MIN_STARTS` of the lines start records.
 """
 
 from __future__ import annotations
 
 from logai.parsing.formats import FormatRegistry, LogFormat
-from logai.parsing.headers import header_parser_for
+from logai.parsing.headers import Header, header_parser_for
 
 MIN_SCORE = 0.6
+MIN_STARTS = 0.1
 
 
 def _specificity(fmt: LogFormat) -> int:
@@ -22,24 +26,29 @@ def detect_format(sample: list[str], registry: FormatRegistry) -> str:
     lines = [line for line in sample if line.strip()]
     if not lines:
         return "generic"
-    best: tuple[float, int, str] | None = None
+    best: tuple[float, int, int, str] | None = None
     for fmt in registry:
         if fmt.kind == "generic" or (fmt.kind == "regex" and _specificity(fmt) <= 1):
             continue  # reads no header field (only <Content>): it accepts any line, so it proves nothing
         parser = header_parser_for(fmt)
-        hits = 0
+        starts = continued = 0
         for line in lines:
-            header = parser.split(line)
-            if header is None:
-                continue
-            _, _, timestamp, level = header
-            if fmt.timestamp and timestamp is None:
-                continue
-            if fmt.level_field and level is None:
-                continue
-            hits += 1
-        score = hits / len(lines)
-        key = (score, _specificity(fmt), fmt.name)
-        if score >= MIN_SCORE and (best is None or key[:2] > best[:2]):
+            if _reads(fmt, parser.split(line)):
+                starts += 1
+            elif fmt.multiline and starts:
+                continued += 1
+        if fmt.multiline and starts < MIN_STARTS * len(lines):
+            continued = 0
+        score = (starts + continued) / len(lines)
+        key = (score, starts, _specificity(fmt), fmt.name)
+        if score >= MIN_SCORE and (best is None or key[:3] > best[:3]):
             best = key
-    return best[2] if best else "generic"
+    return best[3] if best else "generic"
+
+
+def _reads(fmt: LogFormat, header: Header | None) -> bool:
+    """Whether a line's header split, with the timestamp and level the format declares."""
+    if header is None:
+        return False
+    _, _, timestamp, level = header
+    return not (fmt.timestamp and timestamp is None) and not (fmt.level_field and level is None)

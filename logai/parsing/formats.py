@@ -49,6 +49,8 @@ class LogFormat(BaseModel):
     syslog_pri_field: str | None = None  # field holding a syslog <PRI>: level = severity (PRI % 8)
     # this format's own level spellings (Redis writes `*` for notice), before the common ones
     levels: dict[str, str] = Field(default_factory=dict)
+    # a line whose header does not parse continues the record before it (stack traces, tracebacks)
+    multiline: bool = False
     masking: MaskingOverride = Field(default_factory=MaskingOverride)
     drain: DrainOverride = Field(default_factory=DrainOverride)
 

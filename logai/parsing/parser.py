@@ -16,6 +16,7 @@ from logai.events import (
     FLAG_UNMATCHED,
     Event,
     Param,
+    message_head,
 )
 from logai.parsing.formats import LogFormat
 from logai.parsing.headers import header_parser_for
@@ -77,6 +78,11 @@ class LogParser:
             return {}, text, None, None
         return header
 
+    def continues(self, text: str) -> bool:
+        """Whether a line continues a multi-line record rather than beginning one: its header does not parse
+        (a blank line inside a trace continues it too). Only formats with `multiline: true` ask."""
+        return not text.strip() or self.header.split(text[: self.config.max_line_chars]) is None
+
     def match(self, text: str, source: str, line: int = 1) -> Event:
         """Like `parse`, but read-only: the line is matched against `source`'s known templates and nothing is
         learned (no template, count or knowledge-base entry). An unknown line gets its masked content as a
@@ -86,10 +92,10 @@ class LogParser:
             return Event(raw=text, source=source, line=line, content=text, flags=[FLAG_EMPTY])
         fields, content, timestamp, level = self._header(text, flags)
         miner = self.miners.get(source)
-        found = miner.match(content) if miner is not None else None
+        found = miner.match(message_head(content)) if miner is not None else None
         if found is None:
             flags.append(FLAG_UNMATCHED)
-            masked = content[: self.config.max_content_chars]
+            masked = message_head(content)[: self.config.max_content_chars]
             return Event(raw=text, source=source, line=line, timestamp=timestamp, level=level, fields=fields,
                          content=content, template=self.masker.mask(masked.strip()),
                          params=list(map(Param, self.masker.masked_values(masked))), flags=flags)
@@ -111,7 +117,7 @@ class LogParser:
         protocol carries time, level and fields beside the message (OTLP, Loki, syslog)."""
         flags = flags if flags is not None else []
         fields = fields if fields is not None else {}
-        found = (self.miners.get(source) or self.miner(source)).add(content)
+        found = (self.miners.get(source) or self.miner(source)).add(message_head(content))
         return _event(found, raw, content, source, line, offset, timestamp, level, fields, flags)
 
 

@@ -12,7 +12,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from pathlib import Path
 
-from logai.events import WILDCARD, Event
+from logai.events import WILDCARD, Event, message_head
 from logai.parsing.template_match import align
 from logai.semantics.kb import KnowledgeBase
 from logai.semantics.model import PairModel
@@ -198,7 +198,7 @@ class SemanticAnnotator:
             return self._plans[key]
         except KeyError:
             pass
-        content = event.content[: self.max_content_chars]
+        content = message_head(event.content)[: self.max_content_chars]
         found = self.analyse(event.template or "", content, [p.value for p in event.params])
         if len(self._plans) >= self.cache_size:  # templates are few; a full cache is simply restarted
             self._plans.clear()

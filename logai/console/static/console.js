@@ -2,6 +2,11 @@
 const $ = (selector, root = document) => root.querySelector(selector);
 const esc = (value) => String(value ?? "").replace(/[&<>"']/g,
   (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+// a multi-line message (a stack trace) shows its first line; the rest opens beneath it
+const message = (text) => {
+  const [first, ...rest] = String(text ?? "").split("\n");
+  return rest.length ? `${esc(first)}<details class="trace"><summary>${rest.length} more line${rest.length > 1 ? "s" : ""}</summary><pre>${esc(rest.join("\n"))}</pre></details>` : esc(first);
+};
 const when = (ts) => (ts == null ? "" : new Date(ts * 1000).toLocaleString()); // the browser's time zone
 const KEY = "logai-api-key";
 
@@ -125,7 +130,7 @@ const pages = {
     const line = await api(`/v1/timeline?end=${i.end_ts + 300}&minutes=${Math.ceil(span / 60)}&step=${step}&source=${encodeURIComponent(i.source)}`).catch(() => ({ points: [] }));
     const templates = Object.entries(i.templates).sort((a, b) => b[1].count - a[1].count)
       .map(([tid, t]) => `<tr><td><a href="#/events?template_id=${encodeURIComponent(tid)}">${esc(tid)}</a></td><td>${t.count}</td><td class="mono">${esc(t.template)}</td></tr>`);
-    const samples = i.samples.map((x) => `<tr><td>${when(x.ts)}</td><td>${esc(x.kind)}</td><td>${esc(x.level ?? "")}</td><td class="mono">${esc(x.content ?? JSON.stringify(x.evidence ?? {}))}</td></tr>`);
+    const samples = i.samples.map((x) => `<tr><td>${when(x.ts)}</td><td>${esc(x.kind)}</td><td>${esc(x.level ?? "")}</td><td class="mono">${x.content != null ? message(x.content) : esc(JSON.stringify(x.evidence ?? {}))}</td></tr>`);
     const deliveries = i.deliveries.map((d) => `<tr><td>${esc(d.receiver)}</td><td>${esc(d.kind)}</td><td>${esc(d.state)}</td><td>${d.attempts}</td><td>${when(d.sent_at)}</td><td class="mono">${esc(d.last_error ?? "")}</td></tr>`);
     const ack = i.state === "open" ? `<button type="button" data-action="ack" data-id="${i.id}">Acknowledge</button>` : "";
     return `<h1>Incident #${i.id} <span class="sev-${esc(i.severity)}">${esc(i.severity)}</span> <span class="state-${esc(i.state)}">${esc(i.state)}</span> ${ack}</h1>` +
@@ -187,7 +192,7 @@ const pages = {
       const top = Object.entries(values).sort((a, b) => b[1] - a[1]).slice(0, 8);
       return `<tr><td>${esc(name)}</td><td>${Object.keys(values).length}</td><td class="mono">${top.map(([v, n]) => `${esc(v)} (${n})`).join(", ")}</td></tr>`;
     });
-    const samples = page.events.slice(0, 20).map((e) => `<tr><td>${when(e.ts)}</td><td>${esc(e.level ?? "")}</td><td class="mono">${esc(e.content)}</td></tr>`);
+    const samples = page.events.slice(0, 20).map((e) => `<tr><td>${when(e.ts)}</td><td>${esc(e.level ?? "")}</td><td class="mono">${message(e.content)}</td></tr>`);
     return `<h1>Template ${esc(id)}</h1><p class="mono">${esc(t.conceptualized ?? t.template)}</p>` +
       `<p class="muted">${esc(t.source)} · ${t.count} events · first ${when(t.first_seen)} · last ${when(t.last_seen)} · ` +
       `<a href="#/events?template_id=${encodeURIComponent(id)}">all its events</a></p>` +
@@ -205,7 +210,7 @@ const pages = {
     query.set("limit", "100");
     const page = await api(`/v1/events?${query}`);
     const rows = page.events.map((e) => `<tr><td>${when(e.ts)}</td><td>${esc(e.source)}</td><td>${esc(e.level ?? "")}</td>` +
-      `<td class="mono">${esc(e.content)}</td><td class="mono">${e.params.map((p) => `${esc(p.concept ?? p.type ?? "")}=${esc(p.value)}`).join(" ")}</td></tr>`);
+      `<td class="mono">${message(e.content)}</td><td class="mono">${e.params.map((p) => `${esc(p.concept ?? p.type ?? "")}=${esc(p.value)}`).join(" ")}</td></tr>`);
     const inputs = ["start", "end"].map((f) => `<label>${f}<input type="datetime-local" step="1" name="${f}" value="${esc(params.get(f) ?? "")}"></label>`).join("") +
       fields.map((f) => `<label>${f}<input name="${f}" value="${esc(params.get(f) ?? "")}"></label>`).join("");
     const next = new URLSearchParams(params);
@@ -231,7 +236,7 @@ function verdictTable(analyses, tasks) {
     const correct = others.map((l) => `<button type="button" data-action="correct" data-id="${a.id}" data-label="${esc(l)}">mark ${esc(l)}</button>`).join(" ");
     return `<tr data-analysis="${a.id}"><td>${when(a.created_at)}</td><td class="label-${esc(a.label)}">${esc(a.label)}</td>` +
       `<td>${esc(p.path ?? a.model)}${a.confidence != null ? ` · p=${a.confidence.toFixed(2)}` : ""}</td>` +
-      `<td class="mono">${esc(p.log ?? "")}</td><td>${esc(p.reason ?? "")}${provenance(p)}</td><td>${correct}<span class="feedback"></span></td></tr>`;
+      `<td class="mono">${message(p.log ?? "")}</td><td>${esc(p.reason ?? "")}${provenance(p)}</td><td>${correct}<span class="feedback"></span></td></tr>`;
   });
   return table(["when", "verdict", "by", "log", "reason", "correct it"], rows);
 }
@@ -302,7 +307,7 @@ async function toggleTail(button) {
         if (!data) continue;
         const e = JSON.parse(data);
         $("tbody", live).insertAdjacentHTML("afterbegin", `<tr class="live-row"><td>${when(e.ts)}</td><td>${esc(e.source)}</td>` +
-          `<td>${esc(e.level ?? "")}</td><td class="mono">${esc(e.content)}</td></tr>`);
+          `<td>${esc(e.level ?? "")}</td><td class="mono">${message(e.content)}</td></tr>`);
       }
     }
   } catch (error) {
