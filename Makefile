@@ -28,7 +28,8 @@ run: install
 # real protocol peers of the tests (Debian packages): rsyslog for the syslog door (logger comes with
 # util-linux), Alertmanager and promtool for the alerts, chromium for the console's browser tests; a test
 # whose peer is missing is skipped and says so
-PEERS = rsyslogd:rsyslog prometheus-alertmanager:prometheus-alertmanager promtool:prometheus chromium:chromium
+PEERS = rsyslogd:rsyslog prometheus-alertmanager:prometheus-alertmanager promtool:prometheus chromium:chromium \
+	/lib/systemd/systemd-journal-upload:systemd-journal-remote
 peers:
 	@missing="$$(for p in $(PEERS); do command -v $${p%%:*} >/dev/null || echo $${p#*:}; done)"; \
 	if [ -n "$$missing" ]; then \

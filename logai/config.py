@@ -243,6 +243,15 @@ class OtlpConfig(BaseModel):
     default_source: str = "otlp"
 
 
+class JournalConfig(BaseModel):
+    """systemd's Journal Export Format at POST /upload (`systemd-journal-upload --url=...`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    source_fields: list[str] = Field(default_factory=lambda: ["SYSLOG_IDENTIFIER", "_SYSTEMD_UNIT", "_COMM"],
+                                     description="journal fields that name the source, first found wins")
+    default_source: str = "journal"
+
+
 class LokiConfig(BaseModel):
     """The Loki push API at POST /loki/api/v1/push."""
 
@@ -363,6 +372,7 @@ class Settings(BaseSettings):
     route: RouteConfig = Field(default_factory=RouteConfig)
     otlp: OtlpConfig = Field(default_factory=OtlpConfig)
     loki: LokiConfig = Field(default_factory=LokiConfig)
+    journal: JournalConfig = Field(default_factory=JournalConfig)
     syslog: SyslogConfig = Field(default_factory=SyslogConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)

@@ -126,6 +126,16 @@ def journald_json(rng: random.Random, t: datetime) -> str:
                        "_PID": str(rng.randint(1, 65000)), "MESSAGE": _messages(rng)})
 
 
+def journal_export(rng: random.Random, t: datetime) -> str:
+    """An entry of `journalctl -o export` (text fields only), with the empty line that ends it."""
+    app = rng.choice(["sshd", "cron", "dockerd", "kubelet"])
+    fields = {"__CURSOR": f"s={rng.getrandbits(64):016x};i={rng.randint(1, 99999):x}",
+              "__REALTIME_TIMESTAMP": str(int(t.timestamp() * 1e6)), "_BOOT_ID": f"{rng.getrandbits(128):032x}",
+              "PRIORITY": str(rng.randint(2, 7)), "_HOSTNAME": rng.choice(HOSTS), "SYSLOG_IDENTIFIER": app,
+              "_PID": str(rng.randint(1, 65000)), "_SYSTEMD_UNIT": f"{app}.service", "MESSAGE": _messages(rng)}
+    return "\n".join(f"{name}={value}" for name, value in fields.items()) + "\n"
+
+
 def docker_json(rng: random.Random, t: datetime) -> str:
     return json.dumps({"log": _messages(rng) + "\n", "stream": rng.choice(["stdout", "stderr"]),
                        "time": f"{t:%Y-%m-%dT%H:%M:%S}.{t.microsecond:06d}123Z"})
@@ -172,9 +182,9 @@ GENERATORS: dict[str, Callable[[random.Random, datetime], str]] = {
     "log4j": log4j, "logback": logback, "spring-boot": spring_boot, "python-logging": python_logging,
     "python-basic": python_basic, "go-zap": go_zap, "go-zap-json": go_zap_json, "logrus-text": logrus_text,
     "logrus-json": logrus_json, "go-log": go_log, "rails": rails, "journalctl": journalctl,
-    "journald-json": journald_json, "docker-json": docker_json, "postgresql": postgresql, "redis": redis,
-    "mysql-error": mysql_error, "syslog-3164": syslog_3164, "syslog-5424": syslog_5424,
-    "nginx-access": nginx_access, "k8s-cri": k8s_cri,
+    "journald-json": journald_json, "journal-export": journal_export, "docker-json": docker_json,
+    "postgresql": postgresql, "redis": redis, "mysql-error": mysql_error, "syslog-3164": syslog_3164,
+    "syslog-5424": syslog_5424, "nginx-access": nginx_access, "k8s-cri": k8s_cri,
 }
 # the logai format each sample is read with (several JSON and logfmt dialects share one reader)
 EXPECTED = {name: name for name in GENERATORS} | {

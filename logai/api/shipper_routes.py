@@ -1,4 +1,5 @@
-"""The shipper doors over HTTP: OTLP/HTTP logs (`POST /v1/logs`) and Loki push (`POST /loki/api/v1/push`).
+"""The shipper doors over HTTP: OTLP/HTTP logs (`POST /v1/logs`), Loki push (`POST /loki/api/v1/push`) and
+systemd's journal upload (`POST /upload`).
 
 Each route reads the body under the size cap, then, in a worker thread (decoding a 10 MB batch is CPU work
 the event loop must not wait on), lets its door decode and map it and delivers the `DoorBatch` to the
@@ -9,7 +10,8 @@ app's exception handlers answer `BadBody` and `BodyTooLarge`, except on OTLP, wh
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi.responses import PlainTextResponse
 
 from logai import metrics
 from logai.api.bodies import media_type, read_body, read_decoded_body
@@ -17,7 +19,7 @@ from logai.api.deps import ServiceDep, SettingsDep, require_api_key
 from logai.api.models import Problem
 from logai.api.workers import in_ingest_thread
 from logai.config import Settings
-from logai.doors import loki, otlp
+from logai.doors import journal, loki, otlp
 from logai.doors.bodies import BadBody, BodyTooLarge, too_large_detail
 from logai.parsing.formats import UnknownFormatError
 from logai.service import IngestService
@@ -86,3 +88,26 @@ async def loki_push(request: Request, service: ServiceDep, settings: SettingsDep
     await in_ingest_thread(_deliver_loki, service, settings, body, content_type, request.headers.get("x-scope-orgid"))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
+
+
+def _deliver_journal(service: IngestService, settings: Settings, body: bytes) -> list[str]:
+    cfg = settings.journal
+    batch = journal.read_upload(body, default_source=cfg.default_source, source_fields=cfg.source_fields)
+    return batch.deliver(service, format_name="plain", door="journal", max_records=settings.api.max_lines_per_request)
+
+
+@router.post("/upload", tags=["doors"], status_code=status.HTTP_202_ACCEPTED, response_class=PlainTextResponse,
+             summary="systemd journal upload: the Journal Export Format", responses={400: {"model": Problem},
+                                                                                     415: {"model": Problem}})
+async def journal_upload(request: Request, service: ServiceDep, settings: SettingsDep) -> PlainTextResponse:
+    """What `systemd-journal-upload --url=http://HOST:PORT` sends (as to `systemd-journal-remote`): entries in
+    the Journal Export Format, `Content-Type: application/vnd.fdo.journal`. Answers 202 `OK.` like
+    systemd-journal-remote; entries without a message are kept as dead letters."""
+    if media_type(request) != journal.CONTENT_TYPE:
+        metrics.DOOR_REJECTED.labels(door="journal", reason="content_type").inc()
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+                            f"Content-Type must be {journal.CONTENT_TYPE} (the Journal Export Format)")
+    body = await read_decoded_body(request, settings.api.max_request_bytes)
+    refused = await in_ingest_thread(_deliver_journal, service, settings, body)
+    return PlainTextResponse(f"OK. {len(refused)} entries refused: {refused[0]}\n" if refused else "OK.\n",
+                             status_code=status.HTTP_202_ACCEPTED)

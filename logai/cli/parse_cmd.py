@@ -16,6 +16,7 @@ import click
 from tqdm import tqdm
 
 from logai.config import ConfigError
+from logai.doors.bodies import BadBody
 from logai.events import Event
 from logai.parsing.formats import UnknownFormatError
 from logai.parsing.lines import sample_lines
@@ -105,7 +106,10 @@ def parse(app, inputs: tuple[Path, ...], format_name: str | None, source: str | 
                         stream = _ProgressReader(handle, bar)
                 pipeline.open_source(src, fmt)
                 log.info("parsing %s as format %s, source %s", path, fmt, src)
-                events = pipeline.parse_stream(stream, source=src, format_name=fmt)
+                if pipeline.registry.get(fmt).kind == "journal-export":
+                    events = _journal_events(pipeline, sys.stdin.buffer if is_stdin else handle, src, fmt)
+                else:
+                    events = pipeline.parse_stream(stream, source=src, format_name=fmt)
                 if is_stdin or streaming:
                     for event in events:
                         write(event.to_json())
@@ -116,6 +120,33 @@ def parse(app, inputs: tuple[Path, ...], format_name: str | None, source: str | 
             sys.stderr.close()  # reader went away (e.g. `| head`): stop quietly
         finally:
             pipeline.close()
+
+
+def _journal_events(pipeline: Pipeline, stream: BinaryIO, source: str, format_name: str) -> Iterator[Event]:
+    """A Journal Export Format stream's entries as events, 512 at a time; each entry's source is `source` (the
+    file's name, or --source). An entry without a message is reported on stderr and skipped."""
+    from itertools import islice
+
+    from logai.doors import journal
+    from logai.doors.batch import Rejected
+    from logai.doors.keys import RecordKeys
+
+    keys = RecordKeys("journal")
+    entries = journal.read_entries(stream)
+    first = 1
+    try:
+        while chunk := list(islice(entries, 512)):
+            records = []
+            for offset, entry in chunk:
+                item = journal.entry_record(entry, keys, source, ())
+                if isinstance(item, Rejected):
+                    click.echo(f"logai parse: {source}: entry at byte {offset} skipped: {item.why}", err=True)
+                else:
+                    records.append(item)
+            yield from pipeline.run_records(records, format_name=format_name, first_line=first).events
+            first += len(records)
+    except BadBody as exc:
+        raise click.ClickException(f"{source}: {exc}") from exc
 
 
 def _write_final(pipeline: Pipeline, events: Iterable[Event], source: str, format_name: str,

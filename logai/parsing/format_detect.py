@@ -11,11 +11,14 @@ that follows one of its records counts as that record's continuation (a stack tr
 
 from __future__ import annotations
 
+import re
+
 from logai.parsing.formats import FormatRegistry, LogFormat
 from logai.parsing.headers import Header, header_parser_for
 
 MIN_SCORE = 0.6
 MIN_STARTS = 0.1
+_EXPORT_FIELD = re.compile(r"[A-Z0-9_]+(=|$)")
 
 
 def _specificity(fmt: LogFormat) -> int:
@@ -26,9 +29,12 @@ def detect_format(sample: list[str], registry: FormatRegistry) -> str:
     lines = [line for line in sample if line.strip()]
     if not lines:
         return "generic"
+    export = next((fmt.name for fmt in registry if fmt.kind == "journal-export"), None)
+    if export is not None and looks_like_export(lines):
+        return export
     best: tuple[float, int, int, str] | None = None
     for fmt in registry:
-        if fmt.kind == "generic" or (fmt.kind == "regex" and _specificity(fmt) <= 1):
+        if fmt.kind in ("generic", "journal-export") or (fmt.kind == "regex" and _specificity(fmt) <= 1):
             continue  # reads no header field (only <Content>): it accepts any line, so it proves nothing
         parser = header_parser_for(fmt)
         starts = continued = 0
@@ -44,6 +50,14 @@ def detect_format(sample: list[str], registry: FormatRegistry) -> str:
         if score >= MIN_SCORE and (best is None or key[:3] > best[:3]):
             best = key
     return best[3] if best else "generic"
+
+
+def looks_like_export(lines: list[str]) -> bool:
+    """Whether a file's first lines are systemd's Journal Export Format: it starts with a field, most lines are
+    fields (the rest are binary values), and a MESSAGE is among them."""
+    fields = sum(1 for line in lines if _EXPORT_FIELD.match(line))
+    return (_EXPORT_FIELD.match(lines[0]) is not None and fields >= 0.6 * len(lines)
+            and any(line.startswith("MESSAGE") for line in lines))
 
 
 def _reads(fmt: LogFormat, header: Header | None) -> bool:

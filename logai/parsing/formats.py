@@ -37,7 +37,8 @@ class LogFormat(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = ""
     description: str = ""
-    kind: Literal["regex", "json", "logfmt", "generic"] = "regex"
+    # journal-export: records of NAME=value fields, read by `logai parse` and POST /upload (doors.journal)
+    kind: Literal["regex", "json", "logfmt", "generic", "journal-export"] = "regex"
     log_format: str | None = None  # for kind=regex: Loghub format string with a <Content> field
     field_patterns: dict[str, str] = Field(default_factory=dict)  # regex per field; default `.*?`
     message_keys: list[str] = Field(default_factory=lambda: ["message", "msg", "log", "text"])
