@@ -189,12 +189,12 @@ class Pipeline:
         parse = parser.parse
         semantics = self.semantics
         if parser.format.multiline:
-            for keys, text, flags in self._records(parser, _decoded(stream)):
+            for count, (keys, text, flags) in enumerate(self._records(parser, _decoded(stream)), start=1):
                 event = parse(text, source, keys[0][0], keys[0][1], flags)
                 if semantics is not None:
                     semantics.annotate(event)
                 yield event
-                if keys[-1][0] // 4096 != keys[0][0] // 4096 or keys[0][0] % 4096 == 0:
+                if count % 4096 == 0:
                     self.maybe_save()
             return
         for number, offset, raw in iter_lines(stream):
