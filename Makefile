@@ -3,7 +3,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install peers run test lint bench-formats bench-doors bench-hostile bench-alerts bench-console screenshots bench-parsing bench-semantics bench-decoding bench-anomaly train-semantics train-router bench-adaptive train-default-router bench-default-router bench-verdicts eval-logeval
+.PHONY: install peers run test lint bench-stream bench-startup bench-formats bench-doors bench-hostile bench-alerts bench-console screenshots bench-parsing bench-semantics bench-decoding bench-anomaly train-semantics train-router bench-adaptive train-default-router bench-default-router bench-verdicts eval-logeval
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -65,6 +65,15 @@ bench-formats: install
 
 bench-parsing: install
 	$(PY) pipelines/bench_parsing.py --out reports/parsing
+
+# Kafka (the Tansu broker) -> one daemon -> SQLite, start-up included, with the no-verdicts and inline-writer
+# baselines in the same run and the daemon's profile by part; add --postgres URL for PostgreSQL
+bench-stream: install
+	$(PY) pipelines/bench_stream.py --lines 300000 --skip-query --profile-lines 100000 --out reports/stream
+
+# whole-process start-up of the CLI (wall time and peak memory), python and drain3 as baselines
+bench-startup: install
+	$(PY) pipelines/bench_startup.py --out reports/startup
 
 bench-semantics: install
 	$(PY) pipelines/bench_semantics.py --out reports/semantics
