@@ -175,3 +175,10 @@ def test_file_doors_keep_a_trace_whole_when_a_batch_or_read_limit_falls_inside_i
         assert stored[8].count("\n") == 2
     finally:
         service.close()
+
+
+def test_logai_formats_marks_the_multiline_formats():
+    result = subprocess.run([LOGAI, "formats"], capture_output=True, timeout=120)
+    rows = {line.split()[0]: line for line in result.stdout.decode().splitlines()}
+    assert "[multi-line]" in rows["log4j"] and "[multi-line]" in rows["python-logging"]
+    assert "[multi-line]" not in rows["HDFS"] and "journal-export" in rows

@@ -11,11 +11,12 @@ from logai.parsing.formats import FormatRegistry
 @click.command()
 @click.pass_obj
 def formats(app) -> None:
-    """List the log formats logai knows (shipped ones plus your formats_dir)."""
+    """List the log formats logai knows (shipped ones plus your formats_dir); `[multi-line]` marks those that
+    join a stack trace's lines into one event."""
     try:
         extra = [app.settings.formats_dir] if app.settings.formats_dir else []
         registry = FormatRegistry.load(extra)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     for fmt in sorted(registry, key=lambda f: f.name.lower()):
-        click.echo(f"{fmt.name:16s} {fmt.description}")
+        click.echo(f"{fmt.name:16s} {'[multi-line] ' if fmt.multiline else ''}{fmt.description}")
