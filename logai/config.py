@@ -22,6 +22,12 @@ from logai.paths import config_dir
 ENV_PREFIX = "LOGAI_"
 
 
+def read_yaml(text: str) -> Any:
+    """YAML text as Python data, safely: with libyaml's C loader where PyYAML has it (every command reads the
+    shipped formats and config at start, and the pure-Python loader took most of that time)."""
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 class ConfigError(ValueError):
     """A configuration file or variable is unreadable or invalid; the message says where and why."""
 
@@ -428,7 +434,7 @@ def load_settings(path: str | Path | None = None, environ: dict[str, str] | None
     data: dict[str, Any] = {}
     if path.exists():
         try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+            loaded = read_yaml(path.read_text(encoding="utf-8"))
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
         if loaded is not None and not isinstance(loaded, dict):

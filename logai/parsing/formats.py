@@ -13,7 +13,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from logai.config import ConfigError, MaskingOverride
+from logai.config import ConfigError, MaskingOverride, read_yaml
 from logai.paths import config_dir
 
 
@@ -111,7 +111,7 @@ class FormatRegistry:
 def load_format_file(path: Path) -> dict[str, LogFormat]:
     """Read one YAML file of `{name: format}` entries; errors name the file and the entry."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = read_yaml(path.read_text(encoding="utf-8")) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     entries = data.get("formats", data) if isinstance(data, dict) else None

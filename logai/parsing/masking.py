@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from logai.config import ConfigError, MaskingOverride, MaskRule
+from logai.config import ConfigError, MaskingOverride, MaskRule, read_yaml
 from logai.events import WILDCARD
 from logai.paths import config_dir
 
@@ -21,7 +21,7 @@ def load_default_rules(path: Path | None = None) -> list[MaskRule]:
     """The shipped global rules, `configs/masking.yaml`."""
     path = path or config_dir() / "masking.yaml"
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = read_yaml(path.read_text(encoding="utf-8")) or {}
         return [MaskRule.model_validate(item) for item in data.get("masking", [])]
     except (OSError, yaml.YAMLError, ValueError) as exc:
         raise ConfigError(f"{path}: cannot read masking rules: {exc}") from exc
