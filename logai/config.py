@@ -11,11 +11,10 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import yaml
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from logai.paths import config_dir
 
@@ -352,20 +351,12 @@ class LoggingConfig(BaseModel):
         return value
 
 
-class Settings(BaseSettings):
+class Settings(BaseModel):
     """The whole configuration of a logai process. Built from keyword arguments alone (`Settings(...)`); the
     YAML file and the `LOGAI_` variables are read by `load_settings`."""
 
-    model_config = SettingsConfigDict(extra="forbid", populate_by_name=True, env_prefix=ENV_PREFIX,
-                                      env_nested_delimiter="__", env_parse_none_str="null")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    @classmethod
-    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
-                                   env_settings: PydanticBaseSettingsSource,
-                                   dotenv_settings: PydanticBaseSettingsSource,
-                                   file_secret_settings: PydanticBaseSettingsSource
-                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings,)  # the environment is applied by `load_settings`, over the YAML file
     data_dir: Path = Path(".logai")
     formats_dir: Path | None = Field(None, description="extra format YAML files, beside the shipped ones")
     parsing: ParsingConfig = Field(default_factory=ParsingConfig)
@@ -390,23 +381,22 @@ def store_url(settings: Settings) -> str:
     return settings.store.url or f"sqlite:///{settings.data_dir / 'logai.db'}"
 
 
-class _Environment(EnvSettingsSource):
-    """pydantic-settings' reading of `LOGAI_<SECTION>__<KEY>` variables, from a given mapping (the process
-    environment by default). Variables that name no setting (`LOGAI_CONFIG`, a test harness's own) are not
-    configuration; a wrong key inside a known section is still reported, so typos do not pass silently."""
-
-    def __init__(self, environ: dict[str, str]):
-        self._environ = environ
-        super().__init__(Settings)
-
-    def _load_env_vars(self) -> dict[str, str | None]:
-        return {key.lower(): value for key, value in self._environ.items()}
-
-
 def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
-    """The settings the `LOGAI_` variables give, as a nested dict {"parsing": {"sim_th": "0.4"}}."""
+    """The settings the `LOGAI_` variables give, as a nested dict {"parsing": {"sim_th": "0.4"}}, read by
+    pydantic-settings (imported only when such a variable is set: it is a sixth of a command's start-up).
+    Variables that name no setting (`LOGAI_CONFIG`, a test harness's own) are not configuration; a wrong key
+    inside a known section is still reported, so typos do not pass silently."""
+    if not any(key.upper().startswith(ENV_PREFIX) and key.upper() != "LOGAI_CONFIG" for key in environ):
+        return {}
+    from pydantic_settings import EnvSettingsSource
+
+    class Environment(EnvSettingsSource):
+        def _load_env_vars(self) -> dict[str, str | None]:  # from the given mapping, not os.environ
+            return {key.lower(): value for key, value in environ.items()}
+
     try:
-        return _Environment(environ)()
+        return Environment(cast(Any, Settings), case_sensitive=False, env_prefix=ENV_PREFIX,
+                           env_nested_delimiter="__", env_parse_none_str="null")()
     except Exception as exc:  # pydantic-settings' SettingsError: a variable that is not valid JSON
         raise ConfigError(f"environment: {exc}") from exc
 

@@ -78,3 +78,29 @@ def test_every_registered_command_resolves_to_its_click_command():
         assert isinstance(command, click.Command) and command.name in (name, COMMANDS[name][1])
         assert command.help  # its own --help has text
     assert cli.get_command(ctx, "no-such-command") is None
+
+
+def test_parse_without_logai_variables_imports_neither_pydantic_settings_nor_tqdm(tmp_path):
+    """pydantic-settings reads `LOGAI_` variables only when one is set, and tqdm loads only for a progress bar:
+    each was a sixth or a tenth of `logai parse`'s start-up."""
+    import os
+
+    log = tmp_path / "ten.log"
+    log.write_text("081109 203615 148 INFO dfs.DataNode: PacketResponder 1 terminating\n" * 10)
+    code = f"""
+import sys
+from logai.cli.main import cli
+try:
+    cli(["parse", "--no-progress", {str(log)!r}, "--out", {os.devnull!r}], standalone_mode=False)
+except SystemExit:
+    pass
+print(",".join(m for m in ("pydantic_settings", "tqdm") if m in sys.modules) or "none")
+"""
+    environ = {key: value for key, value in os.environ.items() if not key.upper().startswith("LOGAI_")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True,
+                         env=environ)
+    assert out.stdout.splitlines()[-1] == "none", out.stderr
+    environ["LOGAI_PARSING__SIM_TH"] = "0.6"  # a variable that sets something: pydantic-settings reads it
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True,
+                         env=environ)
+    assert out.stdout.splitlines()[-1] == "pydantic_settings", out.stderr

@@ -10,10 +10,9 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import click
-from tqdm import tqdm
 
 from logai.config import ConfigError
 from logai.doors.bodies import BadBody
@@ -21,6 +20,9 @@ from logai.events import Event
 from logai.parsing.formats import UnknownFormatError
 from logai.parsing.lines import sample_lines
 from logai.pipeline import Pipeline
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +103,8 @@ def parse(app, inputs: tuple[Path, ...], format_name: str | None, source: str | 
                     handle = stack.enter_context(path.open("rb"))
                     stream = handle
                     if show_progress:
+                        from tqdm import tqdm  # only with a progress bar: it is a tenth of start-up
+
                         bar = stack.enter_context(tqdm(total=os.path.getsize(path), unit="B", unit_scale=True,
                                                        desc=f"{path.name} [{fmt}]", file=sys.stderr))
                         stream = _ProgressReader(handle, bar)
