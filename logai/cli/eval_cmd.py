@@ -43,6 +43,8 @@ def eval_group() -> None:
 @click.option("--limit", type=int, default=None, help="Score a seeded sample of N items per file.")
 @click.option("--train-limit", type=click.IntRange(min=20), default=None,
               help="Train the routers on a seeded sample of N logs per task (a quick run; default: all).")
+@click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Fine-tuning epochs at most per router (early stopping may end sooner; fewer: a quick run).")
 @click.option("--folds", type=click.IntRange(min=1), default=1, show_default=True,
               help="With --train = --data: cross-fit anomaly and diagnosis over N folds by input, so every "
                    "item is scored by routers that never saw its log (1: score the test split only).")
@@ -57,7 +59,8 @@ def eval_group() -> None:
 @click.pass_obj
 def logeval(obj, data: Path, train: Path | None, tasks: str, langs: str, shots: str, system: str,
             backend: str | None, base_url: str | None, model: str | None, no_llm: bool, limit: int | None,
-            train_limit: int | None, folds: int, concurrency: int, llm_check: int, seed: int, out: Path) -> None:
+            train_limit: int | None, epochs: int, folds: int, concurrency: int, llm_check: int, seed: int,
+            out: Path) -> None:
     """Score a system on LogEval: predictions.jsonl plus a report by task x language x shots."""
     from logai.config import redacted
     from logai.evaluation.logeval_runner import EvalOptions, LogEvalRunner
@@ -72,7 +75,7 @@ def logeval(obj, data: Path, train: Path | None, tasks: str, langs: str, shots: 
     try:
         options = EvalOptions(data=data, out=out, system=system, tasks=_csv(tasks), langs=_csv(langs),
                               shots=_csv(shots), train=train, seed=seed, limit=limit, train_limit=train_limit,
-                              folds=folds, concurrency=concurrency, llm_check=llm_check)
+                              epochs=epochs, folds=folds, concurrency=concurrency, llm_check=llm_check)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     factory = None if (no_llm or system == "slm") else (lambda: build_backend(llm_config))

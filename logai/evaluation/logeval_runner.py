@@ -55,6 +55,7 @@ class EvalOptions:
     seed: int = 0
     limit: int | None = None  # items per task × language × shots (a seeded sample), e.g. for CI
     train_limit: int | None = None  # logs the routers learn from per task (a seeded sample of the train part)
+    epochs: int = 10  # fine-tuning epochs at most per router
     folds: int = 1  # >1: cross-fit the routed tasks when --train is --data, so every item is scored
     concurrency: int = 1  # LLM requests in flight (remote backends)
     llm_check: int = 40  # dev logs per router on which the LLM's accuracy is measured (0: not measured)
@@ -183,7 +184,9 @@ class LogEvalRunner:
             if self.options.train_limit:  # a quick run: fewer logs to learn from (the scored part is unchanged)
                 train, dev = _sample(train, self.options.train_limit), _sample(dev, self.options.train_limit // 4)
             trained = train_task(task, labelled_logs(train), labelled_logs(dev), self.pipeline_factory(),
-                                 classifier=SlmClassifier(seed=self.options.seed))
+                                 classifier=SlmClassifier(epochs=self.options.epochs,
+                                                          min_epochs=min(3, self.options.epochs),
+                                                          seed=self.options.seed))
             library = CaseLibrary(SentenceEmbedder())
             library.add(trained.cases)
             save_router(folder, {task: trained}, library, seed=self.options.seed, lang=lang)
