@@ -144,6 +144,8 @@ class KafkaConfig(BaseModel):
     session_timeout_ms: int = Field(10_000, ge=1000)
     heartbeat_interval_ms: int = Field(3000, ge=100)
     retry_backoff_s: float = Field(1.0, gt=0, description="first wait after a failed batch (doubles, max 30 s)")
+    bootstrap_timeout_ms: int = Field(30_000, ge=100, description="how long the daemon waits for the brokers at "
+                                                                 "start before it stops with a clear error")
     metrics_port: int | None = Field(None, ge=0, le=65535, description="serve /metrics on this port")
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str | None = None
@@ -156,7 +158,8 @@ class KafkaConfig(BaseModel):
     def client_options(self) -> dict[str, object]:
         """Connection and security options shared by the consumer and the producer."""
         options: dict[str, object] = {"bootstrap_servers": self.bootstrap_servers,
-                                      "security_protocol": self.security_protocol}
+                                      "security_protocol": self.security_protocol,
+                                      "bootstrap_timeout_ms": self.bootstrap_timeout_ms}
         for name in ("sasl_mechanism", "sasl_plain_username", "sasl_plain_password", "ssl_cafile",
                      "ssl_certfile", "ssl_keyfile"):
             if getattr(self, name) is not None:

@@ -142,7 +142,7 @@ def test_dead_broker_is_a_clear_error(tmp_path):
     from pipelines.local_services import free_port
 
     config = tmp_path / "logai.yaml"
-    config.write_text(f"data_dir: {tmp_path}\n")
+    config.write_text(f"data_dir: {tmp_path}\nkafka:\n  bootstrap_timeout_ms: 3000\n")
     result = subprocess.run([LOGAI, "--config", str(config), "daemon", "--bootstrap-servers",
                              f"127.0.0.1:{free_port()}"], capture_output=True, timeout=120)
     assert result.returncode != 0 and b"cannot reach Kafka" in result.stderr
