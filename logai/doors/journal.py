@@ -16,6 +16,7 @@ the sender gave none, the entry's bytes, so an upload that is retried is stored 
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator, Sequence
 from typing import BinaryIO
@@ -31,37 +32,6 @@ MAX_FIELD_CHARS = 4096  # a field kept beside the message (command lines and the
 _NAME = re.compile(rb"[A-Z0-9_]+")
 
 
-def entry_spans(body: bytes) -> list[tuple[int, int]]:
-    """(start, end) of every entry in `body`, checking the framing as it goes; BadBody says where it breaks."""
-    spans: list[tuple[int, int]] = []
-    start = pos = 0
-    size = len(body)
-    while pos < size:
-        if body[pos] == 0x0A:  # an empty line ends the entry
-            if pos > start:
-                spans.append((start, pos))
-            start = pos = pos + 1
-            continue
-        eol = body.find(b"\n", pos)
-        if eol < 0:
-            raise BadBody(f"journal export: the field at byte {pos} does not end with a newline")
-        if body.find(b"=", pos, eol) >= 0:
-            pos = eol + 1
-            continue
-        name = body[pos:eol]
-        if not _NAME.fullmatch(name):
-            raise BadBody(f"journal export: line at byte {pos} is neither NAME=value nor a binary field name")
-        if eol + 9 > size:
-            raise BadBody(f"journal export: binary field {name.decode()} at byte {pos} has no size")
-        end = eol + 9 + int.from_bytes(body[eol + 1 : eol + 9], "little")
-        if end >= size or body[end] != 0x0A:
-            raise BadBody(f"journal export: binary field {name.decode()} at byte {pos} runs past its size")
-        pos = end + 1
-    if pos > start:
-        spans.append((start, pos))
-    return spans
-
-
 def entry_fields(entry: bytes) -> dict[str, str]:
     """One entry's fields, decoded (invalid UTF-8 as `\\xNN` escapes); a repeated field keeps its first value."""
     fields: dict[str, str] = {}
@@ -72,7 +42,7 @@ def entry_fields(entry: bytes) -> dict[str, str]:
         equals = entry.find(b"=", pos, eol)
         if equals >= 0:
             name, value, pos = entry[pos:equals], entry[equals + 1 : eol], eol + 1
-        else:  # binary: NAME\n, 64-bit LE size, data, \n (entry_spans checked the sizes)
+        else:  # binary: NAME\n, 64-bit LE size, data, \n (read_entries checked the sizes)
             end = eol + 9 + int.from_bytes(entry[eol + 1 : eol + 9], "little")
             name, value, pos = entry[pos:eol], entry[eol + 9 : end], end + 1
         fields.setdefault(name.decode("ascii", "replace"), value.decode("utf-8", "backslashreplace"))
@@ -80,16 +50,12 @@ def entry_fields(entry: bytes) -> dict[str, str]:
 
 
 def read_upload(body: bytes, *, default_source: str, source_fields: Sequence[str]) -> DoorBatch:
-    """A Journal Export Format body as a batch of records (framing checked now, records made as ingested)."""
-    spans = entry_spans(body)
-    return DoorBatch(len(spans), _records(body, spans, default_source, source_fields))
-
-
-def _records(body: bytes, spans: list[tuple[int, int]], default_source: str, source_fields: Sequence[str]
-             ) -> Iterator[Record | Rejected]:
+    """A Journal Export Format body as a batch of records: the framing of the whole body is checked by a first
+    pass (BadBody before anything is stored), and the records are made by a second as they are ingested."""
+    count = sum(1 for _ in read_entries(io.BytesIO(body)))
     keys = RecordKeys("journal")
-    for start, end in spans:
-        yield entry_record(body[start:end], keys, default_source, source_fields)
+    return DoorBatch(count, (entry_record(entry, keys, default_source, source_fields)
+                             for _, entry in read_entries(io.BytesIO(body))))
 
 
 def entry_record(entry: bytes, keys: RecordKeys, default_source: str, source_fields: Sequence[str]
@@ -135,8 +101,11 @@ def read_entries(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
                 raise BadBody(f"journal export: line at byte {offset - len(line)} is neither NAME=value nor a "
                               "binary field name")
             size = stream.read(8)
-            data = stream.read(int.from_bytes(size, "little") + 1) if len(size) == 8 else b""
-            if len(size) < 8 or not data.endswith(b"\n") or len(data) != int.from_bytes(size, "little") + 1:
+            if len(size) < 8:
+                raise BadBody(f"journal export: binary field {line[:-1].decode()} at byte {offset - len(line)} "
+                              "has no size")
+            data = stream.read(int.from_bytes(size, "little") + 1)
+            if not data.endswith(b"\n") or len(data) != int.from_bytes(size, "little") + 1:
                 raise BadBody(f"journal export: binary field {line[:-1].decode()} at byte {offset - len(line)} "
                               "runs past its size")
             entry += size + data
