@@ -29,7 +29,6 @@ sys.path.insert(0, str(ROOT))
 
 from logai.config import SemanticsConfig, Settings  # noqa: E402
 from logai.doors import journal  # noqa: E402
-from logai.doors.keys import RecordKeys  # noqa: E402
 from logai.evaluation.benchmark_logs import LOGHUB_SYSTEMS  # noqa: E402
 from logai.events import FLAG_NO_HEADER, Event, Record  # noqa: E402
 from logai.pipeline import Pipeline  # noqa: E402
@@ -93,9 +92,8 @@ def run(files: int, data: Path | None) -> dict:
 
 def journal_events(pipeline: Pipeline, data: bytes, source: str, format_name: str) -> list[Event]:
     """The events of a Journal Export Format file, read entry by entry."""
-    keys = RecordKeys("journal")
-    records = [journal.entry_record(entry, keys, source, ()) for _, entry in journal.read_entries(io.BytesIO(data))]
-    return pipeline.run_records([r for r in records if isinstance(r, Record)], format_name=format_name).events
+    records = [item for _, item in journal.read_records(io.BytesIO(data), source, ()) if isinstance(item, Record)]
+    return pipeline.run_records(records, format_name=format_name).events
 
 
 def markdown(report: dict) -> str:

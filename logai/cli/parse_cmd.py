@@ -133,16 +133,13 @@ def _journal_events(pipeline: Pipeline, stream: BinaryIO, source: str, format_na
 
     from logai.doors import journal
     from logai.doors.batch import Rejected
-    from logai.doors.keys import RecordKeys
 
-    keys = RecordKeys("journal")
-    entries = journal.read_entries(stream)
+    entries = journal.read_records(stream, source, ())
     first = 1
     try:
         while chunk := list(islice(entries, 512)):
             records = []
-            for offset, entry in chunk:
-                item = journal.entry_record(entry, keys, source, ())
+            for offset, item in chunk:
                 if isinstance(item, Rejected):
                     click.echo(f"logai parse: {source}: entry at byte {offset} skipped: {item.why}", err=True)
                 else:

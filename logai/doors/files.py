@@ -57,15 +57,12 @@ def _ingest_journal(service: IngestService, path: Path, format_name: str) -> int
     from logai.doors import journal
     from logai.doors.batch import Rejected
     from logai.doors.bodies import BadBody
-    from logai.doors.keys import RecordKeys
 
     cfg = service.pipeline.settings.journal
-    keys = RecordKeys("journal")
     with path.open("rb") as handle:
         def records() -> Iterator[Record]:
             try:
-                for _, entry in journal.read_entries(handle):
-                    item = journal.entry_record(entry, keys, cfg.default_source, cfg.source_fields)
+                for _, item in journal.read_records(handle, cfg.default_source, cfg.source_fields):
                     if isinstance(item, Rejected):
                         service.reject(item.source, item.raw, "file", item.why, item.key)
                     else:

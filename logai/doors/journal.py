@@ -53,9 +53,16 @@ def read_upload(body: bytes, *, default_source: str, source_fields: Sequence[str
     """A Journal Export Format body as a batch of records: the framing of the whole body is checked by a first
     pass (BadBody before anything is stored), and the records are made by a second as they are ingested."""
     count = sum(1 for _ in read_entries(io.BytesIO(body)))
+    return DoorBatch(count, (item for _, item in read_records(io.BytesIO(body), default_source, source_fields)))
+
+
+def read_records(stream: BinaryIO, default_source: str, source_fields: Sequence[str]
+                 ) -> Iterator[tuple[int, Record | Rejected]]:
+    """(byte offset, `Record` or `Rejected`) for each entry of an export stream, one at a time; BadBody where the
+    framing breaks. Keys are unique within the stream (`RecordKeys`)."""
     keys = RecordKeys("journal")
-    return DoorBatch(count, (entry_record(entry, keys, default_source, source_fields)
-                             for _, entry in read_entries(io.BytesIO(body))))
+    for offset, entry in read_entries(stream):
+        yield offset, entry_record(entry, keys, default_source, source_fields)
 
 
 def entry_record(entry: bytes, keys: RecordKeys, default_source: str, source_fields: Sequence[str]
