@@ -51,7 +51,7 @@ class ParsingConfig(BaseModel):
     """Template mining (Drain) settings."""
 
     model_config = ConfigDict(extra="forbid")
-    sim_th: float = Field(0.5, gt=0, le=1, description="Drain similarity threshold")
+    sim_th: float = Field(0.6, gt=0, le=1, description="Drain similarity threshold")
     depth: int = Field(4, ge=3, description="Drain prefix-tree depth")
     max_children: int = Field(100, ge=2)
     max_templates: int = Field(50_000, ge=10, description="cap on templates kept per source (LRU)")

@@ -142,12 +142,15 @@ def test_templates_on_a_corrupt_state_is_a_clear_error_and_keeps_the_file(tmp_pa
 
 def test_semantics_in_parse_output_and_switch(tmp_path):
     log = tmp_path / "linux.log"
-    line = ("Jun 14 15:16:01 combo sshd(pam_unix)[19939]: authentication failure; logname= uid=0 euid=0 "
-            "tty=NODEVssh ruser= rhost=218.188.2.4 user={}\n")
-    log.write_text(line.format("alice") + line.format("bob"))  # two users: the user becomes a parameter
-    event = events(run("parse", "--format", "Linux", str(log)).stdout)[1]
-    assert "<*rhost*>" in event["conceptualized"]
-    typed = {p["concept"]: p["type"] for p in event["params"] if p["concept"]}
+    auth = ("Jun 14 15:16:01 combo sshd(pam_unix)[19939]: authentication failure; logname= uid=0 euid=0 "
+            "tty=NODEVssh ruser= rhost={} user=root\n")
+    session = "Jun 14 15:16:02 combo sshd(pam_unix)[19940]: session opened for user {} by (uid=0)\n"
+    # two addresses and two users: each becomes a parameter
+    log.write_text(auth.format("218.188.2.4") + auth.format("10.0.0.7") + session.format("alice")
+                   + session.format("bob"))
+    out = events(run("parse", "--format", "Linux", str(log)).stdout)
+    assert "<*rhost*>" in out[1]["conceptualized"]
+    typed = {p["concept"]: p["type"] for event in (out[1], out[3]) for p in event["params"] if p["concept"]}
     assert typed["rhost"] == "ip" and typed["user"] == "user"
     plain = events(run("parse", "--format", "Linux", "--no-semantics", str(log)).stdout)[1]
     assert plain["conceptualized"] is None and all(p["concept"] is None for p in plain["params"])

@@ -6,7 +6,7 @@ from logai.config import ConfigError, load_settings
 def test_embedded_defaults_without_a_file(tmp_path, monkeypatch):
     monkeypatch.delenv("LOGAI_CONFIG", raising=False)
     settings = load_settings(environ={})
-    assert settings.parsing.sim_th == 0.5 and settings.parsing.state_file is None
+    assert settings.parsing.sim_th == 0.6 and settings.parsing.state_file is None
 
 
 def test_environment_overrides_yaml(tmp_path):

@@ -82,7 +82,7 @@ class TemplateMiner:
         source: str,
         masker: Masker,
         *,
-        sim_th: float = 0.5,
+        sim_th: float = 0.6,
         depth: int = 4,
         max_children: int = 100,
         max_templates: int = 50_000,

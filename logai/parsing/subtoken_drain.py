@@ -4,7 +4,13 @@ Plain Drain replaces a whole whitespace token by `<*>` as soon as two messages d
 `rhost=10.0.0.1` and `rhost=example.org` become `<*>` and the key `rhost=` is lost, as are brackets in
 `(uid=0)`. Here two differing tokens with the same punctuation skeleton merge part by part
 (`rhost=<*>`, `(uid=<*>)`); tokens with different skeletons still become `<*>`. A token that holds a
-wildcard counts as a parameter when matching, exactly as Drain's bare `<*>` does.
+wildcard counts as a parameter when matching, exactly as Drain's bare `<*>` does, with one exception:
+
+A value in brackets or quotes, empty or not, is the same token of one event: `()`, `(host)` and `(<*>)`
+agree when matching (the template's brackets are matched), and `()` with `(host)` merges into `(<*>)`.
+Without that, a short message whose only difference is an empty value (`connection from <*> () at <*>`)
+falls under the similarity threshold and its event splits in two. Measured on Loghub-2k, leave one
+system out: GA 0.871 -> 0.951 (Linux 0.48 -> 0.94, and with it the shared threshold that Proxifier needs).
 """
 
 from __future__ import annotations
@@ -21,7 +27,18 @@ from logai.events import WILDCARD
 _SKELETON_SPLIT = re.compile(r"([^\w<>*]+)")
 _ADJACENT = re.compile(r"(?:<\*>){2,}")
 _HAS_WORD_CHAR = re.compile(r"[A-Za-z0-9_]")
-_WRAPPED = frozenset(f"{left}{WILDCARD}{right}" for left, right in ("[]", "()", "{}", '""', "''"))
+_WRAPPERS = ("[]", "()", "{}", '""', "''")
+_WRAPPED = frozenset(f"{left}{WILDCARD}{right}" for left, right in _WRAPPERS)
+_EMPTY_WRAPPED = frozenset(_WRAPPERS)
+
+
+def empty_or_filled(token: str, other: str) -> str | None:
+    """`(<*>)` when one of two different tokens is an empty pair of brackets or quotes and the other is the
+    same pair around something (`()` and `(host)`, `()` and `(<*>)`), else None."""
+    empty, filled = (token, other) if token in _EMPTY_WRAPPED else (other, token)
+    if empty not in _EMPTY_WRAPPED or len(filled) < 3 or filled[0] != empty[0] or filled[-1] != empty[1]:
+        return None
+    return f"{empty[0]}{WILDCARD}{empty[1]}"
 
 
 @lru_cache(maxsize=65536)
@@ -35,6 +52,8 @@ def merge_tokens(message_token: str, template_token: str) -> str:
         return template_token
     if template_token == WILDCARD:
         return WILDCARD
+    if (wrapped := empty_or_filled(message_token, template_token)) is not None:
+        return wrapped
     if WILDCARD in template_token and _token_pattern(template_token).match(message_token):
         return template_token  # already covered, e.g. `rhost=<*>` covers `rhost=`
     left = _SKELETON_SPLIT.split(message_token)
@@ -73,10 +92,13 @@ class SubtokenDrain(Drain):
             return 1.0, 0
         sim_tokens = param_count = 0
         for template_token, token in zip(seq1, seq2, strict=True):
-            if WILDCARD in template_token:
-                param_count += 1
-            elif template_token == token:
+            if template_token == token and WILDCARD not in template_token:
                 sim_tokens += 1
+            elif (template_token in _WRAPPED or template_token in _EMPTY_WRAPPED) and len(token) >= 2 \
+                    and token[0] == template_token[0] and token[-1] == template_token[-1]:
+                sim_tokens += 1  # a value in brackets, or none, where the template has its brackets
+            elif WILDCARD in template_token:
+                param_count += 1
         if include_params:
             sim_tokens += param_count
         return sim_tokens / len(seq1), param_count
