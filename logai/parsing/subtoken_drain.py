@@ -28,7 +28,7 @@ _SKELETON_SPLIT = re.compile(r"([^\w<>*]+)")
 _ADJACENT = re.compile(r"(?:<\*>){2,}")
 _HAS_WORD_CHAR = re.compile(r"[A-Za-z0-9_]")
 _WRAPPERS = ("[]", "()", "{}", '""', "''")
-_WRAPPED = frozenset(f"{left}{WILDCARD}{right}" for left, right in _WRAPPERS)
+_WRAPPED = frozenset(f"{pair[0]}{WILDCARD}{pair[1]}" for pair in _WRAPPERS)
 _EMPTY_WRAPPED = frozenset(_WRAPPERS)
 
 
