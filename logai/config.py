@@ -76,7 +76,7 @@ class SemanticsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     enabled: bool = True
     model_path: Path | None = Field(None, description="pair model JSON; default: the one shipped with logai")
-    kb_max_instances: int = Field(200_000, ge=100, description="knowledge-base size per source (LRU)")
+    kb_max_instances: int = Field(100_000, ge=100, description="knowledge-base size per source (LRU)")
     cache_size: int = Field(50_000, ge=10, description="templates whose semantics are kept")
 
 

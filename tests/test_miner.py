@@ -114,3 +114,17 @@ def test_an_empty_value_in_brackets_is_still_the_same_event():
                                for i, value in enumerate([first, second, first, second])])
         assert len(set(miner.resolve(i) for i in ids)) == 1, (first, second)
         assert miner.templates[miner.resolve(ids[-1])].text.startswith("connection from <*> ")
+
+
+def test_a_template_of_mostly_values_takes_only_lines_of_its_masked_shape_on_the_fast_path():
+    """4 of 7 tokens literal is under the similarity (0.6): Drain takes a line into it only when the line's masked
+    shape is the template's. The index (no masking) takes a line of that shape, and leaves any other to the slow
+    path, which gives it a template of its own, as before."""
+    miner = make_miner()
+    first = miner.add("Receiving block blk_1 src: /10.0.0.1:5000 dest: /10.0.0.2:50010").template
+    assert first.text == "Receiving block <*> src: <*>:<*> dest: <*>:<*>"
+    hit = miner.index.match("Receiving block blk_2 src: /10.0.0.3:5001 dest: /10.0.0.4:50010")
+    assert hit is not None and hit[0] is first and hit[1] == ["blk_2", "/10.0.0.3", "5001", "/10.0.0.4", "50010"]
+    odd = "Receiving block blk_3 src: gateway:http dest: /10.0.0.4:50010"  # `gateway`, `http`: no mask
+    assert miner.index.match(odd) is None
+    assert miner.add(odd).template is not first

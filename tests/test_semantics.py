@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from logai.config import ParsingConfig, Settings
+from logai.config import ParsingConfig, SemanticsConfig, Settings
 from logai.pipeline import Pipeline
 from logai.semantics.annotator import DEFAULT_MODEL, SemanticAnnotator
 from logai.semantics.kb import KnowledgeBase
@@ -87,11 +87,11 @@ def test_unfitted_model_is_a_clear_error():
 
 
 def test_kb_is_bounded_and_forgets_oldest():
-    kb = KnowledgeBase(max_instances=100, max_per_concept=10)
+    kb = KnowledgeBase(max_instances=100)
     for i in range(1000):
-        kb.observe("block", f"blk_{i}")
+        kb.observe("block", f"blk_{i}", i + 1)
     assert len(kb) <= 100 and kb.concept_of("blk_999") == "block" and kb.concept_of("blk_0") is None
-    assert len(kb.instances_of("block")) <= 10
+    assert kb.taught_by("blk_999") == 1000 and kb.taught_by("blk_0") is None
 
 
 HDFS = [
@@ -133,8 +133,6 @@ def test_knowledge_base_survives_a_restart(tmp_path: Path):
 
 
 def test_semantics_can_be_switched_off():
-    from logai.config import SemanticsConfig
-
     pipeline = Pipeline(Settings(semantics=SemanticsConfig(enabled=False)))
     event = pipeline.parse_text(HDFS[0], source="hdfs", format_name="HDFS", line=1)
     assert event.conceptualized is None and all(p.concept is None for p in event.params)
@@ -153,15 +151,13 @@ def test_annotator_runs_the_model_once_per_template(monkeypatch):
     assert len(calls) <= 2  # the first line, and at most once more if the template generalised
 
 
-def test_kb_instances_of_follows_reassignment():
+def test_kb_follows_reassignment():
     kb = KnowledgeBase()
-    kb.observe("src", "10.0.0.1:5000")
-    kb.observe("dest", "10.0.0.2:50010")
-    kb.observe("src", "10.0.0.3:5001")
-    kb.observe("dest", "10.0.0.1:5000")  # the same address stated later as a destination
-    assert kb.instances_of("src") == ["10.0.0.3:5001"]
-    assert kb.instances_of("dest") == ["10.0.0.2:50010", "10.0.0.1:5000"]
-    assert kb.concept_of("10.0.0.1:5000") == "dest"
+    kb.observe("src", "10.0.0.1:5000", 1)
+    kb.observe("dest", "10.0.0.2:50010", 2)
+    kb.observe("dest", "10.0.0.1:5000", 3)  # the same address stated later as a destination
+    assert kb.concept_of("10.0.0.1:5000") == "dest" and kb.taught_by("10.0.0.1:5000") == 3
+    assert kb.concept_of("10.0.0.2:50010") == "dest"
 
 
 def test_numbers_do_not_enter_the_knowledge_base():
@@ -174,3 +170,14 @@ def test_numbers_do_not_enter_the_knowledge_base():
     kb = pipeline.semantics.annotator("hdfs").kb
     assert kb.concept_of("blk_88") == "block"
     assert kb.concept_of("3554") is None and kb.concept_of("67108864") is None  # but not remembered
+
+
+def test_the_configured_kb_size_bounds_each_source():
+    """`semantics.kb_max_instances` reaches the annotator of every source (an empty knowledge base is falsy:
+    it was once replaced by a default-sized one)."""
+    pipeline = Pipeline(Settings(semantics=SemanticsConfig(kb_max_instances=100)))
+    for i in range(300):
+        pipeline.parse_text(HDFS[0].replace("blk_77", f"blk_{i}"), source="hdfs", format_name="HDFS", line=i + 1)
+    assert pipeline.semantics is not None
+    kb = pipeline.semantics.annotator("hdfs").kb
+    assert len(kb) <= 100 and kb.concept_of("blk_299") == "block"

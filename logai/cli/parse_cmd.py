@@ -155,10 +155,9 @@ def _write_final(pipeline: Pipeline, events: Iterable[Event], source: str, forma
     """Spool a file's events (each after its template id), then write them with their final templates:
     only the events of templates that were merged later are decoded and given their final form again."""
     with tempfile.TemporaryFile() as spool:
+        put = spool.write
         for event in events:
-            spool.write(f"{event.template_id or ''}\t".encode())
-            spool.write(event.to_json())
-            spool.write(b"\n")
+            put(b"%s\t%s\n" % ((event.template_id or "").encode(), event.to_json()))
         merged = {tid.encode() for tid in pipeline.merged_templates(source, format_name)}
         spool.seek(0)
         for line in spool:

@@ -117,6 +117,7 @@ class _HeaderBase:
         self._ts_fields = tuple(spec.fields) if spec else ()
         self._ts_formats = tuple(spec.formats) if spec else ()
         self._ts_cache: dict[str, str | None] = {}  # neighbouring lines share their timestamp text
+        self._level_cache: dict[str | None, str | None] = {}  # a format writes a handful of level spellings
 
     def _timestamp(self, fields: dict[str, str]) -> str | None:
         if not self._ts_fields:
@@ -143,8 +144,15 @@ class _HeaderBase:
         return None
 
     def _normalize_level(self, value: str | None) -> str | None:
+        try:
+            return self._level_cache[value]
+        except KeyError:
+            pass
         own = self.fmt.levels.get(value) if value is not None and self.fmt.levels else None
-        return normalize_level(own or value)
+        level = normalize_level(own or value)
+        if len(self._level_cache) < 256:  # bounded: a level field that holds arbitrary text is not cached
+            self._level_cache[value] = level
+        return level
 
 
 class RegexHeaderParser(_HeaderBase):

@@ -63,6 +63,10 @@ class Masker:
             return content
         return self._regex.sub(WILDCARD, content)
 
+    def is_masked(self, value: str) -> bool:
+        """Whether a rule replaces all of `value`, as it stands alone."""
+        return self._regex is not None and self._regex.fullmatch(value) is not None
+
     def masked_values(self, content: str) -> list[str]:
         """The substrings the rules would mask, in order (used when a template cannot be aligned)."""
         if self._regex is None:

@@ -112,7 +112,8 @@ class TemplateMiner:
         self.merged_into: dict[str, str] = {}  # old template id -> the id it generalised into
         self._cluster_tid: dict[int, str] = {}  # drain cluster id -> template id of its current text
         self._shape_cache: dict[str, str] = {}  # masked message -> template id
-        self.index = TemplateIndex(sim_th, max_candidates)  # templates matched before masking (fast path)
+        # templates matched before masking (the fast path)
+        self.index = TemplateIndex(sim_th, max_candidates, masker.is_masked)
         self._seq = 0
 
     # -- mining --------------------------------------------------------------------------------------

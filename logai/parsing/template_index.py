@@ -2,14 +2,18 @@
 
 Templates are indexed by (first token, token count); templates that start with a wildcard sit under
 (None, token count). A message is tried against the candidates, most specific first, with a regex in
-which each `<*>` stays inside one token. Only templates Drain itself would accept are indexed: the
-share of their fully literal tokens must reach the similarity threshold, which is exactly Drain's
-test for a message that agrees with every literal. So the fast path never captures a message that
-Drain would have put in a new cluster; it only skips the masking and the tree walk.
+which each `<*>` stays inside one token. The fast path never captures a message that the slow path
+(masking, the shape cache, Drain) would have put elsewhere; it only skips the masking and the tree walk:
+- a template whose share of fully literal tokens reaches the similarity threshold takes any message that
+  agrees with every literal: that is exactly Drain's test;
+- a template with more wildcards than that (`Receiving block <*> src: <*>:<*> dest: <*>:<*>`, 4 of 7
+  literal) is one Drain accepts only for messages of its exact masked shape. It takes a message when every
+  value is something the masks would have replaced whole (`is_masked`), the shape the slow path would find.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from logai.events import WILDCARD
@@ -20,18 +24,20 @@ if TYPE_CHECKING:
 
 
 class _Entry:
-    __slots__ = ("specificity", "template")
+    __slots__ = ("checked", "specificity", "template")
 
-    def __init__(self, template: Template):
+    def __init__(self, template: Template, checked: bool):
         self.template = template
+        self.checked = checked  # its values must each be a whole mask match
         self.specificity = (-len(template.text.replace(WILDCARD, "")), template.id)
 
 
 class TemplateIndex:
     """Known templates by (first token, token count)."""
 
-    def __init__(self, sim_th: float, max_candidates: int = 256):
+    def __init__(self, sim_th: float, max_candidates: int = 256, is_masked: Callable[[str], bool] | None = None):
         self.sim_th = sim_th
+        self.is_masked = is_masked  # without it, only templates Drain accepts on their literals are indexed
         self.max_candidates = max_candidates  # tried per lookup, most specific first (`parsing.max_candidates`)
         self._by_key: dict[tuple[str | None, int], list[_Entry]] = {}
         self._key_of: dict[str, tuple[str | None, int]] = {}
@@ -42,11 +48,12 @@ class TemplateIndex:
     def add(self, template: Template) -> None:
         tokens = template.text.split(" ")
         literal = sum(1 for t in tokens if WILDCARD not in t)
-        if not tokens or literal / len(tokens) < self.sim_th or template.id in self._key_of:
+        checked = literal / len(tokens) < self.sim_th
+        if (checked and self.is_masked is None) or template.id in self._key_of:
             return
         key = (None if WILDCARD in tokens[0] else tokens[0], len(tokens))
         bucket = self._by_key.setdefault(key, [])
-        bucket.append(_Entry(template))
+        bucket.append(_Entry(template, checked))
         bucket.sort(key=lambda e: e.specificity)
         self._key_of[template.id] = key
 
@@ -69,11 +76,13 @@ class TemplateIndex:
         if not tokens:
             return None
         count = len(tokens)
+        is_masked = self.is_masked
         for key in ((tokens[0], count), (None, count)):
             bucket = self._by_key.get(key)
             if bucket:
                 for entry in bucket[: self.max_candidates]:  # bounded for exploding sources
                     params = entry.template.match_tokens(content)
-                    if params is not None:
+                    if params is not None and (not entry.checked or (
+                            is_masked is not None and all(map(is_masked, params)))):
                         return entry.template, params
         return None

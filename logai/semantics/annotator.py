@@ -12,7 +12,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from pathlib import Path
 
-from logai.events import WILDCARD, Event, message_head
+from logai.events import FLAG_PARAMS_UNALIGNED, WILDCARD, Event, message_head
 from logai.parsing.template_match import align
 from logai.semantics.kb import KnowledgeBase
 from logai.semantics.model import PairModel
@@ -108,9 +108,9 @@ class SemanticAnnotator:
 
     def __init__(self, model: PairModel | None = None, kb: KnowledgeBase | None = None, cache_size: int = 50_000,
                  max_content_chars: int = 8192):
-        self.model = model or PairModel.load(DEFAULT_MODEL)
+        self.model = model if model is not None else PairModel.load(DEFAULT_MODEL)
         self.max_content_chars = max_content_chars  # the miner's prefix of a long message: what it aligned
-        self.kb = kb or KnowledgeBase()
+        self.kb = kb if kb is not None else KnowledgeBase()  # not `or`: an empty one is falsy
         self.cache_size = cache_size
         # per template: what each of its lines costs (None: the pair model found nothing to say about it)
         self._plans: dict[tuple[str, int], _Plan | None] = {}
@@ -212,25 +212,28 @@ class SemanticAnnotator:
 
     def annotate(self, event: Event, learn: bool = True) -> Event:
         """Fill `params[i].type/concept` and `conceptualized`; learn from (unless not `learn`) and use the
-        knowledge base."""
-        if event.template_id is None or "params_unaligned" in event.flags:
+        knowledge base. Runs once per line: the template's plan does the thinking, this only copies."""
+        if event.template_id is None or FLAG_PARAMS_UNALIGNED in event.flags:
             return event
-        plan = self._plan(event)
+        try:
+            plan = self._plans[(event.template_id, len(event.params))]
+        except KeyError:  # the template's first line
+            plan = self._plan(event)
         if plan is None:
             return event
         params = event.params
-        values = [p.value for p in params]
-        pairs = plan.pairs(values)
+        pairs = plan.pairs([p.value for p in params])
         kb = self.kb
-        if learn:
+        if learn and plan.learnable:
             observe, line = kb.observe, event.line
             for index in plan.learnable:
                 observe(*pairs[index], line)
+        concept_of = kb.concept_of
         for param, (kind, stated) in zip(params, plan.slots, strict=True):
             param.type = kind
             if stated is not None:
                 param.concept, param.origin = stated, "stated"
-            elif (known := kb.concept_of(param.value)) is not None:
+            elif (known := concept_of(param.value)) is not None:
                 param.concept, param.origin, param.taught_by = known, "kb", kb.taught_by(param.value)
         event.pairs = pairs
         event.conceptualized = plan.found.conceptualized
