@@ -7,9 +7,11 @@ For each router (the default that ships with logai; a fine-tuned one with --rout
 (events of twelve Loghub systems parsed with their formats; the LogEval anomaly test part, logs the routers
 were not trained on), the same events go through `AdaptiveRouter.analyze` in batches of 256 (a daemon fetch),
 cold (verdict and embedding caches emptied), twice in one process:
-- full: every distinct input gets the MC-dropout passes (`route.mc_screen: null`), the baseline;
-- screened: one deterministic pass, the passes only where it is at least half the threshold unsure
-  (`route.mc_screen: 0.5`, the default).
+- full: the encoder in float32 and every distinct input given the MC-dropout passes (`route.mc_screen:
+  null`), the baseline;
+- screened, the default: the encoder in bfloat16 where the CPU has it (`SentenceEmbedder(precision="auto")`),
+  one deterministic pass, and the passes only where it is at least half the threshold unsure
+  (`route.mc_screen: 0.5`).
 Reported: distinct model inputs and distinct events per second, and the share of events whose decision
 (label, and whether the LLM would be asked) differs between the two. No LLM is called: routing is read from
 the verdict (uncertainty above the threshold, LLM expected to beat the small model).
@@ -33,7 +35,7 @@ from logai.paths import DEFAULT_ROUTER  # noqa: E402
 from logai.pipeline import Pipeline  # noqa: E402
 from logai.route.router import AdaptiveRouter, model_input  # noqa: E402
 from logai.route.training import load_router  # noqa: E402
-from logai.slm.embeddings import shared_embedder  # noqa: E402
+from logai.slm.embeddings import SentenceEmbedder, shared_embedder  # noqa: E402
 from pipelines.reporting import write_report  # noqa: E402
 
 SYSTEMS = ["Apache", "HDFS", "HPC", "Hadoop", "HealthApp", "Linux", "Mac", "OpenSSH", "OpenStack", "Proxifier",
@@ -75,12 +77,15 @@ def compare(router: AdaptiveRouter, events: list[Event], task: str = "anomaly") 
     inputs = len({model_input(model, e) for e in events})
     distinct_events = len({e.content for e in events})
     runs = {}
-    for name, screen in (("full", None), ("screened", 0.5)):
+    for name, screen, precision in (("full", None, "fp32"), ("screened", 0.5, "auto")):
         router.mc_screen = screen
+        if isinstance(embedder := getattr(model, "embedder", None), SentenceEmbedder):
+            embedder.precision = precision
         runs[name] = decisions(router, events, task)
     (full, full_s), (fast, fast_s) = runs["full"], runs["screened"]
     return {
         "events": len(events), "distinct_events": distinct_events, "distinct_inputs": inputs,
+        "encoder": {"full": "fp32", "screened": getattr(getattr(model, "embedder", None), "precision", "?")},
         "threshold": router.thresholds.get(task),
         "full": {"seconds": round(full_s, 2), "inputs_per_s": round(inputs / full_s, 1),
                  "distinct_events_per_s": round(distinct_events / full_s, 1),
@@ -96,8 +101,9 @@ def compare(router: AdaptiveRouter, events: list[Event], task: str = "anomaly") 
 
 def markdown(report: dict[str, Any]) -> str:
     lines = ["# Cold verdicts", "", f"Machine: {report['machine']}. Batches of {BATCH} events, caches emptied "
-             "before each run; full = MC dropout on every distinct input (baseline), screened = one deterministic "
-             "pass, MC dropout where it is at least half the threshold unsure (default).", "",
+             "before each run; full = float32 encoder and MC dropout on every distinct input (baseline), screened = "
+             "the default: bfloat16 encoder where the CPU has it, one deterministic pass, MC dropout where it is at "
+             "least half the threshold unsure.", "",
              f"Command: `{report['command']}`", "",
              "| router | inputs | events (distinct) | model inputs | full: inputs/s | screened: inputs/s | "
              "screened: distinct events/s | speedup | label differs | routing differs |",

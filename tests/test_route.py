@@ -264,3 +264,23 @@ def test_cli_analyze(tmp_path, classifier, library):
     assert [r["label"] for r in rows] == ["abnormal", "normal"] and rows[0]["path"] == "slm"
     bad = CliRunner().invoke(cli, ["analyze", "--router", str(folder), "--input", str(log), "--task", "x"])
     assert bad.exit_code != 0 and "unknown task" in bad.output
+
+
+def test_the_encoder_in_bfloat16_keeps_the_float32_vectors(embedder):
+    """Real MiniLM weights: where the CPU multiplies bfloat16 natively, `auto` encodes in it, and each vector stays
+    within a cosine of 0.999 of the float32 one; a change of precision empties the cache (its vectors were made
+    the other way); an unknown precision is refused."""
+    texts = ["Receiving block <block> src: <src> dest: <dest>", "kernel panic on node 42: machine check exception",
+             AMBIGUOUS]
+    try:
+        embedder.precision = "fp32"
+        exact = embedder.encode(texts)
+        embedder.precision = "bf16"
+        assert len(embedder._cache) == 0
+        fast = embedder.encode(texts)
+        assert (exact * fast).sum(1).min() > 0.999
+        assert not np.array_equal(exact, fast)  # it did run in bfloat16
+        with pytest.raises(ValueError, match="auto, bf16 or fp32"):
+            embedder.precision = "int8"
+    finally:
+        embedder.precision = "auto"

