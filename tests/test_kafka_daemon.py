@@ -6,12 +6,13 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import orjson
 import pytest
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from sqlalchemy import create_engine, text
 
 from logai.bootstrap import build_service
@@ -32,6 +33,30 @@ def produce(bootstrap: str, topic: str, lines: list[str], sources: int = 3) -> N
     producer.close()
 
 
+def run_until_stored(daemon: KafkaDaemon, db: Path, count: int, timeout: float = 120.0) -> None:
+    """Run `daemon` until `count` events are in the store, then stop it as SIGTERM would (it completes the
+    batch in flight): no idle polls to wait out at the end."""
+    thread = threading.Thread(target=daemon.run, daemon=True)
+    thread.start()
+    try:
+        _wait_for(lambda: _count(db) >= count or not thread.is_alive(), timeout)
+    finally:
+        daemon.stop()
+        thread.join(60)
+    assert not thread.is_alive()
+
+
+def read_topic(bootstrap: str, topic: str) -> list[dict]:
+    """Every message of `topic`, from the start of each partition (assigned: no consumer group to join). The
+    daemon has published and stopped, so they are all there: 2 s without another ends the read."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
+                             consumer_timeout_ms=2000)
+    consumer.assign([TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())])
+    out = [orjson.loads(message.value) for message in consumer]
+    consumer.close()
+    return out
+
+
 def stored_keys(db: Path) -> list[str]:
     engine = create_engine(f"sqlite:///{db}")
     with engine.connect() as conn:
@@ -50,8 +75,7 @@ def test_daemon_stores_and_publishes_every_line_once(kafka_broker, tmp_path, wri
     settings = Settings(data_dir=tmp_path, detect=DetectConfig(new_template_warmup=100))
     service = build_service(settings, writer_process=writer_process)
     store = service.store
-    daemon = KafkaDaemon(config, service)
-    daemon.run(max_idle_polls=20)
+    run_until_stored(KafkaDaemon(config, service), tmp_path / "logai.db", 3000)
 
     keys = stored_keys(tmp_path / "logai.db")
     assert len(keys) == len(set(keys)) == 3000
@@ -59,17 +83,11 @@ def test_daemon_stores_and_publishes_every_line_once(kafka_broker, tmp_path, wri
     stored_anomalies = EventStore(f"sqlite:///{tmp_path / 'logai.db'}").anomalies(limit=10_000)
     assert stored_anomalies and {a["detector"] for a in stored_anomalies} == {"new_template"}
     del store
-    consumer = KafkaConsumer("logai-anomalies", bootstrap_servers=kafka_broker.bootstrap, group_id="reader-a",
-                             auto_offset_reset="earliest", consumer_timeout_ms=8000, **FAST_GROUP)
-    published_anomalies = [orjson.loads(m.value) for m in consumer]
-    consumer.close()
+    published_anomalies = read_topic(kafka_broker.bootstrap, "logai-anomalies")
     assert len(published_anomalies) == len(stored_anomalies)
     assert all(a["evidence"]["template_id"] for a in published_anomalies)
 
-    consumer = KafkaConsumer("logai-events", bootstrap_servers=kafka_broker.bootstrap, group_id="reader",
-                             auto_offset_reset="earliest", consumer_timeout_ms=8000, **FAST_GROUP)
-    published = [orjson.loads(m.value) for m in consumer]
-    consumer.close()
+    published = read_topic(kafka_broker.bootstrap, "logai-events")
     assert len(published) == 3000
     assert {e["source"] for e in published} == {"hdfs-0", "hdfs-1", "hdfs-2"}
     assert all(e["template_id"] for e in published)
@@ -159,8 +177,7 @@ def test_bad_records_do_not_stop_the_stream(kafka_broker, tmp_path, bad):
     producer.close()
     config = KafkaConfig(bootstrap_servers=[kafka_broker.bootstrap], topics=["logs"], group_id="g-bad",
                          formats={"hdfs-0": "HDFS"}, **FAST_GROUP)
-    daemon = KafkaDaemon(config, build_service(Settings(data_dir=tmp_path)))
-    daemon.run(max_idle_polls=20)
+    run_until_stored(KafkaDaemon(config, build_service(Settings(data_dir=tmp_path))), tmp_path / "logai.db", 3)
     assert len(stored_keys(tmp_path / "logai.db")) == 3  # flagged, stored, nothing dropped
 
 
