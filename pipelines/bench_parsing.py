@@ -13,8 +13,10 @@ Speed: every timing runs in a fresh process pinned to one core; medians over `--
 - in-process "header + template": lines/s of `Pipeline.parse_stream` vs drain3 with header regex
   and masking, events built but not written;
 - end to end: `logai parse --no-semantics --out /dev/null` vs `pipelines/drain3_baseline.py` (same
-  JSON-lines job), with peak RSS from the kernel (wait4); and, for information, the default `logai parse`
-  with semantics on against the same baseline.
+  JSON-lines job), with peak RSS from the kernel (wait4); and the default `logai parse` with semantics on
+  against the same baseline;
+- the 14 Loghub 2k logs interleaved line by line in one file (28,000 lines): `logai parse` as a user runs it
+  (format detected, semantics on, and off) vs `drain3_baseline.py --generic` (no header), whole processes.
 Semantics are off in the logai timings above (drain3 does no such work), except in that last row.
 Writes `report.json` and `report.md` in `--out`.
 """
@@ -243,14 +245,45 @@ def speed(data: Path | None, n_lines: int, repeats: int, workdir: Path) -> dict[
     entry["ratio_logai_over_drain3"] = entry["logai"]["lines_per_s"] / entry["drain3"]["lines_per_s"]
     results["hdfs_like_1M_cli_end_to_end"] = entry
 
-    # for information: the default `logai parse`, with semantics (types, concepts) on, against the same baseline
+    # the default `logai parse`, with semantics (types, concepts) on, against the same baseline
     with_semantics = [arg for arg in cli["logai"] if arg != "--no-semantics"]
     runs = [run_cli(with_semantics, n_lines) for _ in range(repeats)]
     results["hdfs_like_1M_cli_with_semantics"] = {
         "logai": median_of(runs), "drain3": entry["drain3"],
         "ratio_logai_over_drain3": median_of(runs)["lines_per_s"] / entry["drain3"]["lines_per_s"],
     }
+    if data is not None:
+        results["loghub_14_interleaved_cli"] = interleaved_cli(data, repeats, workdir, logai_bin)
     return results
+
+
+def interleaved_cli(data: Path, repeats: int, workdir: Path, logai_bin: str) -> dict[str, Any]:
+    """One file of the 14 Loghub 2k logs interleaved line by line (28,000 lines, 14 layouts): `logai parse` as a
+    user runs it (the format detected from the file, semantics on, and off) against drain3 with no header
+    (`drain3_baseline.py --generic`), whole processes."""
+    logs = [(data / "loghub_2k" / s / f"{s}_2k.log").read_bytes().splitlines() for s in LOGHUB_SYSTEMS]
+    mixed = [line for row in zip(*logs, strict=False) for line in row]
+    path = workdir / "loghub_14_interleaved.log"
+    path.write_bytes(b"\n".join(mixed) + b"\n")
+    cmds = {
+        "logai": [logai_bin, "parse", "--no-progress", str(path), "--out", os.devnull],
+        "logai_no_semantics": [logai_bin, "parse", "--no-progress", "--no-semantics", str(path), "--out",
+                               os.devnull],
+        "drain3": [sys.executable, str(ROOT / "pipelines" / "drain3_baseline.py"), "--generic", str(path),
+                   "--out", os.devnull],
+    }
+    entry: dict[str, Any] = {}
+    for impl, cmd in cmds.items():
+        runs = []
+        for i in range(repeats):
+            runs.append(run_cli(cmd, len(mixed)))
+            print(f"  [speed] interleaved {impl} run {i + 1}: {runs[-1]['lines_per_s']:,.0f} lines/s, "
+                  f"{runs[-1]['peak_rss_mb']:.0f} MB", flush=True)
+        entry[impl] = median_of(runs)
+    entry["ratio_logai_over_drain3"] = entry["logai"]["lines_per_s"] / entry["drain3"]["lines_per_s"]
+    entry["ratio_logai_no_semantics_over_drain3"] = (entry["logai_no_semantics"]["lines_per_s"]
+                                                    / entry["drain3"]["lines_per_s"])
+    return entry
 
 
 # -- report --------------------------------------------------------------------------------------------
@@ -276,6 +309,12 @@ def markdown(report: dict[str, Any]) -> str:
             out.append(f"| {name} | {entry['logai']['lines_per_s']:,.0f} | {entry['drain3']['lines_per_s']:,.0f} "
                        f"| {entry['ratio_logai_over_drain3']:.2f}x | {entry['logai']['peak_rss_mb']:.0f} "
                        f"| {entry['drain3']['peak_rss_mb']:.0f} |")
+            if "logai_no_semantics" in entry:
+                plain = entry["logai_no_semantics"]
+                out.append(f"| {name}, semantics off | {plain['lines_per_s']:,.0f} | "
+                           f"{entry['drain3']['lines_per_s']:,.0f} | "
+                           f"{entry['ratio_logai_no_semantics_over_drain3']:.2f}x | {plain['peak_rss_mb']:.0f} "
+                           f"| {entry['drain3']['peak_rss_mb']:.0f} |")
         out.append("")
     return "\n".join(out)
 

@@ -27,6 +27,15 @@ HDFS_SETTINGS = {
     "depth": 4,
 }
 
+# a file of many systems' lines has no one header: the whole line is the message, with logparser's
+# generic masks (an IPv4 address with its port, a number standing alone) and Drain's default settings
+GENERIC_SETTINGS = {
+    "log_format": "<Content>",
+    "regex": [r"(\d+\.){3}\d+(:\d+)?", r"(?<=[^A-Za-z0-9])(\-?\+?\d+)(?=[^A-Za-z0-9])|[0-9]+$"],
+    "st": 0.5,
+    "depth": 4,
+}
+
 
 class VanillaDrain:
     """drain3 with logparser-style preprocessing."""
@@ -67,9 +76,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("input", type=Path)
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--generic", action="store_true", help="no header: lines of many systems (GENERIC_SETTINGS)")
     args = ap.parse_args()
-    drain = VanillaDrain(HDFS_SETTINGS["log_format"], HDFS_SETTINGS["regex"], HDFS_SETTINGS["st"],
-                         HDFS_SETTINGS["depth"])
+    spec = GENERIC_SETTINGS if args.generic else HDFS_SETTINGS
+    drain = VanillaDrain(spec["log_format"], spec["regex"], spec["st"], spec["depth"])
     with args.input.open("rb") as src, args.out.open("wb") as out:
         for number, raw in enumerate(src, start=1):
             line = raw.rstrip(b"\r\n").decode("utf-8", "backslashreplace")

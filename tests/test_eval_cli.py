@@ -14,7 +14,7 @@ from logai.cli.main import cli
 def test_logeval_sample_with_the_packaged_models(data_dir, tmp_path):
     out = tmp_path / "run"
     args = ["eval", "logeval", "--data", str(data_dir / "logeval"), "--tasks", "parsing,anomaly,diagnosis,summary",
-            "--limit", "20", "--train-limit", "300", "--epochs", "3", "--llm-check", "5", "--out", str(out)]
+            "--limit", "20", "--train-limit", "200", "--epochs", "2", "--llm-check", "5", "--out", str(out)]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     report = json.loads((out / "report.json").read_text())
@@ -25,7 +25,7 @@ def test_logeval_sample_with_the_packaged_models(data_dir, tmp_path):
     assert groups["diagnosis/en/zero"]["scores"]["f1"] > 0.8
     assert groups["summary/en/zero"]["cost"]["llm_calls"] == 20  # summaries are written by the LLM
     assert report["manifest"]["llm"] and len(report["manifest"]["data_sha256"]) == 4
-    assert report["manifest"]["options"]["train_limit"] == 300 and report["manifest"]["options"]["epochs"] == 3
+    assert report["manifest"]["options"]["train_limit"] == 200 and report["manifest"]["options"]["epochs"] == 2
     rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     assert len(rows) == 80 and all(isinstance(r["prediction"], str) for r in rows)
 
