@@ -13,7 +13,7 @@ Speed: every timing runs in a fresh process pinned to one core; medians over `--
 - in-process "header + template": lines/s of `Pipeline.parse_stream` vs drain3 with header regex
   and masking, events built but not written;
 - end to end: `logai parse --no-semantics --out /dev/null` vs `pipelines/drain3_baseline.py` (same
-  JSON-lines job), with peak RSS from the kernel (wait4); and the default `logai parse` with semantics on
+  JSON-lines job), with each process's own peak RSS (GNU time); and the default `logai parse` with semantics on
   against the same baseline;
 - the 14 Loghub 2k logs interleaved line by line in one file (28,000 lines): `logai parse` as a user runs it
   (format detected, semantics on, and off) vs `drain3_baseline.py --generic` (no header), whole processes.
@@ -47,6 +47,7 @@ from logai.parsing.lines import decode_line  # noqa: E402
 from logai.pipeline import Pipeline  # noqa: E402
 from pipelines import hdfs_like  # noqa: E402
 from pipelines.drain3_baseline import HDFS_SETTINGS, VanillaDrain  # noqa: E402
+from pipelines.process_measure import run_measured  # noqa: E402
 from pipelines.reporting import write_report  # noqa: E402
 
 HELD_BACK = {"BGL", "Thunderbird"}  # not in ../shared (kept for the final evaluation)
@@ -138,12 +139,6 @@ def _pin_one_core() -> None:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 
 
-def _maxrss_mb() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def worker(impl: str, corpus: list[tuple[Path, str]], settings_path: Path | None,
            semantics: bool = False) -> dict[str, Any]:
     """Parse every (file, format) of `corpus` in this process; report lines/s and peak RSS.
@@ -173,7 +168,9 @@ def worker(impl: str, corpus: list[tuple[Path, str]], settings_path: Path | None
                     drain.add(raw.rstrip(b"\r\n").decode("utf-8", "backslashreplace"))
                     lines += 1
     seconds = time.perf_counter() - start
-    return {"lines": lines, "seconds": seconds, "lines_per_s": lines / seconds, "peak_rss_mb": _maxrss_mb()}
+    # no peak memory here: a worker forked from this benchmark would count the benchmark's own (the whole
+    # process rows below measure it, under GNU time)
+    return {"lines": lines, "seconds": seconds, "lines_per_s": lines / seconds, "peak_rss_mb": None}
 
 
 # -- speed (driver side) -------------------------------------------------------------------------------
@@ -187,22 +184,16 @@ def run_worker(impl: str, corpus: list[tuple[Path, str]], settings_path: Path | 
 
 
 def run_cli(cmd: list[str], lines: int) -> dict[str, Any]:
-    """Run a command pinned to one core; wall time and the kernel's peak RSS for that process."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, preexec_fn=_pin_one_core, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{cmd} exited with {os.waitstatus_to_exitcode(status)}")
-    return {"lines": lines, "seconds": seconds, "lines_per_s": lines / seconds,
-            "peak_rss_mb": usage.ru_maxrss / 1024}
+    """Run a command pinned to one core; wall time and that process's own peak RSS (`process_measure`)."""
+    seconds, peak_mb = run_measured(cmd, one_core=True)
+    return {"lines": lines, "seconds": seconds, "lines_per_s": lines / seconds, "peak_rss_mb": peak_mb}
 
 
 def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "lines": runs[0]["lines"],
         "lines_per_s": statistics.median(r["lines_per_s"] for r in runs),
-        "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in runs) if runs[0]["peak_rss_mb"] is not None else None,
         "runs_lines_per_s": [round(r["lines_per_s"]) for r in runs],
     }
 
@@ -288,6 +279,10 @@ def interleaved_cli(data: Path, repeats: int, workdir: Path, logai_bin: str) -> 
 
 
 # -- report --------------------------------------------------------------------------------------------
+def _mb(run: dict[str, Any]) -> str:
+    return "-" if run.get("peak_rss_mb") is None else f"{run['peak_rss_mb']:.0f}"
+
+
 def markdown(report: dict[str, Any]) -> str:
     out = ["# Parsing benchmark", "", f"Machine: {report['machine']}", ""]
     for name, acc in report.get("accuracy", {}).items():
@@ -308,14 +303,13 @@ def markdown(report: dict[str, Any]) -> str:
                 "| --- | --- | --- | --- | --- | --- |"]
         for name, entry in report["speed"].items():
             out.append(f"| {name} | {entry['logai']['lines_per_s']:,.0f} | {entry['drain3']['lines_per_s']:,.0f} "
-                       f"| {entry['ratio_logai_over_drain3']:.2f}x | {entry['logai']['peak_rss_mb']:.0f} "
-                       f"| {entry['drain3']['peak_rss_mb']:.0f} |")
+                       f"| {entry['ratio_logai_over_drain3']:.2f}x | {_mb(entry['logai'])} | {_mb(entry['drain3'])} |")
             if "logai_no_semantics" in entry:
                 plain = entry["logai_no_semantics"]
                 out.append(f"| {name}, semantics off | {plain['lines_per_s']:,.0f} | "
                            f"{entry['drain3']['lines_per_s']:,.0f} | "
-                           f"{entry['ratio_logai_no_semantics_over_drain3']:.2f}x | {plain['peak_rss_mb']:.0f} "
-                           f"| {entry['drain3']['peak_rss_mb']:.0f} |")
+                           f"{entry['ratio_logai_no_semantics_over_drain3']:.2f}x | {_mb(plain)} "
+                           f"| {_mb(entry['drain3'])} |")
         out.append("")
     return "\n".join(out)
 

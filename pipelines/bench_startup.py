@@ -17,7 +17,6 @@ import resource
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pipelines import hdfs_like  # noqa: E402
+from pipelines.process_measure import run_measured  # noqa: E402
 from pipelines.reporting import write_report  # noqa: E402
 
 LOGAI = str(Path(sys.executable).with_name("logai"))
@@ -32,16 +32,8 @@ WALL_TARGET_S, RSS_TARGET_MB = 0.5, 100
 
 
 def run_once(cmd: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one run of `cmd` (each run is waited for alone, so the children's
-    maximum is this run's)."""
-    started = time.perf_counter()
-    pid = os.posix_spawn(cmd[0], cmd, dict(os.environ), file_actions=[
-        (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0), (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0)])
-    _, status, usage = os.wait4(pid, 0)
-    wall = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{' '.join(cmd)} exited with {os.waitstatus_to_exitcode(status)}")
-    return wall, usage.ru_maxrss / 1024
+    """Wall seconds and the process's own peak RSS (MB) of one run of `cmd` (`process_measure`)."""
+    return run_measured(cmd)
 
 
 def measure(cmd: list[str], repeats: int) -> dict[str, Any]:
