@@ -113,7 +113,7 @@ class TemplateMiner:
         self._cluster_tid: dict[int, str] = {}  # drain cluster id -> template id of its current text
         self._shape_cache: dict[str, str] = {}  # masked message -> template id
         # templates matched before masking (the fast path)
-        self.index = TemplateIndex(sim_th, max_candidates, masker.is_masked)
+        self.index = TemplateIndex(sim_th, masker.is_masked, max_candidates)
         self._seq = 0
 
     # -- mining --------------------------------------------------------------------------------------

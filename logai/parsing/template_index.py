@@ -40,9 +40,9 @@ class _Entry:
 class TemplateIndex:
     """Known templates by (first token, token count)."""
 
-    def __init__(self, sim_th: float, max_candidates: int = 256, is_masked: Callable[[str], bool] | None = None):
+    def __init__(self, sim_th: float, is_masked: Callable[[str], bool], max_candidates: int = 256):
         self.sim_th = sim_th
-        self.is_masked = is_masked  # without it, only templates Drain accepts on their literals are indexed
+        self.is_masked = is_masked  # the masker's test of a whole value (checked entries)
         self.max_candidates = max_candidates  # tried per lookup, most specific first (`parsing.max_candidates`)
         self._by_key: dict[tuple[str | None, int], list[_Entry]] = {}
         self._key_of: dict[str, tuple[str | None, int]] = {}
@@ -55,7 +55,7 @@ class TemplateIndex:
         literal = sum(1 for t in tokens if WILDCARD not in t)
         share = literal / len(tokens)
         checked = share < self.sim_th
-        if (checked and (self.is_masked is None or share < CHECKED_FLOOR)) or template.id in self._key_of:
+        if (checked and share < CHECKED_FLOOR) or template.id in self._key_of:
             return
         key = (None if WILDCARD in tokens[0] else tokens[0], len(tokens))
         bucket = self._by_key.setdefault(key, [])
@@ -88,7 +88,6 @@ class TemplateIndex:
             if bucket:
                 for entry in bucket[: self.max_candidates]:  # bounded for exploding sources
                     params = entry.template.match_tokens(content)
-                    if params is not None and (not entry.checked or (
-                            is_masked is not None and all(map(is_masked, params)))):
+                    if params is not None and (not entry.checked or all(map(is_masked, params))):
                         return entry.template, params
         return None

@@ -215,10 +215,7 @@ class SemanticAnnotator:
         knowledge base. Runs once per line: the template's plan does the thinking, this only copies."""
         if event.template_id is None or FLAG_PARAMS_UNALIGNED in event.flags:
             return event
-        try:
-            plan = self._plans[(event.template_id, len(event.params))]
-        except KeyError:  # the template's first line
-            plan = self._plan(event)
+        plan = self._plan(event)
         if plan is None:
             return event
         params = event.params
