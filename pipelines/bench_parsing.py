@@ -189,6 +189,16 @@ def run_cli(cmd: list[str], lines: int) -> dict[str, Any]:
     return {"lines": lines, "seconds": seconds, "lines_per_s": lines / seconds, "peak_rss_mb": peak_mb}
 
 
+def median_cli(label: str, cmd: list[str], lines: int, repeats: int) -> dict[str, Any]:
+    """`repeats` whole-process runs of `cmd` over `lines` lines, each printed as it ends, and their median."""
+    runs = []
+    for i in range(repeats):
+        runs.append(run_cli(cmd, lines))
+        print(f"  [speed] {label} run {i + 1}: {runs[-1]['lines_per_s']:,.0f} lines/s, "
+              f"{runs[-1]['peak_rss_mb']:.0f} MB", flush=True)
+    return median_of(runs)
+
+
 def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "lines": runs[0]["lines"],
@@ -225,23 +235,16 @@ def speed(data: Path | None, n_lines: int, repeats: int, workdir: Path) -> dict[
         "drain3": [sys.executable, str(ROOT / "pipelines" / "drain3_baseline.py"), str(stream),
                    "--out", os.devnull],
     }
-    entry = {}
-    for impl, cmd in cli.items():
-        runs = []
-        for i in range(repeats):
-            runs.append(run_cli(cmd, n_lines))
-            print(f"  [speed] cli {impl} run {i + 1}: {runs[-1]['lines_per_s']:,.0f} lines/s, "
-                  f"{runs[-1]['peak_rss_mb']:.0f} MB", flush=True)
-        entry[impl] = median_of(runs)
+    entry = {impl: median_cli(f"cli {impl}", cmd, n_lines, repeats) for impl, cmd in cli.items()}
     entry["ratio_logai_over_drain3"] = entry["logai"]["lines_per_s"] / entry["drain3"]["lines_per_s"]
     results["hdfs_like_1M_cli_end_to_end"] = entry
 
     # the default `logai parse`, with semantics (types, concepts) on, against the same baseline
-    with_semantics = [arg for arg in cli["logai"] if arg != "--no-semantics"]
-    runs = [run_cli(with_semantics, n_lines) for _ in range(repeats)]
+    with_semantics = median_cli("cli logai with semantics", [arg for arg in cli["logai"] if arg != "--no-semantics"],
+                                n_lines, repeats)
     results["hdfs_like_1M_cli_with_semantics"] = {
-        "logai": median_of(runs), "drain3": entry["drain3"],
-        "ratio_logai_over_drain3": median_of(runs)["lines_per_s"] / entry["drain3"]["lines_per_s"],
+        "logai": with_semantics, "drain3": entry["drain3"],
+        "ratio_logai_over_drain3": with_semantics["lines_per_s"] / entry["drain3"]["lines_per_s"],
     }
     if data is not None:
         results["loghub_14_interleaved_cli"] = interleaved_cli(data, repeats, workdir, logai_bin)
@@ -264,14 +267,8 @@ def interleaved_cli(data: Path, repeats: int, workdir: Path, logai_bin: str) -> 
         "drain3": [sys.executable, str(ROOT / "pipelines" / "drain3_baseline.py"), "--generic", str(path),
                    "--out", os.devnull],
     }
-    entry: dict[str, Any] = {}
-    for impl, cmd in cmds.items():
-        runs = []
-        for i in range(repeats):
-            runs.append(run_cli(cmd, len(mixed)))
-            print(f"  [speed] interleaved {impl} run {i + 1}: {runs[-1]['lines_per_s']:,.0f} lines/s, "
-                  f"{runs[-1]['peak_rss_mb']:.0f} MB", flush=True)
-        entry[impl] = median_of(runs)
+    entry: dict[str, Any] = {impl: median_cli(f"interleaved {impl}", cmd, len(mixed), repeats)
+                             for impl, cmd in cmds.items()}
     entry["ratio_logai_over_drain3"] = entry["logai"]["lines_per_s"] / entry["drain3"]["lines_per_s"]
     entry["ratio_logai_no_semantics_over_drain3"] = (entry["logai_no_semantics"]["lines_per_s"]
                                                     / entry["drain3"]["lines_per_s"])
