@@ -219,3 +219,20 @@ def test_a_huge_line_makes_a_bounded_prompt():
     case = Case(log=huge, template=huge, label="normal", reason="r")
     messages = build_messages(task("anomaly"), ["normal", "abnormal"], _event(huge, "ERROR"), [case] * 5)
     assert sum(len(m["content"]) for m in messages) < 10_000
+
+
+def test_a_near_duplicate_of_a_training_input_answers_with_its_label_at_its_level(router):
+    """Labels the MLP does not learn (alternating on near-identical texts, learning rate 0) still come back
+    for the training inputs themselves, sure, once `neighbour_sim` is set; at another level they do not."""
+    from logai.slm.head import HeadClassifier
+
+    embedder = router.models["anomaly"].encoder()
+    texts = [f"{LEVEL_SEP}worker {name} finished its shift" for name in ("ada", "bob", "cy", "dee", "eve", "fay")]
+    labels = ["abnormal", "normal"] * 3
+    plain = HeadClassifier(epochs=1, lr=0.0, seed=0, embedder=embedder).fit(texts, labels)
+    assert plain.predict(texts) != labels
+    model = HeadClassifier(epochs=1, lr=0.0, seed=0, neighbour_sim=0.999, embedder=embedder).fit(texts, labels)
+    assert model.predict(texts) == labels
+    mc = model.predict_mc(texts)
+    assert mc.labels == labels and (mc.probs.max(1) == 1.0).all() and (mc.uncertainty() == 0).all()
+    assert model.predict([f"ERROR{text}" for text in texts]) == plain.predict([f"ERROR{text}" for text in texts])
