@@ -148,6 +148,7 @@ def test_corrections_re_fit_the_head_so_similar_lines_move(tmp_path):
         analysis.learner.correct("anomaly", text, "abnormal", source="t", log_text=text, template_id=None)
     moved = model.predict_proba(texts)[:, 0]
     assert moved[2] > base[2]  # the third was never corrected: the head moved it
+    assert len(model.remembered_[1]) == 2  # the corrections' near-duplicates follow them (`remember`)
     service.close()
 
 
@@ -236,3 +237,6 @@ def test_a_near_duplicate_of_a_training_input_answers_with_its_label_at_its_leve
     mc = model.predict_mc(texts)
     assert mc.labels == labels and (mc.probs.max(1) == 1.0).all() and (mc.uncertainty() == 0).all()
     assert model.predict([f"ERROR{text}" for text in texts]) == plain.predict([f"ERROR{text}" for text in texts])
+    flipped = ["normal" if label == "abnormal" else "abnormal" for label in labels]
+    assert model.remember(texts[:2], flipped[:2]).predict(texts) == flipped[:2] + labels[2:]  # corrections win
+    assert model.remember([], []).predict(texts) == labels

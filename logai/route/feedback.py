@@ -4,9 +4,11 @@ A correction (`/v1/feedback`) is stored with who made it and the label it replac
 router learns from corrections is rebuilt from the store's active ones:
 - the corrected input itself answers with the operator's label from the next event on (`path="feedback"`),
   so a corrected template never flips back;
-- a level-aware head (`HeadClassifier`) is re-fitted from its shipped weights on its training inputs plus
-  the corrections (about a second; the encoder is untouched), so similar lines move too; the result is saved
-  as a numbered version under `<data_dir>/router/<task>/` and loaded at start-up when it is current;
+- a level-aware head (`HeadClassifier`) remembers the corrections, so their near-duplicates (`neighbour_sim`)
+  answer with the operator's label too, and is re-fitted from its shipped weights on its training inputs
+  plus the corrections, each weighing as much as a typical training input (about a second; the encoder is
+  untouched), so similar lines move; the result is saved as a numbered version under
+  `<data_dir>/router/<task>/` and loaded at start-up when it is current;
 - each correction is an error-prone case for the LLM's prompt;
 - where the LLM had answered the corrected input, its accuracy estimate is updated.
 Undo marks the correction undone (the audit keeps it) and rebuilds the same way, so it restores exactly the
@@ -98,6 +100,7 @@ class FeedbackLearner:
         model = self.router.models[task]
         assert isinstance(model, HeadClassifier)  # only heads have a base in _base_heads
         ids = [int(row["id"]) for row in rows]
+        model.remember([row["input"] for row in rows], [row["new_label"] for row in rows])
         folder = self._task_dir(task)
         saved = _read_state(folder)
         if (load_saved and folder is not None and saved is not None and saved.get("feedback_ids") == ids

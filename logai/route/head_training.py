@@ -24,7 +24,7 @@ import orjson
 from logai.route.cases import Case, CaseLibrary
 from logai.route.reasons import write_reasons
 from logai.route.training import ROUTER_FILE, LineParser
-from logai.slm.head import HeadClassifier
+from logai.slm.head import NEIGHBOUR_SIM, HeadClassifier
 from logai.slm.inputs import leveled_text, split_leveled
 
 
@@ -122,7 +122,7 @@ def train_head_router(rows: Sequence[tuple[str, str]], task: str, out: Path, *, 
     say("parse")
     items = distinct_inputs(rows, pipeline, format_name, f"train-{task}")
     train, dev = split_dev(items, dev_share, seed)
-    model = HeadClassifier(seed=seed)
+    model = HeadClassifier(seed=seed, neighbour_sim=NEIGHBOUR_SIM)
     say("embed")
     model.features([text for text, _, _ in items])  # each distinct input embedded once (cached for fit)
     say("fit")
