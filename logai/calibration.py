@@ -11,9 +11,10 @@ import torch
 def fit_temperature(logits: torch.Tensor, gold: torch.Tensor, steps: int = 200,
                     bounds: tuple[float, float] = (0.05, 20.0)) -> float:
     """The T within `bounds` minimising the negative log-likelihood of `gold` (class indexes) under
-    softmax(logits / T). `logits` is (items, classes). T is searched inside `bounds`: on a dev set that the
-    model separates perfectly the likelihood keeps rising as T falls, and an unbounded search divided the
-    logits by ~0 until they overflowed and T came back NaN (every later prediction was then class 0)."""
+    softmax(logits / T). `logits` is (items, classes). T is searched inside `bounds`: on a dev set the model
+    gets almost all right with tiny logits the likelihood keeps rising as T falls, and an unbounded search
+    once stepped to T = e^-125, the logits overflowed and T came back NaN (every later prediction was then
+    class 0)."""
     logits = logits.detach().float()
     low, high = math.log(bounds[0]), math.log(bounds[1])
     log_t = torch.zeros((), requires_grad=True)

@@ -29,7 +29,7 @@ from logai.evaluation.logeval import LogEvalItem, labelled_logs
 from logai.events import Event
 from logai.parsing.format_detect import detect_format
 from logai.pipeline import Pipeline
-from logai.slm.inputs import LEVEL_SEP, leveled_text
+from logai.slm.inputs import LEVEL_SEP, folded_text, leveled_text
 
 ABNORMAL_LEVELS = frozenset({"ERROR", "CRITICAL"})
 NORMAL_LEVELS = frozenset({"TRACE", "DEBUG", "INFO", "NOTICE"})
@@ -83,9 +83,8 @@ def weak_examples(log_file: Path, settings: Settings, system: str, weight: float
                  else None)
         if label is None:
             continue
-        with_level = leveled_text(event)
-        out.append(Example(with_level, label, weight / 2, system, "weak"))
-        out.append(Example(LEVEL_SEP + with_level.partition(LEVEL_SEP)[2], label, weight / 2, system, "weak"))
+        out.append(Example(leveled_text(event), label, weight / 2, system, "weak"))
+        out.append(Example(LEVEL_SEP + folded_text(event), label, weight / 2, system, "weak"))
     return merge(out)
 
 
@@ -93,7 +92,7 @@ def background_examples(log_file: Path, settings: Settings, system: str, weight:
                         cap: float = 3.0) -> list[Example]:
     """A raw log's lines that levels do not label, as `normal` text: each distinct input weighs its count
     times `weight`, at most `cap`."""
-    texts = (leveled_text(event).partition(LEVEL_SEP)[2] for event in _events(log_file, settings, system)
+    texts = (folded_text(event) for event in _events(log_file, settings, system)
              if event.level not in ABNORMAL_LEVELS and event.level not in NORMAL_LEVELS)
     out = [Example(LEVEL_SEP + text, "normal", weight, system, "background") for text in texts if text.strip()]
     merged = merge(out)
