@@ -240,3 +240,51 @@ def test_a_near_duplicate_of_a_training_input_answers_with_its_label_at_its_leve
     flipped = ["normal" if label == "abnormal" else "abnormal" for label in labels]
     assert model.remember(texts[:2], flipped[:2]).predict(texts) == flipped[:2] + labels[2:]  # corrections win
     assert model.remember([], []).predict(texts) == labels
+
+
+def test_reviews_wait_for_a_backlog_and_a_pending_input_is_not_judged_again(tmp_path, pg_url):
+    """The daemon holds the LLM's reviews while it is behind its topic (the LLM's generation would take the
+    interpreter from ingestion), and lets them go once it has caught up; meanwhile a pending input is cached
+    as the small model's answer (no forward passes per event), and the review replaces it. Verdicts are
+    stored in PostgreSQL with ids in order."""
+    import threading
+    import time
+
+    from logai.route.analysis import AnalysisService
+    from logai.store.store import EventStore
+
+    class _SlowLlm(_RandomLlm):
+        def __init__(self) -> None:
+            super().__init__()
+            self.started = threading.Event()
+
+        def generate(self, requests):
+            self.started.set()
+            return super().generate(requests)
+
+    llm = _SlowLlm()
+    router = load_router(DEFAULT_ROUTER, llm)
+    router.thresholds["anomaly"], router.llm_accuracy["anomaly"] = -1.0, 1.0  # every verdict goes to the LLM
+    store = EventStore(pg_url)
+    service = AnalysisService(router, store)
+    service.start_reviews()
+    try:
+        service.hold_reviews(True)
+        first = service.analyze([_event("raid battery degraded", "WARNING")], "anomaly", defer_llm=True)
+        assert first[0][1].llm_pending and not llm.started.wait(1.0)  # held: the LLM has not been asked
+        forwards = router.cache.misses
+        again = service.analyze([_event("raid battery degraded", "WARNING")] * 3, "anomaly", defer_llm=True)
+        assert router.cache.misses == forwards and all(v.cached and not v.llm_pending for _, v in again)
+        ids = [analysis_id for analysis_id, _ in first + again]
+        assert ids == sorted(ids) and len(set(ids)) == 4
+        assert store.analysis(ids[1])["provenance"]["cached"] is True
+        service.hold_reviews(False)
+        assert llm.started.wait(30)
+        deadline = time.monotonic() + 30
+        while store.analysis(ids[0])["model"] == first[0][1].model and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert store.analysis(ids[0])["provenance"]["path"] == "llm"  # the review replaced the stored verdict
+        assert router.analyze([_event("raid battery degraded", "WARNING")], "anomaly")[0].path == "llm"
+    finally:
+        service.stop_reviews()
+        store.close()

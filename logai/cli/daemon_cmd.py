@@ -29,8 +29,7 @@ def daemon(app, bootstrap_servers: str | None, topics: tuple[str, ...], group_id
     from prometheus_client import start_http_server
 
     from logai import metrics
-    from logai.bootstrap import build_service  # torch, scikit-learn: imported when the daemon starts, not at start-up
-    from logai.doors.kafka import KafkaDaemon
+    from logai.doors.kafka_clients import KafkaClients
 
     settings = app.settings
     kafka = settings.kafka.model_copy(update={
@@ -40,17 +39,25 @@ def daemon(app, bootstrap_servers: str | None, topics: tuple[str, ...], group_id
         }.items() if v is not None})
     if kafka.metrics_port is not None:
         start_http_server(kafka.metrics_port, registry=metrics.REGISTRY)
+    # the group is joined (a ~3 s rebalance delay) while torch and the small models load
     try:
+        clients = KafkaClients(kafka)
+    except Exception as exc:
+        raise click.ClickException(f"cannot reach Kafka at {','.join(kafka.bootstrap_servers)}: {exc}") from exc
+    clients.start_joining()
+    try:
+        from logai.bootstrap import build_service  # torch, scikit-learn: imported here, not at start-up
+        from logai.doors.kafka import KafkaDaemon
+
         service = build_service(settings, writer_process=settings.store.writer_process)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
+    except BaseException as exc:
+        clients.close()
+        if isinstance(exc, ConfigError):
+            raise click.ClickException(str(exc)) from exc
+        raise
     service.start_background()  # the LLM's reviews of uncertain verdicts; incidents and alerts
     gc.freeze()  # start-up objects (models, formats, restored parser state) need no more collector passes
-    try:
-        worker = KafkaDaemon(kafka, service, settings.store.retention)
-    except Exception as exc:
-        service.close()
-        raise click.ClickException(f"cannot reach Kafka at {','.join(kafka.bootstrap_servers)}: {exc}") from exc
+    worker = KafkaDaemon(kafka, service, settings.store.retention, clients=clients)
     signal.signal(signal.SIGTERM, lambda *_: worker.stop())
     signal.signal(signal.SIGINT, lambda *_: worker.stop())
     log.info("consuming %s as group %s into %s", kafka.topics, kafka.group_id, store_url(settings))

@@ -19,11 +19,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import orjson
-from kafka import KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
-from kafka.consumer.subscription_state import AsyncConsumerRebalanceListener
+from kafka import OffsetAndMetadata, TopicPartition
 
 from logai import metrics
 from logai.config import KafkaConfig, RetentionConfig
+from logai.doors.kafka_clients import KafkaClients
 from logai.doors.keys import ingest_key
 from logai.doors.watcher import Retention
 from logai.service import IngestResult, IngestService
@@ -41,40 +41,21 @@ class _InFlight:
     started: float
 
 
-class _RebalanceLog(AsyncConsumerRebalanceListener):
-    """Rebalance hooks, for the log. At most one batch is in flight (stored, not yet committed) when
-    partitions are revoked; it is committed for the partitions this worker keeps, and the new owner of the
-    others reads its records again, which the store's ingest keys turn into no-ops. (kafka-python runs
-    these hooks on its IO thread, where a blocking commit or a wait on the store writer is not allowed.)"""
-
-    def __init__(self, daemon: KafkaDaemon):
-        self.daemon = daemon
-
-    async def on_partitions_revoked(self, revoked):
-        if revoked:
-            log.info("partitions revoked after %d batches: %s", self.daemon.batches,
-                     sorted((tp.topic, tp.partition) for tp in revoked))
-
-    async def on_partitions_assigned(self, assigned):
-        log.info("partitions assigned: %s", sorted((tp.topic, tp.partition) for tp in assigned))
-
-
 class KafkaDaemon:
-    def __init__(self, config: KafkaConfig, service: IngestService, retention: RetentionConfig | None = None):
+    """Runs the loop on `clients` (opened here when not given: `logai daemon` opens them first, so that the
+    group is joined while the service is built)."""
+
+    def __init__(self, config: KafkaConfig, service: IngestService, retention: RetentionConfig | None = None,
+                 clients: KafkaClients | None = None):
         self.config = config
         self.service = service
         self.retention = Retention(retention or RetentionConfig())
         self._stop = threading.Event()
         self.batches = 0
-        options = config.client_options()
-        self.consumer = KafkaConsumer(
-            **options, group_id=config.group_id, enable_auto_commit=False, auto_offset_reset="earliest",
-            max_poll_records=config.max_poll_records, fetch_max_wait_ms=config.fetch_max_wait_ms,
-            session_timeout_ms=config.session_timeout_ms,
-            heartbeat_interval_ms=config.heartbeat_interval_ms)
-        self.consumer.subscribe(config.topics, listener=_RebalanceLog(self))
-        needs_producer = config.output_topic or config.dead_letter_topic or config.anomalies_topic
-        self.producer = KafkaProducer(**options, acks="all", linger_ms=5) if needs_producer else None
+        self.clients = clients or KafkaClients(config)
+        self.clients.rebalances.batches = lambda: self.batches
+        self.consumer = self.clients.consumer
+        self.producer = self.clients.producer
 
     # -- control -------------------------------------------------------------------------------------------
     def stop(self) -> None:
@@ -89,8 +70,10 @@ class KafkaDaemon:
         backoff, idle = self.config.retry_backoff_s, 0
         in_flight: _InFlight | None = None
         try:
+            joined = self.clients.finish_joining()  # what a joining thread polled, processed like any poll
             while not self._stop.is_set():
-                polled = self.consumer.poll(timeout_ms=self.config.poll_timeout_ms)
+                polled = joined or self.consumer.poll(timeout_ms=self.config.poll_timeout_ms)
+                joined = {}
                 try:
                     started = self.process(polled) if polled else None
                     if in_flight is not None:
@@ -107,6 +90,8 @@ class KafkaDaemon:
                     backoff = min(backoff * 2, MAX_BACKOFF_S)
                     continue
                 idle = 0 if polled else idle + 1
+                if not polled and self.service.analysis is not None:
+                    self.service.analysis.hold_reviews(False)
                 if max_idle_polls is not None and idle >= max_idle_polls:
                     break
             if in_flight is not None:
@@ -121,6 +106,7 @@ class KafkaDaemon:
         started = time.perf_counter()
         results: list[IngestResult] = []
         offsets: dict[TopicPartition, OffsetAndMetadata] = {}
+        behind = 0  # records of these partitions not read yet
         for tp, records in polled.items():
             by_source: dict[str, list[Any]] = defaultdict(list)
             for record in records:
@@ -135,7 +121,9 @@ class KafkaDaemon:
                 results.append(result)
                 self._publish(source, result, group)
             offsets[tp] = OffsetAndMetadata(records[-1].offset + 1, "", -1)
-            self._record_lag(tp, records[-1].offset)
+            behind += self._record_lag(tp, records[-1].offset)
+        if self.service.analysis is not None:  # the LLM reviews once the topic is caught up, not during
+            self.service.analysis.hold_reviews(behind > 0)
         return _InFlight(self.service.submit(results), offsets, started)
 
     def complete(self, batch: _InFlight) -> None:
@@ -166,10 +154,14 @@ class KafkaDaemon:
                 self.producer.send(self.config.dead_letter_topic, key=key, value=record.value or b"",
                                    headers=[("error", error.encode()), ("offset", str(record.offset).encode())])
 
-    def _record_lag(self, tp: TopicPartition, last_offset: int) -> None:
+    def _record_lag(self, tp: TopicPartition, last_offset: int) -> int:
+        """The partition's lag after `last_offset` (0 when the broker has not said), also as a metric."""
         high = self.consumer.highwater(tp)
-        if high is not None:
-            metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, high - last_offset - 1))
+        if high is None:
+            return 0
+        lag = max(0, high - last_offset - 1)
+        metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(lag)
+        return lag
 
     def _rewind_after(self, wait_s: float) -> None:
         """Drain the store writer, pause, wait, then seek every assigned partition back to its committed
@@ -191,9 +183,6 @@ class KafkaDaemon:
 
     def close(self) -> None:
         """Leave the group without committing (every stored batch was committed by `complete`)."""
-        self.consumer.close(autocommit=False)
-        if self.producer is not None:
-            self.producer.flush(timeout=10)
-            self.producer.close(timeout=10)
+        self.clients.close()
         self.service.close()
         time.sleep(0)  # let kafka-python's threads notice the close

@@ -61,6 +61,8 @@ class AnalysisService:
         self.learner = FeedbackLearner(router, store, state_dir) if store is not None else None
         self._reviews: queue.Queue[tuple[int, Event, Verdict, dict[str, Any] | None] | None] | None = None
         self._reviewer: threading.Thread | None = None
+        self._ingest_idle = threading.Event()  # cleared while a door has a backlog (`hold_reviews`)
+        self._ingest_idle.set()
         self.on_review: list[Callable[[int, Event, Verdict], None]] = []  # each LLM review that changed a label
 
     def start_reviews(self, max_pending: int = 1000) -> None:
@@ -72,10 +74,20 @@ class AnalysisService:
                                               daemon=True)
             self._reviewer.start()
 
+    def hold_reviews(self, held: bool) -> None:
+        """Hold the LLM's reviews while a door catches up with a backlog (the daemon behind its topic), and
+        let them go on once it has: in one process the LLM's generation takes the interpreter from
+        ingestion (measured: a fifth of the daemon's lines/s), and a review can wait where lines cannot."""
+        if held:
+            self._ingest_idle.clear()
+        else:
+            self._ingest_idle.set()
+
     def stop_reviews(self, timeout: float = 30.0) -> None:
         """Let the reviewer finish the review in hand and stop (pending ones keep the small model's verdict):
         a process must not exit while that thread is inside the model."""
         reviews, self._reviews = self._reviews, None
+        self._ingest_idle.set()
         if reviews is not None:
             while True:
                 try:
@@ -90,7 +102,8 @@ class AnalysisService:
         lower_this_thread()  # the LLM generates after ingestion and the API, not beside them
         while True:
             item = reviews.get()
-            if item is None:
+            self._ingest_idle.wait()
+            if item is None or self._reviews is not reviews:  # stopped while it waited
                 return
             analysis_id, event, verdict, evidence = item
             try:
@@ -120,10 +133,11 @@ class AnalysisService:
             verdicts = self.router.analyze(events, task, choices=allowed, evidence=per_event, defer_llm=defer_llm)
         if self.store is None:
             return [(0, verdict) for verdict in verdicts]
+        provenances: dict[int, dict[str, Any]] = {}  # events of one input share their verdict: its fields once
         rows = [{"event_id": event_ids[i] if event_ids else None, "task": task, "label": v.label,
                  "model": v.model, "confidence": v.confidence,
-                 "provenance": {**v.provenance(), "source": e.source, "log": (e.content or e.raw)[:1000],
-                                "input": v.input[:4000],
+                 "provenance": {**(provenances.get(id(v)) or provenances.setdefault(id(v), v.provenance())),
+                                "source": e.source, "log": (e.content or e.raw)[:1000], "input": v.input[:4000],
                                 "template_id": e.template_id, "evidence": per_event[i] if per_event else None}}
                 for i, (e, v) in enumerate(zip(events, verdicts, strict=True))]
         ids = self.store.add_analyses(rows)
@@ -133,6 +147,7 @@ class AnalysisService:
                     self._reviews.put_nowait((analysis_id, events[i], verdict, per_event[i] if per_event else None))
                 except queue.Full:
                     metrics.REVIEWS_DROPPED.labels(task).inc()
+                    self.router.forget_unreviewed(verdict)
         return list(zip(ids, verdicts, strict=True))
 
     def feedback(self, event: Event, task: str, label: str, reason: str = "", who: str = "") -> dict[str, Any]:

@@ -35,6 +35,10 @@ class VerdictCache:
         with self._lock:
             self._items[key] = value
 
+    def forget(self, key: Hashable) -> None:
+        with self._lock:
+            self._items.pop(key, None)
+
     def invalidate(self, task: str | None = None) -> None:
         """Forget every verdict (of one task): the library or the model changed."""
         with self._lock:

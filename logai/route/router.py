@@ -51,7 +51,10 @@ class Verdict:
 
     def provenance(self) -> dict[str, Any]:
         # shallow, field by field: `dataclasses.asdict` deep-copies, and this runs for every stored verdict
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("task", "label", "input")}
+        return {name: getattr(self, name) for name in _PROVENANCE_FIELDS}
+
+
+_PROVENANCE_FIELDS = tuple(f.name for f in fields(Verdict) if f.name not in ("task", "label", "input"))
 
 
 @dataclass
@@ -107,18 +110,24 @@ class AdaptiveRouter:
                 for i, text in enumerate(texts)]
         verdicts: list[Verdict | None] = [None] * len(events)
         todo: list[int] = []
+        hits: dict[tuple[str, tuple[str, ...] | None, str], Verdict] = {}  # one copy per cached input and batch
+        cached = 0
         for i, key in enumerate(keys):
             corrected = self.overrides.get((task, texts[i]))
             if corrected is not None:
                 verdicts[i] = self._corrected(task, corrected, choices[i] if choices else None, texts[i])
                 continue
-            hit = self.cache.get(key)
-            if hit is not None:
-                # a shallow copy: a deep one (`asdict`) per repeated line was a fifth of the daemon's time
-                verdicts[i] = replace(hit, cached=True, latency_s=0.0, cases=list(hit.cases))
-                metrics.VERDICTS.labels(task, "cache").inc()
+            copy = hits.get(key)
+            if copy is None and (hit := self.cache.get(key)) is not None:
+                # a shallow copy, shared by the batch's events of this input: a deep one (`asdict`) per
+                # repeated line was a fifth of the daemon's time, and a copy per line still a tenth
+                copy = hits[key] = replace(hit, cached=True, latency_s=0.0, cases=list(hit.cases))
+            if copy is not None:
+                verdicts[i], cached = copy, cached + 1
             else:
                 todo.append(i)
+        if cached:
+            metrics.VERDICTS.labels(task, "cache").inc(cached)
         if todo:
             started = time.perf_counter()
             first: dict[tuple[str, tuple[str, ...] | None, str], int] = {}  # duplicates in a batch: decided once
@@ -147,8 +156,9 @@ class AdaptiveRouter:
                                        evidence[i] if evidence else None)
                 metrics.VERDICTS.labels(task, verdict.path).inc()
                 metrics.ROUTE_SECONDS.labels(verdict.path).observe(verdict.latency_s)
-                if not verdict.llm_pending:  # a pending verdict is cached once the LLM has reviewed it
-                    self.cache.put(keys[i], verdict)
+                # a pending verdict is cached as the small model's answer (the next events of that input need no
+                # forward passes); the review replaces it in the cache, `forget_unreviewed` when it is dropped
+                self.cache.put(keys[i], replace(verdict, llm_pending=False) if verdict.llm_pending else verdict)
                 decided[keys[i]] = verdict
             for i in todo:
                 verdicts[i] = decided[keys[i]]
@@ -165,6 +175,10 @@ class AdaptiveRouter:
         metrics.VERDICTS.labels(verdict.task, reviewed.path).inc()
         self.cache.put((verdict.task, None, verdict.input), reviewed)
         return reviewed
+
+    def forget_unreviewed(self, verdict: Verdict) -> None:
+        """A pending verdict whose review was dropped leaves the cache, so its input is routed again later."""
+        self.cache.forget((verdict.task, None, verdict.input))
 
     def _corrected(self, task: str, corrected: tuple[str, int], choices: Sequence[str] | None, key: str
                    ) -> Verdict:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import lru_cache
 
 from logai.events import Event, Param
 
@@ -21,6 +22,7 @@ _PLACEHOLDER_TYPES = frozenset({
 })
 _SMALL_INT = 3  # integers up to this many characters (codes, counts, small readings) are kept
 _SLOT = re.compile(r"<\*(?:[^*<>]*)\*?>")
+_SLOT_SPLIT = re.compile(f"({_SLOT.pattern})")  # keeps the slots between the texts
 
 
 def slot_text(value: str, value_type: str | None, concept: str | None) -> str:
@@ -30,23 +32,25 @@ def slot_text(value: str, value_type: str | None, concept: str | None) -> str:
     return value
 
 
+@lru_cache(maxsize=8192)
+def _parts(template: str) -> tuple[str, ...]:
+    """A template as text, slot, text, ..., text: split once per template, not once per event."""
+    return tuple(_SLOT_SPLIT.split(template))
+
+
 def _fill_slots(event: Event, render: Callable[[Param], str]) -> str:
     """The event's template with each slot replaced by `render` of its parameter (the content when the
-    event has no template, unchanged when it has no parameters)."""
+    event has no template, unchanged when it has no parameters; slots past the last parameter stay)."""
     template = event.template or event.content or event.raw
-    if not event.params:
+    params = event.params
+    if not params:
         return template
-    values = iter(event.params)
-    out: list[str] = []
-    last = 0
-    for match in _SLOT.finditer(template):
-        param = next(values, None)
-        if param is None:
-            break
-        out.append(template[last:match.start()])
-        out.append(render(param))
-        last = match.end()
-    out.append(template[last:])
+    parts = _parts(template) if template is event.template else tuple(_SLOT_SPLIT.split(template))
+    out = [parts[0]]
+    for i in range(1, len(parts), 2):
+        index = i // 2
+        out.append(render(params[index]) if index < len(params) else parts[i])
+        out.append(parts[i + 1])
     return "".join(out)
 
 

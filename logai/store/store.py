@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, create_engine, event, func, literal, select, text, tuple_
+from sqlalchemy import Engine, Table, create_engine, event, func, literal, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
@@ -222,19 +222,21 @@ class EventStore:
                 created_at=time.time())))
 
     def add_analyses(self, rows: Sequence[dict[str, Any]]) -> list[int]:
-        """Store verdicts: dicts with task, label, model, confidence, provenance and optional event_id. One
-        multi-row insert that returns the ids in order (a verdict per ingested event must not cost a round
-        trip each)."""
+        """Store verdicts: dicts with task, label, model, confidence, provenance and optional event_id. Ids are
+        reserved up front and the rows go in one executemany of tuples: a verdict per ingested event must not
+        cost a round trip (or SQLAlchemy's per-row parameter processing) each."""
         if not rows:
             return []
         now = time.time()
         a = schema.analyses
-        values = [{"event_id": row.get("event_id"), "task": row["task"], "label": row["label"][:128],
-                   "model": row["model"][:128], "confidence": row.get("confidence"),
-                   "provenance": row["provenance"], "created_at": now} for row in rows]
-        with self._writer.begin() as conn:
-            result = conn.execute(a.insert().returning(a.c.id, sort_by_parameter_order=True), values)
-            return [int(i) for i in result.scalars()]
+        with self._writer.begin() as conn:  # SQLite: BEGIN IMMEDIATE holds the write lock for max(id) + 1
+            ids = _reserve_ids(conn, len(rows), a)
+            _bulk_insert(conn, a, ("id", "event_id", "task", "label", "model", "confidence", "provenance",
+                                   "created_at"),
+                         [(i, row.get("event_id"), row["task"], row["label"][:128], row["model"][:128],
+                           row.get("confidence"), _provenance_json(row["provenance"]), now)
+                          for i, row in zip(ids, rows, strict=True)])
+            return ids
 
     def update_analysis(self, analysis_id: int, label: str, model: str, confidence: float | None,
                         provenance: dict[str, Any]) -> None:
@@ -432,13 +434,13 @@ def _serialise_writers(conn) -> None:
         conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_WRITE_LOCK})")
 
 
-def _reserve_ids(conn, n: int) -> list[int]:
-    """`n` event ids no other writer will use: drawn from the sequence on PostgreSQL; on SQLite the
+def _reserve_ids(conn, n: int, table: Table = schema.events) -> list[int]:
+    """`n` ids of `table` no other writer will use: drawn from its sequence on PostgreSQL; on SQLite the
     transaction holds the write lock, so max(id) + 1 onwards is free."""
     if conn.dialect.name == "postgresql":
-        drawn = conn.exec_driver_sql("SELECT nextval('events_id_seq') FROM generate_series(1, %s)", (n,))
+        drawn = conn.exec_driver_sql(f"SELECT nextval('{table.name}_id_seq') FROM generate_series(1, %s)", (n,))
         return [int(row[0]) for row in drawn]
-    first = int(conn.execute(select(func.coalesce(func.max(schema.events.c.id), 0))).scalar()) + 1
+    first = int(conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar()) + 1
     return list(range(first, first + n))
 
 
@@ -452,6 +454,11 @@ def _bulk_insert(conn, table, columns: Sequence[str], rows: list[tuple[Any, ...]
 
 def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
+
+
+def _provenance_json(value: Any) -> str:
+    """A verdict's provenance as JSON: what `json.dumps` took before (numbers from numpy, integer keys) too."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY).decode()
 
 
 def _sqlite_begin(conn) -> None:
