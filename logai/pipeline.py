@@ -5,7 +5,7 @@ service (so every door), the CLI and the evaluations call. Nothing else chains s
 - semantics (`semantics.SemanticsStage`, unless off): typed parameters, concepts, the knowledge base;
 - detect (`detect.StreamScorer`, when given): in-stream signals and session detectors over each batch;
 - route (`route.AnalysisService`, when given): verdicts, the small model first and the LLM when unsure.
-  It runs on a batch once it is stored (`judge`): verdicts are kept against the stored events' ids.
+  On the ingest path (`decide`) they are stored with the batch's events, against their ids.
 
 The pipeline owns the state of the parse and semantics stages, behind one `PersistenceHandler` (Drain3's
 manner): reloaded per source when the source is first seen, saved on a timer and at `close()`.
@@ -37,7 +37,7 @@ from logai.semantics.stage import SemanticsStage
 if TYPE_CHECKING:  # the detect and route stages are built by `bootstrap`; `logai parse` never imports them
     from logai.detect.signals import Anomaly
     from logai.detect.stream import StreamScorer
-    from logai.route.analysis import AnalysisService
+    from logai.route.analysis import AnalysisService, Decided
     from logai.route.router import Verdict
 
 log = logging.getLogger(__name__)
@@ -135,21 +135,29 @@ class Pipeline:
         self.maybe_save()
         return parsed
 
-    def judge(self, events: Sequence[Event], anomalies: Sequence[Anomaly] = (),
-              event_ids: Sequence[int | None] | None = None, *, task: str | None = None,
-              choices: Sequence[Sequence[str] | None] | None = None, defer_llm: bool = True
+    def judge(self, events: Sequence[Event], anomalies: Sequence[Anomaly] = (), *, task: str | None = None,
+              choices: Sequence[Sequence[str] | None] | None = None, defer_llm: bool = False
               ) -> list[tuple[int, Verdict]]:
         """The route stage, with the detect stage's evidence about each event: (analysis id, verdict) pairs
-        in order, empty without a route stage. On the ingest path it runs once the events are stored (their
-        `event_ids`) and defers the LLM's share to the route stage's reviews; `defer_llm=False` asks the LLM
-        at once (`logai analyze`, evaluations). `task`: default `route_task`; `choices`: labels per event."""
+        in order, empty without a route stage (`logai analyze`, evaluations). `task`: default `route_task`;
+        `choices`: labels per event; `defer_llm`: leave the LLM's share to the route stage's reviews."""
         task = task or self.route_task
         if self.route is None or not task or not events:
             return []
         from logai.detect.stream import evidence_for
 
-        return self.route.analyze(events, task, event_ids=event_ids, choices=choices, defer_llm=defer_llm,
+        return self.route.analyze(events, task, choices=choices, defer_llm=defer_llm,
                                   evidence=evidence_for(events, anomalies))
+
+    def decide(self, events: Sequence[Event], anomalies: Sequence[Anomaly] = ()) -> Decided | None:
+        """The route stage on the ingest path: verdicts of `route_task`, with the detect stage's evidence, not
+        stored yet (the service stores them with their events, in one transaction, then `route.record`s
+        them); the LLM's share is deferred to the route stage's reviews. None without a route stage."""
+        if self.route is None or not self.route_task or not events:
+            return None
+        from logai.detect.stream import evidence_for
+
+        return self.route.decide(events, self.route_task, defer_llm=True, evidence=evidence_for(events, anomalies))
 
     def analyze_stream(self, stream: Iterable[bytes], *, source: str, format_name: str, batch: int = 256
                        ) -> Iterator[tuple[Event, Verdict]]:
@@ -159,7 +167,7 @@ class Pipeline:
             parse = self.open_source(source, format_name).parse
             parsed = self._after_parsing(Parsed(events=[parse(text, source, keys[0][0], keys[0][1], flags)
                                                         for keys, text, flags in chunk]))
-            verdicts = self.judge(parsed.events, parsed.anomalies, defer_llm=False)
+            verdicts = self.judge(parsed.events, parsed.anomalies)
             for event, (_, verdict) in zip(parsed.events, verdicts, strict=True):
                 yield event, verdict
 

@@ -19,8 +19,8 @@ from logai import metrics
 from logai.detect.signals import Anomaly
 from logai.events import Event, Record
 from logai.pipeline import MAX_SOURCE_CHARS, Parsed, Pipeline
-from logai.route.analysis import AnalysisService
-from logai.store.rows import prepare
+from logai.route.analysis import AnalysisService, Decided
+from logai.store.rows import PreparedBatch, prepare
 from logai.store.store import EventStore, WriteResult
 from logai.store.writer import StoreWriter
 
@@ -202,25 +202,47 @@ class IngestService:
             self._dead_letter(result, index, record.source, raw, record.key, exc)
         return result
 
-    def _analyze(self, result: IngestResult, event_ids: dict[int, int] | None = None) -> None:
-        """Verdicts for a batch's events (those just stored, when `event_ids` says which), with the stream's
-        evidence about each: the anomalies found in the same batch for its template; then the listeners."""
-        rows = sorted(event_ids) if event_ids is not None else range(len(result.events))
-        events = [result.events[i] for i in rows]
-        ids: list[int | None] | None = [event_ids[i] for i in rows] if event_ids is not None else None
-        verdicts = self.pipeline.judge(events, result.anomalies, ids)
-        if self.listeners and (verdicts or result.anomalies):
-            judged = Judged(events if verdicts else [], verdicts, result.anomalies, ids)
-            for listener in self.listeners:
-                try:
-                    listener(judged)
-                except Exception:  # a door out must never fail an ingest whose events are stored
-                    log.exception("a listener failed on a batch of %d events", len(events))
+    def _prepare(self, results: Sequence[IngestResult]) -> tuple[PreparedBatch, list[Decided | None]]:
+        """Rows for the events of `results`, with their verdicts (the route stage's, with the stream's evidence
+        about each: the anomalies found in the same batch for its template), for one transaction."""
+        decided = [self.pipeline.decide(r.events, r.anomalies) for r in results]
+        analyses: list[tuple[int, dict[str, Any]]] = []
+        offset = 0
+        for result, verdicts in zip(results, decided, strict=True):
+            if verdicts is not None:
+                analyses += [(offset + i, row) for i, row in enumerate(verdicts.rows)]
+            offset += len(result.events)
+        pairs = [pair for r in results for pair in zip(r.keys, r.events, strict=True)]
+        return prepare(pairs, analyses=analyses), decided
+
+    def _stored(self, results: Sequence[IngestResult], decided: Sequence[Decided | None],
+                written: WriteResult) -> WriteResult:
+        """After `results` are durable: their verdicts are recorded (the LLM's reviews queued), then the
+        listeners see each batch's newly stored events, verdicts and anomalies (duplicates were judged when
+        first stored)."""
+        self._count(written)
+        offset = position = 0
+        for result, verdicts in zip(results, decided, strict=True):
+            size = len(result.events)
+            judged = Judged([], [], result.anomalies)
+            if verdicts is not None and self.analysis is not None:
+                ids = written.analysis_ids[position:position + size]
+                position += size
+                stored = [i for i in range(size) if ids[i] is not None]
+                judged = Judged([result.events[i] for i in stored], self.analysis.record(verdicts, ids),
+                                result.anomalies, [written.event_ids.get(offset + i) for i in stored])
+            offset += size
+            if self.listeners and (judged.verdicts or judged.anomalies):
+                for listener in self.listeners:
+                    try:
+                        listener(judged)
+                    except Exception:  # a door out must never fail an ingest whose events are stored
+                        log.exception("a listener failed on a batch of %d events", size)
+        return written
 
     def _store(self, result: IngestResult) -> IngestResult:
-        written = self.store.write(prepare(list(zip(result.keys, result.events, strict=True))))
-        self._analyze(result, written.event_ids)  # duplicates were judged when first stored
-        self._count(written)
+        prepared, decided = self._prepare([result])
+        written = self._stored([result], decided, self.store.write(prepared))
         self._store_anomalies([result])
         result.stored, result.duplicates = written.inserted, written.duplicates
         return result
@@ -242,18 +264,17 @@ class IngestService:
         result.failed.append((index, f"parse error: {exc!r}"))
 
     def submit(self, results: Sequence[IngestResult]) -> Callable[[], WriteResult]:
-        """Start storing the events of parsed `results` as one transaction; the returned function waits
-        until they are durable (raising if they could not be stored) and returns the counts."""
-        prepared = prepare([pair for r in results for pair in zip(r.keys, r.events, strict=True)])
+        """Start storing the events of parsed `results`, and their verdicts, as one transaction; the returned
+        function waits until they are durable (raising if they could not be stored), records the verdicts
+        and returns the counts."""
+        prepared, decided = self._prepare(results)
         self._store_anomalies(results)
-        for result in results:  # the writer process stores them: verdicts are kept without event ids
-            self._analyze(result)
         if self.writer is None:
             written = self.store.write(prepared)
-            return lambda: self._count(written)
+            return lambda: self._stored(results, decided, written)
         writer = self.writer
         ticket = writer.submit(prepared)
-        return lambda: self._count(writer.result(ticket))
+        return lambda: self._stored(results, decided, writer.result(ticket))
 
     def drain(self) -> None:
         """Wait out every write in flight, whatever its outcome (before retrying from a commit)."""

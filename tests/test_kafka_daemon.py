@@ -80,6 +80,13 @@ def test_daemon_stores_and_publishes_every_line_once(kafka_broker, tmp_path, wri
     keys = stored_keys(tmp_path / "logai.db")
     assert len(keys) == len(set(keys)) == 3000
     assert {k.split("|")[0] for k in keys} == {"kafka:logs"}
+    engine = create_engine(f"sqlite:///{tmp_path / 'logai.db'}")
+    with engine.connect() as conn:  # one verdict per event, stored in the event's transaction, with its id
+        linked = conn.execute(text("SELECT count(*), count(DISTINCT a.event_id) FROM analyses a "
+                                   "JOIN events e ON e.id = a.event_id")).one()
+        unlinked = conn.execute(text("SELECT count(*) FROM analyses WHERE event_id IS NULL")).scalar()
+    engine.dispose()
+    assert tuple(linked) == (3000, 3000) and unlinked == 0
     stored_anomalies = EventStore(f"sqlite:///{tmp_path / 'logai.db'}").anomalies(limit=10_000)
     assert stored_anomalies and {a["detector"] for a in stored_anomalies} == {"new_template"}
     del store

@@ -11,6 +11,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -43,6 +44,19 @@ def build_router(settings: Settings) -> AdaptiveRouter:
     return load_router(config.model_dir or DEFAULT_ROUTER, backend, k=config.k, statistic=config.statistic,
                        mc_screen=config.mc_screen, budget=budget, cache=VerdictCache(config.cache_size),
                        llm_name=settings.llm.model or settings.llm.backend)
+
+
+@dataclass
+class Decided:
+    """A batch's verdicts before they are stored: `rows` (for `EventStore`, without event ids) follow
+    `verdicts`, which follow `events`; `defer`: pending verdicts are queued for review once stored."""
+
+    task: str
+    events: list[Event]
+    verdicts: list[Verdict]
+    rows: list[dict[str, Any]]
+    evidence: Sequence[dict[str, Any] | None] | None
+    defer: bool
 
 
 class AnalysisService:
@@ -126,29 +140,47 @@ class AnalysisService:
         """Verdicts for `events`, stored; returns (analysis id, verdict) pairs in order. `choices`: the allowed
         labels, for every event or per event. `evidence`: one dict for every event, or one per event (the
         stream's signals). `defer_llm`: see the class."""
+        decided = self.decide(events, task, choices=choices, evidence=evidence, defer_llm=defer_llm)
+        if self.store is None:
+            return [(0, verdict) for verdict in decided.verdicts]
+        ids = self.store.add_analyses([{**row, "event_id": event_ids[i] if event_ids else None}
+                                       for i, row in enumerate(decided.rows)])
+        return self.record(decided, ids)
+
+    def decide(self, events: Sequence[Event], task: str, *,
+               choices: Sequence[str] | Sequence[Sequence[str] | None] | None = None,
+               evidence: dict[str, Any] | Sequence[dict[str, Any] | None] | None = None, defer_llm: bool = False
+               ) -> Decided:
+        """Verdicts for `events` and their rows, not stored: the ingest path stores them with the events, in
+        the same transaction (`IngestService.submit`), then calls `record`."""
         per_event = [evidence] * len(events) if isinstance(evidence, dict) else evidence
         allowed = _per_event_choices(choices, len(events))
-        defer = defer_llm and self._reviews is not None
         with self._lock:
             verdicts = self.router.analyze(events, task, choices=allowed, evidence=per_event, defer_llm=defer_llm)
-        if self.store is None:
-            return [(0, verdict) for verdict in verdicts]
         provenances: dict[int, dict[str, Any]] = {}  # events of one input share their verdict: its fields once
-        rows = [{"event_id": event_ids[i] if event_ids else None, "task": task, "label": v.label,
-                 "model": v.model, "confidence": v.confidence,
+        rows = [{"task": task, "label": v.label, "model": v.model, "confidence": v.confidence,
                  "provenance": {**(provenances.get(id(v)) or provenances.setdefault(id(v), v.provenance())),
                                 "source": e.source, "log": (e.content or e.raw)[:1000], "input": v.input[:4000],
                                 "template_id": e.template_id, "evidence": per_event[i] if per_event else None}}
                 for i, (e, v) in enumerate(zip(events, verdicts, strict=True))]
-        ids = self.store.add_analyses(rows)
-        for i, (analysis_id, verdict) in enumerate(zip(ids, verdicts, strict=True)):
-            if verdict.llm_pending and defer and self._reviews is not None:
+        return Decided(task, list(events), verdicts, rows, per_event, defer_llm and self._reviews is not None)
+
+    def record(self, decided: Decided, ids: Sequence[int | None]) -> list[tuple[int, Verdict]]:
+        """`decided`'s verdicts once stored as analyses `ids` (None: not stored, its event was a duplicate): the
+        pending ones are queued for the LLM's review. Returns the stored (analysis id, verdict) pairs."""
+        pairs = []
+        for i, (analysis_id, verdict) in enumerate(zip(ids, decided.verdicts, strict=True)):
+            if analysis_id is None:
+                continue
+            pairs.append((analysis_id, verdict))
+            if verdict.llm_pending and decided.defer and self._reviews is not None:
                 try:
-                    self._reviews.put_nowait((analysis_id, events[i], verdict, per_event[i] if per_event else None))
+                    self._reviews.put_nowait((analysis_id, decided.events[i], verdict,
+                                              decided.evidence[i] if decided.evidence else None))
                 except queue.Full:
-                    metrics.REVIEWS_DROPPED.labels(task).inc()
+                    metrics.REVIEWS_DROPPED.labels(decided.task).inc()
                     self.router.forget_unreviewed(verdict)
-        return list(zip(ids, verdicts, strict=True))
+        return pairs
 
     def feedback(self, event: Event, task: str, label: str, reason: str = "", who: str = "") -> dict[str, Any]:
         """Correct the verdict of `event`'s input; it takes effect on the next verdict (see `FeedbackLearner`)."""

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 
@@ -20,6 +21,7 @@ from logai.timestamps import to_epoch
 EVENT_COLUMNS = ("ingest_key", "source", "line", "ts", "ingested_at", "level", "template_id", "template",
                  "conceptualized", "content", "raw", "fields", "params", "flags")
 PARAM_COLUMNS = ("event_id", "position", "value", "type", "concept")
+ANALYSIS_COLUMNS = ("event_id", "task", "label", "model", "confidence", "provenance", "created_at")
 KEY, SOURCE, TS, TEMPLATE_ID, TEMPLATE = 0, 1, 3, 6, 7  # positions used when counting templates
 
 
@@ -27,6 +29,8 @@ KEY, SOURCE, TS, TEMPLATE_ID, TEMPLATE = 0, 1, 3, 6, 7  # positions used when co
 class PreparedBatch:
     rows: list[tuple]  # one per event, in EVENT_COLUMNS order
     params: list[tuple]  # (row index in `rows`, position, value, type, concept)
+    # verdicts stored with their events, in one transaction: (row index, *ANALYSIS_COLUMNS[1:])
+    analyses: list[tuple] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -41,8 +45,21 @@ def _dumps(value) -> str:
     return orjson.dumps(value).decode()
 
 
-def prepare(batch: Sequence[tuple[str, Event]], now: float | None = None) -> PreparedBatch:
-    """(ingest key, event) pairs to row tuples; events without a timestamp take `now` (the ingest time)."""
+def provenance_json(value: Any) -> str:
+    """A verdict's provenance as JSON: what `json.dumps` took before (numbers from numpy, integer keys) too."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY).decode()
+
+
+def analysis_row(row: dict[str, Any], now: float) -> tuple:
+    """A verdict (task, label, model, confidence, provenance) as ANALYSIS_COLUMNS[1:], created `now`."""
+    return (row["task"], row["label"][:128], row["model"][:128], row.get("confidence"),
+            provenance_json(row["provenance"]), now)
+
+
+def prepare(batch: Sequence[tuple[str, Event]], now: float | None = None,
+            analyses: Sequence[tuple[int, dict[str, Any]]] = ()) -> PreparedBatch:
+    """(ingest key, event) pairs to row tuples; events without a timestamp take `now` (the ingest time).
+    `analyses`: (index in `batch`, verdict row) pairs, stored with their event when it is new."""
     now = time.time() if now is None else now
     rows: list[tuple] = []
     params: list[tuple] = []
@@ -53,4 +70,4 @@ def prepare(batch: Sequence[tuple[str, Event]], now: float | None = None) -> Pre
                      _dumps([p.to_dict() for p in ev.params]), _dumps(ev.flags)))
         params.extend((index, position, p.value[:512], p.type, p.concept[:128] if p.concept else None)
                       for position, p in enumerate(ev.params[:MAX_INDEXED_PARAMS]))
-    return PreparedBatch(rows, params)
+    return PreparedBatch(rows, params, [(index, *analysis_row(row, now)) for index, row in analyses])

@@ -24,6 +24,7 @@ from logai.events import Event, Param
 from logai.store import schema
 from logai.store.migrations import migrate
 from logai.store.rows import (
+    ANALYSIS_COLUMNS,
     EVENT_COLUMNS,
     KEY,
     PARAM_COLUMNS,
@@ -32,6 +33,7 @@ from logai.store.rows import (
     TEMPLATE_ID,
     TS,
     PreparedBatch,
+    analysis_row,
     prepare,
 )
 
@@ -44,6 +46,8 @@ class WriteResult:
     inserted: int
     duplicates: int
     event_ids: dict[int, int] = field(default_factory=dict, compare=False)  # batch index -> id, inserted now
+    # the batch's verdicts (`PreparedBatch.analyses`) in order: their ids, None where the event was a duplicate
+    analysis_ids: list[int | None] = field(default_factory=list, compare=False)
 
 
 @dataclass
@@ -139,7 +143,7 @@ class EventStore:
                     stored.add(row[KEY])
                     fresh.append(index)
             if not fresh:
-                return WriteResult(0, len(prepared))
+                return WriteResult(0, len(prepared), analysis_ids=[None] * len(prepared.analyses))
             # ids are reserved up front, so parameter rows need no lookup of the events just inserted
             ids = dict(zip(fresh, _reserve_ids(conn, len(fresh)), strict=True))
             rows = [(ids[index], *prepared.rows[index]) for index in fresh]
@@ -148,7 +152,8 @@ class EventStore:
             if params:
                 _bulk_insert(conn, schema.event_params, PARAM_COLUMNS, params)
             self._count_templates(conn, rows)
-        return WriteResult(len(fresh), len(prepared) - len(fresh), ids)
+            analysis_ids = _insert_analyses(conn, prepared.analyses, ids)
+        return WriteResult(len(fresh), len(prepared) - len(fresh), ids, analysis_ids)
 
     def _count_templates(self, conn, rows: list[tuple]) -> None:
         """Add inserted rows (with their id in front) to template totals and per-bucket counts."""
@@ -231,11 +236,8 @@ class EventStore:
         a = schema.analyses
         with self._writer.begin() as conn:  # SQLite: BEGIN IMMEDIATE holds the write lock for max(id) + 1
             ids = _reserve_ids(conn, len(rows), a)
-            _bulk_insert(conn, a, ("id", "event_id", "task", "label", "model", "confidence", "provenance",
-                                   "created_at"),
-                         [(i, row.get("event_id"), row["task"], row["label"][:128], row["model"][:128],
-                           row.get("confidence"), _provenance_json(row["provenance"]), now)
-                          for i, row in zip(ids, rows, strict=True)])
+            _bulk_insert(conn, a, ("id", *ANALYSIS_COLUMNS),
+                         [(i, row.get("event_id"), *analysis_row(row, now)) for i, row in zip(ids, rows, strict=True)])
             return ids
 
     def update_analysis(self, analysis_id: int, label: str, model: str, confidence: float | None,
@@ -444,6 +446,21 @@ def _reserve_ids(conn, n: int, table: Table = schema.events) -> list[int]:
     return list(range(first, first + n))
 
 
+def _insert_analyses(conn, analyses: list[tuple], event_ids: dict[int, int]) -> list[int | None]:
+    """Verdict rows (batch index, *ANALYSIS_COLUMNS[1:]) of the events inserted now (`event_ids`); the ids
+    they were given, in order, None for the verdict of a duplicate (judged when it was first stored)."""
+    kept = [k for k, row in enumerate(analyses) if row[0] in event_ids]
+    out: list[int | None] = [None] * len(analyses)
+    if not kept:
+        return out
+    reserved = _reserve_ids(conn, len(kept), schema.analyses)
+    _bulk_insert(conn, schema.analyses, ("id", *ANALYSIS_COLUMNS),
+                 [(i, event_ids[analyses[k][0]], *analyses[k][1:]) for i, k in zip(reserved, kept, strict=True)])
+    for i, k in zip(reserved, kept, strict=True):
+        out[k] = i
+    return out
+
+
 def _bulk_insert(conn, table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
     """executemany straight to the driver with rows as tuples in `columns` order (JSON already serialised):
     SQLAlchemy's per-row parameter processing cost more than the database's own insert work."""
@@ -454,11 +471,6 @@ def _bulk_insert(conn, table, columns: Sequence[str], rows: list[tuple[Any, ...]
 
 def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
-
-
-def _provenance_json(value: Any) -> str:
-    """A verdict's provenance as JSON: what `json.dumps` took before (numbers from numpy, integer keys) too."""
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY).decode()
 
 
 def _sqlite_begin(conn) -> None:
