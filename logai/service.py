@@ -215,7 +215,7 @@ class IngestService:
         pairs = [pair for r in results for pair in zip(r.keys, r.events, strict=True)]
         return prepare(pairs, analyses=analyses), decided
 
-    def _stored(self, results: Sequence[IngestResult], decided: Sequence[Decided | None],
+    def _after_write(self, results: Sequence[IngestResult], decided: Sequence[Decided | None],
                 written: WriteResult) -> WriteResult:
         """After `results` are durable: their verdicts are recorded (the LLM's reviews queued), then the
         listeners see each batch's newly stored events, verdicts and anomalies (duplicates were judged when
@@ -242,7 +242,7 @@ class IngestService:
 
     def _store(self, result: IngestResult) -> IngestResult:
         prepared, decided = self._prepare([result])
-        written = self._stored([result], decided, self.store.write(prepared))
+        written = self._after_write([result], decided, self.store.write(prepared))
         self._store_anomalies([result])
         result.stored, result.duplicates = written.inserted, written.duplicates
         return result
@@ -271,10 +271,10 @@ class IngestService:
         self._store_anomalies(results)
         if self.writer is None:
             written = self.store.write(prepared)
-            return lambda: self._stored(results, decided, written)
+            return lambda: self._after_write(results, decided, written)
         writer = self.writer
         ticket = writer.submit(prepared)
-        return lambda: self._stored(results, decided, writer.result(ticket))
+        return lambda: self._after_write(results, decided, writer.result(ticket))
 
     def drain(self) -> None:
         """Wait out every write in flight, whatever its outcome (before retrying from a commit)."""

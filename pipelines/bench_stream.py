@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import platform
 import resource
 import signal
 import statistics
@@ -75,6 +76,19 @@ def write_config(folder: Path, bootstrap: str, store_url: str | None, writer_pro
     return config
 
 
+def _empty(url: str) -> None:
+    """Drop every table of the schema `url` points into (a run needs an empty store)."""
+    from sqlalchemy import MetaData
+
+    engine = create_engine(url)
+    try:
+        meta = MetaData()
+        meta.reflect(engine)
+        meta.drop_all(engine)
+    finally:
+        engine.dispose()
+
+
 def count_events(url: str) -> int:
     engine = create_engine(url)
     try:
@@ -111,7 +125,8 @@ def profile_by_area(path: Path) -> dict[str, Any]:
 
 
 def throughput(n_lines: int, store_url: str | None, label: str, writer_process: bool = True,
-               profile: Path | None = None, verdicts: bool = True) -> dict[str, Any]:
+               profile: Path | None = None, verdicts: bool = True, checkout: Path | None = None) -> dict[str, Any]:
+    """One daemon's run over `n_lines` fresh lines; `checkout`: run the logai of that source tree instead."""
     broker = Broker()
     try:
         broker.create_topic("logs", partitions=3)
@@ -124,14 +139,18 @@ def throughput(n_lines: int, store_url: str | None, label: str, writer_process: 
             config = write_config(folder, broker.bootstrap, store_url, writer_process, verdicts)
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             profiler = [sys.executable, "-m", "cProfile", "-o", str(profile)] if profile else []
+            env = {**os.environ, "PYTHONPATH": str(checkout)} if checkout else None
             daemon = subprocess.Popen([*profiler, LOGAI, "--config", str(config), "daemon"],
-                                      stdout=subprocess.DEVNULL)
-            started = time.perf_counter()
-            while count_events(url) < produced:
+                                      stdout=subprocess.DEVNULL, env=env)
+            started, first = time.perf_counter(), None
+            while (stored := count_events(url)) < produced:
                 if daemon.poll() is not None:
                     raise RuntimeError(f"daemon exited with {daemon.returncode}")
+                if stored and first is None:  # start-up: imports, models, joining the group, the first batch
+                    first = time.perf_counter() - started, stored
                 time.sleep(0.2)
             elapsed = time.perf_counter() - started
+            first = first or (elapsed, 0)
             print(f"  [{label}] {produced:,} lines in {elapsed:.1f} s = {produced / elapsed:,.0f} lines/s",
                   flush=True)
             latencies = _measure_latency(broker.bootstrap, url)  # backlog drained: steady-state latency
@@ -140,7 +159,9 @@ def throughput(n_lines: int, store_url: str | None, label: str, writer_process: 
             after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the daemon and its writer, once reaped
             cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
             return {"lines": produced, "produce_seconds": produce_s, "seconds": elapsed,
-                    "lines_per_s": produced / elapsed, "daemon_exit_code": exit_code,
+                    "lines_per_s": produced / elapsed, "first_stored_s": round(first[0], 2),
+                    "after_first_lines_per_s": (produced - first[1]) / max(elapsed - first[0], 1e-9),
+                    "daemon_exit_code": exit_code,
                     "daemon_cpu_seconds_total": round(cpu, 1),
                     "stored_after_markers": count_events(url), "latency_ms": latencies}
     finally:
@@ -233,13 +254,17 @@ def _load(base: str, params: dict[str, Any], requests: int, concurrency: int) ->
 
 
 def markdown(report: dict[str, Any]) -> str:
-    out = ["# Streaming benchmark", "", "| store | lines | lines/s | produce→queryable p50 / p99 (ms) |",
-           "| --- | --- | --- | --- |"]
+    out = ["# Streaming benchmark", "", f"Machine: {report.get('machine', 'not recorded')}. "
+           f"Command: `{report.get('command', 'not recorded')}`", "",
+           "lines/s: from the daemon's start to the last line queryable; first event: seconds from the start to the "
+           "first stored event (imports, models, joining the group); after it: lines/s from then on.", "",
+           "| store | lines | lines/s | first event (s) | lines/s after it | produce→queryable p50 / p99 (ms) |",
+           "| --- | --- | --- | --- | --- | --- |"]
     for label, row in report.get("throughput", {}).items():
         lat = row["latency_ms"]
-        out.append(f"| {label} | {row['lines']:,} | **{row['lines_per_s']:,.0f}** | "
-                   f"{lat['p50']:.0f} / {lat['p99']:.0f} |" if lat["p50"] is not None else
-                   f"| {label} | {row['lines']:,} | **{row['lines_per_s']:,.0f}** | n/a |")
+        latency = f"{lat['p50']:.0f} / {lat['p99']:.0f}" if lat["p50"] is not None else "n/a"
+        out.append(f"| {label} | {row['lines']:,} | **{row['lines_per_s']:,.0f}** | {row.get('first_stored_s', '')} | "
+                   f"{row.get('after_first_lines_per_s', 0):,.0f} | {latency} |")
     if "profile" in report:
         prof = report["profile"]
         out += ["", f"Where the daemon's own process spends its CPU ({prof['lines']:,} lines under cProfile, "
@@ -268,11 +293,26 @@ def main() -> None:
     ap.add_argument("--profile-lines", type=int, default=0,
                     help="also run the daemon under cProfile on this many lines (SQLite) and report by part")
     ap.add_argument("--skip-throughput", action="store_true")
+    ap.add_argument("--skip-sqlite", action="store_true", help="throughput into --postgres only")
     ap.add_argument("--profile-save", type=Path, default=None, help="keep the daemon's cProfile output here")
+    ap.add_argument("--baseline-checkout", type=Path, default=None,
+                    help="also run the default daemon from this source tree (e.g. a `git worktree` of an older "
+                         "commit), in the same run")
     ap.add_argument("--out", type=Path, default=ROOT / "reports" / "stream")
     args = ap.parse_args()
-    report: dict[str, Any] = {"protocol": __doc__, "throughput": {}}
-    if not args.skip_throughput:
+    report: dict[str, Any] = {"protocol": __doc__, "throughput": {},
+                              "command": "python " + " ".join(sys.argv),
+                              "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"}
+    if args.baseline_checkout and not args.skip_throughput:
+        rev = subprocess.run(["git", "-C", str(args.baseline_checkout), "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True).stdout.strip() or str(args.baseline_checkout)
+        stores = [("sqlite", None)] * (not args.skip_sqlite) + [("postgresql", args.postgres)] * bool(args.postgres)
+        for store, url in stores:
+            label = f"{store}, baseline {rev}"
+            report["throughput"][label] = throughput(args.lines, url, label, checkout=args.baseline_checkout.resolve())
+            if url:
+                _empty(url)  # the next run starts from an empty schema too
+    if not args.skip_throughput and not args.skip_sqlite:
         report["throughput"]["sqlite"] = throughput(args.lines, None, "sqlite")
         # baseline in the same run: the store written inline by the daemon's own process (one core)
         report["throughput"]["sqlite, inline writer"] = throughput(args.lines, None, "sqlite, inline writer",

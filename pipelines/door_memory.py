@@ -72,19 +72,40 @@ def _otlp_protobuf(cap: int, start: int) -> bytes:
     return message.SerializeToString()
 
 
-def bodies(cap: int, start: int = 0) -> dict[str, tuple[str, dict[str, str], bytes]]:
-    """door -> (path, headers, body) of just under `cap` bytes; `start` makes each round's records new."""
-    from logai.doors.loki_proto import PushRequest
+DOORS = ("plain text", "JSON array", "JSON lines", "OTLP protobuf", "OTLP JSON", "Loki JSON", "Loki protobuf")
 
+
+def body(door: str, cap: int, start: int = 0) -> tuple[str, dict[str, str], bytes]:
+    """(path, headers, body) of just under `cap` bytes for `door`; `start` makes each round's records new.
+    Built for the one door asked (an OTLP protobuf body of 3 MB alone takes about a second)."""
     def record(i: int) -> bytes:
         return orjson.dumps({"date": f"2026-11-30T10:00:{i % 60:02d}Z", "level": "INFO", "service": "payments",
                              "log": _message(start + i)})
 
-    records = _fill(cap, record)
-    otlp_records = _fill(cap - 200, lambda i: orjson.dumps(_otlp_record(i, start)))
-    otlp_pb = _otlp_protobuf(cap, start)
+    json_type = {"Content-Type": "application/json"}
+    if door == "plain text":
+        plain = b"\n".join(f"2026-11-30 10:00:00 INFO payments: {_message(start + i)}".encode()
+                           for i in range(cap // 80))[: cap - 100]
+        return "/v1/ingest?source=plain", {"Content-Type": "text/plain"}, plain[: plain.rfind(b"\n")]
+    if door == "JSON array":
+        return "/v1/ingest?source=json&format=json", json_type, b"[" + b",".join(_fill(cap, record)) + b"]"
+    if door == "JSON lines":
+        return ("/v1/ingest?source=ndjson&format=json", {"Content-Type": "application/x-ndjson"},
+                b"\n".join(_fill(cap, record)))
+    if door == "OTLP protobuf":
+        return "/v1/logs", {"Content-Type": "application/x-protobuf"}, _otlp_protobuf(cap, start)
+    if door == "OTLP JSON":
+        return "/v1/logs", json_type, _otlp_json(_fill(cap - 200, lambda i: orjson.dumps(_otlp_record(i, start))))
     loki_values = _fill(cap - 100, lambda i: orjson.dumps([str(NS + (start + i) * 1000),
                                                            f"level=info msg=\"{_message(start + i)}\""]))
+    if door == "Loki JSON":
+        return ("/loki/api/v1/push", json_type,
+                b'{"streams":[{"stream":{"service_name":"payments","env":"prod"},"values":['
+                + b",".join(loki_values) + b"]}]}")
+    if door != "Loki protobuf":
+        raise ValueError(f"unknown door {door!r}; doors: {', '.join(DOORS)}")
+    from logai.doors.loki_proto import PushRequest
+
     push = PushRequest()
     stream = push.streams.add(labels='{service_name="payments", env="prod"}')
     for value in loki_values:
@@ -94,22 +115,8 @@ def bodies(cap: int, start: int = 0) -> dict[str, tuple[str, dict[str, str], byt
     # a protobuf push of the same entries is smaller: as many entries as fit the cap uncompressed
     while push.ByteSize() > cap - 100:
         del stream.entries[len(stream.entries) * 9 // 10:]
-    plain = b"\n".join(f"2026-11-30 10:00:00 INFO payments: {_message(start + i)}".encode()
-                       for i in range(cap // 80))[: cap - 100]
-    json_type = {"Content-Type": "application/json"}
-    return {
-        "plain text": ("/v1/ingest?source=plain", {"Content-Type": "text/plain"}, plain[: plain.rfind(b"\n")]),
-        "JSON array": ("/v1/ingest?source=json&format=json", json_type, b"[" + b",".join(records) + b"]"),
-        "JSON lines": ("/v1/ingest?source=ndjson&format=json", {"Content-Type": "application/x-ndjson"},
-                       b"\n".join(records)),
-        "OTLP protobuf": ("/v1/logs", {"Content-Type": "application/x-protobuf"}, otlp_pb),
-        "OTLP JSON": ("/v1/logs", json_type, _otlp_json(otlp_records)),
-        "Loki JSON": ("/loki/api/v1/push", json_type,
-                      b'{"streams":[{"stream":{"service_name":"payments","env":"prod"},"values":['
-                      + b",".join(loki_values) + b"]}]}"),
-        "Loki protobuf": ("/loki/api/v1/push", {"Content-Type": "application/x-protobuf"},
-                          bytes(cramjam.snappy.compress_raw(push.SerializeToString()))),
-    }
+    return ("/loki/api/v1/push", {"Content-Type": "application/x-protobuf"},
+            bytes(cramjam.snappy.compress_raw(push.SerializeToString())))
 
 
 def rss_bytes(pid: int) -> int:
@@ -128,7 +135,7 @@ def door_memory(base: str, pid: int, cap: int, door: str, rounds: int = 3, heade
     later rounds (`least_over_cap`) is reported beside the largest."""
     growths, seconds, size = [], 0.0, 0
     for round_number in range(rounds):
-        path, door_headers, body = bodies(cap, start=round_number * 1_000_000)[door]
+        path, door_headers, payload = body(door, cap, start=round_number * 1_000_000)
         stop, peak = threading.Event(), [rss_bytes(pid)]
         before = peak[0]
 
@@ -139,13 +146,13 @@ def door_memory(base: str, pid: int, cap: int, door: str, rounds: int = 3, heade
 
         sampler = threading.Thread(target=sample)
         sampler.start()
-        r = httpx.post(base + path, content=body, headers={**door_headers, **(headers or {})}, timeout=600)
+        r = httpx.post(base + path, content=payload, headers={**door_headers, **(headers or {})}, timeout=600)
         stop.set()
         sampler.join()
         if r.status_code not in (200, 204):
             raise RuntimeError(f"{door}: {r.status_code} {r.text[:300]}")
         growths.append(peak[0] - before)
-        seconds, size = r.elapsed.total_seconds(), len(body)
+        seconds, size = r.elapsed.total_seconds(), len(payload)
     growth = max(growths[1:])
     return {"body_mb": round(size / 2**20, 2), "seconds": round(seconds, 2), "rss_growth_mb": round(growth / 2**20, 1),
             "over_cap": round(growth / cap, 2), "least_over_cap": round(min(growths[1:]) / cap, 2),
@@ -173,7 +180,7 @@ def every_door(folder: Path, cap: int, admin_url: str, rounds: int = 4) -> dict[
     from pipelines.local_services import ServeProcess
 
     out = {}
-    for number, door in enumerate(tqdm(list(bodies(1 << 16)), desc="door memory", unit="door")):
+    for number, door in enumerate(tqdm(DOORS, desc="door memory", unit="door")):
         with pg_schema(admin_url) as url:
             home = folder / f"door-{number}"
             home.mkdir()

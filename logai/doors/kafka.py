@@ -106,7 +106,7 @@ class KafkaDaemon:
         started = time.perf_counter()
         results: list[IngestResult] = []
         offsets: dict[TopicPartition, OffsetAndMetadata] = {}
-        behind = 0  # records of these partitions not read yet
+        behind = False  # records of these partitions wait to be read (or the broker has not said)
         for tp, records in polled.items():
             by_source: dict[str, list[Any]] = defaultdict(list)
             for record in records:
@@ -121,9 +121,10 @@ class KafkaDaemon:
                 results.append(result)
                 self._publish(source, result, group)
             offsets[tp] = OffsetAndMetadata(records[-1].offset + 1, "", -1)
-            behind += self._record_lag(tp, records[-1].offset)
+            lag = self._record_lag(tp, records[-1].offset)
+            behind = behind or lag is None or lag > 0
         if self.service.analysis is not None:  # the LLM reviews once the topic is caught up, not during
-            self.service.analysis.hold_reviews(behind > 0)
+            self.service.analysis.hold_reviews(behind)
         return _InFlight(self.service.submit(results), offsets, started)
 
     def complete(self, batch: _InFlight) -> None:
@@ -154,11 +155,11 @@ class KafkaDaemon:
                 self.producer.send(self.config.dead_letter_topic, key=key, value=record.value or b"",
                                    headers=[("error", error.encode()), ("offset", str(record.offset).encode())])
 
-    def _record_lag(self, tp: TopicPartition, last_offset: int) -> int:
-        """The partition's lag after `last_offset` (0 when the broker has not said), also as a metric."""
+    def _record_lag(self, tp: TopicPartition, last_offset: int) -> int | None:
+        """The partition's lag after `last_offset` (None when the broker has not said), also as a metric."""
         high = self.consumer.highwater(tp)
         if high is None:
-            return 0
+            return None
         lag = max(0, high - last_offset - 1)
         metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(lag)
         return lag
