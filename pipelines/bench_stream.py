@@ -302,7 +302,8 @@ def main() -> None:
     args = ap.parse_args()
     report: dict[str, Any] = {"protocol": __doc__, "throughput": {},
                               "command": "python " + " ".join(sys.argv),
-                              "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"}
+                              "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+                                         f"Python {platform.python_version()}"}
     if args.baseline_checkout and not args.skip_throughput:
         rev = subprocess.run(["git", "-C", str(args.baseline_checkout), "rev-parse", "--short", "HEAD"],
                              capture_output=True, text=True).stdout.strip() or str(args.baseline_checkout)
