@@ -275,7 +275,7 @@ def markdown(report: dict[str, Any]) -> str:
         out += [f"| `{row['function']}` | {row['area']} | {row['share']:.1%} |" for row in prof["top"]]
     if "query" in report:
         out += ["", f"Query latency over {report['query_events']:,} stored events, "
-                    f"{report['query_concurrency']} concurrent clients:", "",
+                    f"{report['query_concurrency']} concurrent clients{report.get('query_note', '')}:", "",
                 "| query | requests | p50 ms | p99 ms |", "| --- | --- | --- | --- |"]
         for kind, row in report["query"].items():
             out.append(f"| {kind} | {row['requests']} | {row['p50_ms']:.1f} | **{row['p99_ms']:.1f}** |")
