@@ -83,10 +83,12 @@ class KafkaClients:
             self._error = exc
 
     def finish_joining(self) -> Polled:
-        """Wait for the joining thread; what it polled (nothing when it was not started). Not committed: the
-        caller processes these records like any poll's."""
+        """Stop the joining thread after its poll in hand (the caller's own polls finish a join still under
+        way, and see its stop flag) and return what it polled: nothing when it was not started. Not committed:
+        the caller processes these records like any poll's."""
         if self._joining is None:
             return {}
+        self._stop_joining.set()
         self._joining.join()
         self._joining = None
         first, self._first = self._first, {}
