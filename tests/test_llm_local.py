@@ -43,8 +43,9 @@ def real_fp32(smollm_dir):
 
 def test_real_weights_speculative_equals_greedy(real_fp32):
     """On the real model (float32, where a 1-token and an n-token pass agree), every proposer reproduces
-    plain greedy on log-copying prompts, and speculation actually saves forward passes."""
-    for line in LOG_LINES:
+    plain greedy on log-copying prompts, and speculation actually saves forward passes. (Two lines of different
+    templates: the second of LOG_LINES shares the first's template and added 8 s of decoding to the suite.)"""
+    for line in LOG_LINES[::2]:
         request = GenerationRequest(messages=[{"role": "user", "content": f"Repeat this log line twice:\n{line}"}],
                                     sampling=SamplingParams(max_tokens=64))
         expected = real_fp32["none"].generate([request])[0]
