@@ -216,7 +216,7 @@ class IngestService:
         return prepare(pairs, analyses=analyses), decided
 
     def _after_write(self, results: Sequence[IngestResult], decided: Sequence[Decided | None],
-                written: WriteResult) -> WriteResult:
+                     written: WriteResult) -> WriteResult:
         """After `results` are durable: their verdicts are recorded (the LLM's reviews queued), then the
         listeners see each batch's newly stored events, verdicts and anomalies (duplicates were judged when
         first stored)."""

@@ -233,12 +233,8 @@ class EventStore:
         if not rows:
             return []
         now = time.time()
-        a = schema.analyses
-        with self._writer.begin() as conn:  # SQLite: BEGIN IMMEDIATE holds the write lock for max(id) + 1
-            ids = _reserve_ids(conn, len(rows), a)
-            _bulk_insert(conn, a, ("id", *ANALYSIS_COLUMNS),
-                         [(i, row.get("event_id"), *analysis_row(row, now)) for i, row in zip(ids, rows, strict=True)])
-            return ids
+        with self._writer.begin() as conn:
+            return _insert_analysis_rows(conn, [(row.get("event_id"), *analysis_row(row, now)) for row in rows])
 
     def update_analysis(self, analysis_id: int, label: str, model: str, confidence: float | None,
                         provenance: dict[str, Any]) -> None:
@@ -451,14 +447,21 @@ def _insert_analyses(conn, analyses: list[tuple], event_ids: dict[int, int]) -> 
     they were given, in order, None for the verdict of a duplicate (judged when it was first stored)."""
     kept = [k for k, row in enumerate(analyses) if row[0] in event_ids]
     out: list[int | None] = [None] * len(analyses)
-    if not kept:
-        return out
-    reserved = _reserve_ids(conn, len(kept), schema.analyses)
-    _bulk_insert(conn, schema.analyses, ("id", *ANALYSIS_COLUMNS),
-                 [(i, event_ids[analyses[k][0]], *analyses[k][1:]) for i, k in zip(reserved, kept, strict=True)])
-    for i, k in zip(reserved, kept, strict=True):
-        out[k] = i
+    ids = _insert_analysis_rows(conn, [(event_ids[analyses[k][0]], *analyses[k][1:]) for k in kept])
+    for k, analysis_id in zip(kept, ids, strict=True):
+        out[k] = analysis_id
     return out
+
+
+def _insert_analysis_rows(conn, rows: list[tuple]) -> list[int]:
+    """Verdict rows in ANALYSIS_COLUMNS order, in one executemany with ids reserved up front (SQLite: the
+    transaction's BEGIN IMMEDIATE holds the write lock for max(id) + 1); their ids, in order."""
+    if not rows:
+        return []
+    ids = _reserve_ids(conn, len(rows), schema.analyses)
+    _bulk_insert(conn, schema.analyses, ("id", *ANALYSIS_COLUMNS),
+                 [(analysis_id, *row) for analysis_id, row in zip(ids, rows, strict=True)])
+    return ids
 
 
 def _bulk_insert(conn, table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
