@@ -28,13 +28,21 @@ if TYPE_CHECKING:
 
 
 
-class _Entry:
-    __slots__ = ("checked", "specificity", "template")
+PREFILTER = 3  # literal tokens compared before a full match is tried
 
-    def __init__(self, template: Template, checked: bool):
+
+class _Entry:
+    __slots__ = ("checked", "literals", "specificity", "template")
+
+    def __init__(self, template: Template, tokens: list[str], checked: bool):
         self.template = template
         self.checked = checked  # its values must each be a whole mask match
         self.specificity = (-len(template.text.replace(WILDCARD, "")), template.id)
+        # A match keeps every `<*>` inside one token, so token i of the message is token i of the template,
+        # and a literal token must be equal: a few of them, compared first (last first: where messages of one
+        # first word and length differ most), turn most candidates away without aligning the message.
+        self.literals = tuple((i, token) for i, token in reversed(list(enumerate(tokens)))
+                              if i > 0 and WILDCARD not in token)[:PREFILTER]
 
 
 class TemplateIndex:
@@ -59,7 +67,7 @@ class TemplateIndex:
             return
         key = (None if WILDCARD in tokens[0] else tokens[0], len(tokens))
         bucket = self._by_key.setdefault(key, [])
-        bucket.append(_Entry(template, checked))
+        bucket.append(_Entry(template, tokens, checked))
         bucket.sort(key=lambda e: e.specificity)
         self._key_of[template.id] = key
 
@@ -86,8 +94,14 @@ class TemplateIndex:
         for key in ((tokens[0], count), (None, count)):
             bucket = self._by_key.get(key)
             if bucket:
-                for entry in bucket[: self.max_candidates]:  # bounded for exploding sources
-                    params = entry.template.match_tokens(content)
-                    if params is not None and (not entry.checked or all(map(is_masked, params))):
-                        return entry.template, params
+                if len(bucket) > self.max_candidates:  # bounded for exploding sources
+                    bucket = bucket[: self.max_candidates]
+                for entry in bucket:
+                    for i, literal in entry.literals:
+                        if tokens[i] != literal:
+                            break
+                    else:
+                        params = entry.template.match_tokens(content)
+                        if params is not None and (not entry.checked or all(map(is_masked, params))):
+                            return entry.template, params
         return None

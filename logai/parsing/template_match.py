@@ -26,11 +26,19 @@ _BLANK_RUN = re.compile(r"\s+")
 _ODD_BLANKS = re.compile(r"\s\s|[^\S ]").search  # anything but single spaces
 
 
+_last_collapsed: tuple[str, tuple[str, list[int] | None]] = ("", ("", None))
+
+
 def collapse(text: str) -> tuple[str, list[int] | None]:
     """`text` with every run of blanks as one space, and the original index of each kept character
-    (plus the end); None when nothing changed."""
+    (plus the end); None when nothing changed. The last answer is kept: a message is tried against several
+    templates in a row, and each try asks again."""
+    global _last_collapsed
     if _ODD_BLANKS(text) is None:
         return text, None
+    last_text, last = _last_collapsed  # one tuple, read and replaced whole: safe across threads
+    if last_text is text:
+        return last
     out: list[str] = []
     offsets: list[int] = []
     pos = 0
@@ -43,7 +51,9 @@ def collapse(text: str) -> tuple[str, list[int] | None]:
     out.append(text[pos:])
     offsets.extend(range(pos, len(text)))
     offsets.append(len(text))
-    return "".join(out), offsets
+    found = "".join(out), offsets
+    _last_collapsed = (text, found)
+    return found
 
 
 def find_spans(pieces: list[str], content: str) -> list[tuple[int, int]] | None:

@@ -21,10 +21,24 @@ STOPWORDS = frozenset([
 ])
 
 
+_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?").fullmatch
+_SHAPES: dict[str, str] = {}  # token -> shape: a template's message is scored once, its tokens recur across templates
+_CACHE_MAX = 65_536
+
+
 def shape(token: str) -> str:
+    found = _SHAPES.get(token)
+    if found is None:
+        if len(_SHAPES) >= _CACHE_MAX:  # bounded: restarted when full
+            _SHAPES.clear()
+        found = _SHAPES[token] = _shape(token)
+    return found
+
+
+def _shape(token: str) -> str:
     if PUNCT.match(token):
         return "punct"
-    if re.fullmatch(r"[-+]?\d+(?:\.\d+)?", token):
+    if _NUMBER(token):
         return "num"
     if any(c.isdigit() for c in token):
         return "alnum"
@@ -60,10 +74,11 @@ def features(tokens: list[str], ci: int, ii: int, relation: str) -> dict[str, fl
     before = tokens[min(ci, ii) - 1] if min(ci, ii) >= 1 else "<s>"
     after = tokens[max(ci, ii) + 1] if max(ci, ii) + 1 < len(tokens) else "</s>"
     c_low, v_type = concept.lower(), value_type(instance)
+    c_shape, v_shape = shape(concept), shape(instance)
     return {
         "rel": relation,
-        "c_shape": shape(concept),
-        "v_shape": shape(instance),
+        "c_shape": c_shape,
+        "v_shape": v_shape,
         "v_type": v_type,
         "c_word": c_low,
         "c_suffix2": c_low[-2:],  # verbs (`resolved`, `see`) vs nouns (`size`, `block`)
@@ -71,10 +86,10 @@ def features(tokens: list[str], ci: int, ii: int, relation: str) -> dict[str, fl
         "c_stop": float(c_low in STOPWORDS),
         "v_stop": float(instance.lower() in STOPWORDS),
         "rel_v_type": f"{relation}|{v_type}",
-        "rel_c_shape": f"{relation}|{shape(concept)}",
-        "shapes": f"{shape(concept)}|{shape(instance)}",
-        "before": before if PUNCT.match(before) or before == "<s>" else shape(before),
-        "after": after if PUNCT.match(after) or after == "</s>" else shape(after),
+        "rel_c_shape": f"{relation}|{c_shape}",
+        "shapes": f"{c_shape}|{v_shape}",
+        "before": before if before == "<s>" or PUNCT.match(before) else shape(before),
+        "after": after if after == "</s>" or PUNCT.match(after) else shape(after),
         "c_len": float(min(len(concept), 20)) / 20,
         "v_len": float(min(len(instance), 40)) / 40,
         "v_digits": float(any(c.isdigit() for c in instance)),

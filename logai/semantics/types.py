@@ -32,8 +32,21 @@ _RECOGNIZERS: list[tuple[str, re.Pattern[str]]] = [
 ]
 
 
+_TYPES: dict[str, str] = {}  # value -> type: values recur (a stream's ids, levels, hosts); bounded
+_CACHE_MAX = 65_536
+
+
 def value_type(value: str) -> str:
     """The type name of a parameter value; 'text' when nothing more specific fits."""
+    found = _TYPES.get(value)
+    if found is None:
+        if len(_TYPES) >= _CACHE_MAX:
+            _TYPES.clear()
+        found = _TYPES[value] = _value_type(value)
+    return found
+
+
+def _value_type(value: str) -> str:
     value = value.strip()
     if not value:
         return "empty"
