@@ -128,3 +128,20 @@ def test_a_template_of_mostly_values_takes_only_lines_of_its_masked_shape_on_the
     odd = "Receiving block blk_3 src: gateway:http dest: /10.0.0.4:50010"  # `gateway`, `http`: no mask
     assert miner.index.match(odd) is None
     assert miner.add(odd).template is not first
+
+
+def test_the_index_compares_literal_tokens_before_aligning():
+    """A message of the same first word and length whose literal tokens differ is turned away before alignment,
+    and a template that is mostly values is indexed too (its values checked against the masks)."""
+    miner = make_miner()
+    done = miner.add("job 1 finished in 3 ms on node-1").template
+    failed = miner.add("job 2 failed in 4 ms on node-2").template
+    assert done is not failed
+    hit = miner.index.match("job 7 failed in 9 ms on node-3")
+    assert hit is not None and hit[0] is failed and hit[1] == ["7", "9", "node-3"]
+    assert miner.index.match("job 7 stopped in 9 ms on node-3") is None
+    values = miner.add("10.0.0.1 10.0.0.2 5000 ok").template  # 1 of 4 tokens literal
+    assert values.text == "<*> <*> <*> ok"
+    hit = miner.index.match("10.0.0.3 10.0.0.4 6000 ok")
+    assert hit is not None and hit[0] is values
+    assert miner.index.match("10.0.0.3 10.0.0.4 6000 bad") is None

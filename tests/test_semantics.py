@@ -69,6 +69,31 @@ def test_pairs_on_real_looking_lines(model, message, pairs):
     assert len(predicted - pairs) <= 1  # at most one extra pair on these lines
 
 
+def test_the_scoring_by_parts_is_the_models_probability(model):
+    """`predict` sums concept, instance and pair weights by parts (cached per token); each candidate's probability
+    must be what the model's own features give."""
+    from logai.semantics.pairs import candidates, features
+
+    messages = ["Receiving block blk_-1 src: /10.0.0.1:5000 dest: /10.0.0.2:50010",
+                "authentication failure; logname= uid=0 euid=0 tty=NODEVssh ruser= rhost=61.53.154.93 user=root",
+                'GET "/v2/x" status: 200 len: 1893 time: 0.24 is the answer of node-7 (TID 9) [cpu=3]']
+    checked = 0
+    for message in messages * 2:  # the second round reads the token caches
+        tokens = words(message)
+        for ci, ii, rel in candidates(tokens):
+            expected = model.pair_probability(features(tokens, ci, ii, rel))
+            assert model._probability(tokens, ci, ii, rel) == pytest.approx(expected, abs=1e-12)
+            checked += 1
+    assert checked > 40
+
+
+def test_refitting_forgets_the_cached_token_weights():
+    model = PairModel(threshold=0.5).fit([["size", "42", "ok"], ["done", "now"]] * 5, [{(0, 1)}, set()] * 5)
+    assert model.predict(["size", "99", "ok"]) == [(0, 1)]
+    model.fit([["size", "42", "ok"], ["done", "now"]] * 5, [set(), {(0, 1)}] * 5)
+    assert model.predict(["size", "99", "ok"]) == []
+
+
 def test_model_fit_save_load_round_trip(tmp_path: Path):
     messages = [["size", "42", "ok"], ["size", "7", "ok"], ["done", "now"], ["port", "80", "open"]]
     gold = [{(0, 1)}, {(0, 1)}, set(), {(0, 1)}]
