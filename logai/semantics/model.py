@@ -99,7 +99,8 @@ class PairModel:  # no sklearn BaseEstimator: `logai parse` loads it without imp
     def _concept_weight(self, token: str) -> float:
         found = self._as_concept.get(token)
         if found is None:
-            get = self.weights_.get if self.weights_ is not None else {}.get
+            weights: dict[str, float] = self.weights_ or {}
+            get = weights.get
             low = token.lower()
             found = (get("c_shape=" + shape(token), 0.0) + get("c_word=" + low, 0.0)
                      + get("c_suffix2=" + low[-2:], 0.0) + get("c_suffix3=" + low[-3:], 0.0)
@@ -112,7 +113,8 @@ class PairModel:  # no sklearn BaseEstimator: `logai parse` loads it without imp
     def _instance_weight(self, token: str) -> float:
         found = self._as_instance.get(token)
         if found is None:
-            get = self.weights_.get if self.weights_ is not None else {}.get
+            weights: dict[str, float] = self.weights_ or {}
+            get = weights.get
             found = (get("v_shape=" + shape(token), 0.0) + get("v_type=" + value_type(token), 0.0)
                      + get("v_stop", 0.0) * float(token.lower() in STOPWORDS)
                      + get("v_len", 0.0) * (float(min(len(token), 40)) / 40)
