@@ -47,6 +47,7 @@ from logai.parsing.lines import decode_line  # noqa: E402
 from logai.pipeline import Pipeline  # noqa: E402
 from pipelines import hdfs_like  # noqa: E402
 from pipelines.drain3_baseline import HDFS_SETTINGS, VanillaDrain  # noqa: E402
+from pipelines.parse_stages import STAGES  # noqa: E402
 from pipelines.process_measure import run_measured  # noqa: E402
 from pipelines.reporting import write_report  # noqa: E402
 
@@ -189,14 +190,30 @@ def run_cli(cmd: list[str], lines: int) -> dict[str, Any]:
     return {"lines": lines, "seconds": seconds, "lines_per_s": lines / seconds, "peak_rss_mb": peak_mb}
 
 
-def median_cli(label: str, cmd: list[str], lines: int, repeats: int) -> dict[str, Any]:
-    """`repeats` whole-process runs of `cmd` over `lines` lines, each printed as it ends, and their median."""
-    runs = []
+def median_clis(commands: dict[str, list[str]], lines: int, repeats: int) -> dict[str, dict[str, Any]]:
+    """`repeats` whole-process runs of each command, taken in turns (a, b, c, a, b, c, ...) so that a busy
+    spell of the machine falls on every command alike; each run printed as it ends, and each one's median."""
+    runs: dict[str, list[dict[str, Any]]] = {label: [] for label in commands}
     for i in range(repeats):
-        runs.append(run_cli(cmd, lines))
-        print(f"  [speed] {label} run {i + 1}: {runs[-1]['lines_per_s']:,.0f} lines/s, "
-              f"{runs[-1]['peak_rss_mb']:.0f} MB", flush=True)
-    return median_of(runs)
+        for label, cmd in commands.items():
+            runs[label].append(run_cli(cmd, lines))
+            print(f"  [speed] {label} run {i + 1}: {runs[label][-1]['lines_per_s']:,.0f} lines/s, "
+                  f"{runs[label][-1]['peak_rss_mb']:.0f} MB", flush=True)
+    return {label: median_of(done) for label, done in runs.items()}
+
+
+def baseline_command(checkout: Path, args: list[str]) -> list[str]:
+    """`logai ARGS` as an older checkout of logai runs it, in this environment (same Python, same libraries)."""
+    return ["env", f"PYTHONPATH={checkout}", sys.executable, "-c",
+            "import sys; from logai.cli.main import cli; sys.exit(cli())", *args]
+
+
+def stage_profile(path: Path, format_name: str | None, checkout: Path | None = None) -> dict[str, Any]:
+    """Microseconds per line by stage (`pipelines/parse_stages.py`), of this checkout or of `checkout`."""
+    cmd = [sys.executable, str(ROOT / "pipelines" / "parse_stages.py"), str(path)]
+    cmd += ["--format", format_name] if format_name else []
+    env = {**os.environ, "PYTHONPATH": str(checkout)} if checkout else None
+    return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout)
 
 
 def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -208,7 +225,8 @@ def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def speed(data: Path | None, n_lines: int, repeats: int, workdir: Path) -> dict[str, Any]:
+def speed(data: Path | None, n_lines: int, repeats: int, workdir: Path, baseline: Path | None = None
+          ) -> dict[str, Any]:
     stream = hdfs_like.write(workdir / "hdfs_like.log", n_lines)
     results: dict[str, Any] = {}
     jobs: dict[str, tuple[list[tuple[Path, str]], Path | None]] = {
@@ -229,29 +247,44 @@ def speed(data: Path | None, n_lines: int, repeats: int, workdir: Path) -> dict[
         results[f"{name}_header_plus_template"] = entry
 
     logai_bin = str(Path(sys.executable).with_name("logai"))
+    parse_args = ["parse", "--format", "HDFS", "--no-progress", str(stream), "--out", os.devnull]
     cli = {
-        "logai": [logai_bin, "parse", "--format", "HDFS", "--no-progress", "--no-semantics", str(stream),
-                  "--out", os.devnull],
+        "logai": [logai_bin, *parse_args[:3], "--no-semantics", *parse_args[3:]],
+        "logai with semantics": [logai_bin, *parse_args],
         "drain3": [sys.executable, str(ROOT / "pipelines" / "drain3_baseline.py"), str(stream),
                    "--out", os.devnull],
     }
-    entry = {impl: median_cli(f"cli {impl}", cmd, n_lines, repeats) for impl, cmd in cli.items()}
-    entry["ratio_logai_over_drain3"] = entry["logai"]["lines_per_s"] / entry["drain3"]["lines_per_s"]
-    results["hdfs_like_1M_cli_end_to_end"] = entry
-
+    if baseline is not None:
+        cli["logai baseline with semantics"] = baseline_command(baseline, parse_args)
+    timed = median_clis(cli, n_lines, repeats)
+    results["hdfs_like_1M_cli_end_to_end"] = {
+        "logai": timed["logai"], "drain3": timed["drain3"],
+        "ratio_logai_over_drain3": timed["logai"]["lines_per_s"] / timed["drain3"]["lines_per_s"]}
     # the default `logai parse`, with semantics (types, concepts) on, against the same baseline
-    with_semantics = median_cli("cli logai with semantics", [arg for arg in cli["logai"] if arg != "--no-semantics"],
-                                n_lines, repeats)
-    results["hdfs_like_1M_cli_with_semantics"] = {
-        "logai": with_semantics, "drain3": entry["drain3"],
-        "ratio_logai_over_drain3": with_semantics["lines_per_s"] / entry["drain3"]["lines_per_s"],
-    }
+    results["hdfs_like_1M_cli_with_semantics"] = _with_baseline(
+        timed["logai with semantics"], timed["drain3"], timed.get("logai baseline with semantics"))
     if data is not None:
-        results["loghub_14_interleaved_cli"] = interleaved_cli(data, repeats, workdir, logai_bin)
+        results["loghub_14_interleaved_cli"] = interleaved_cli(data, repeats, workdir, logai_bin, baseline)
+    profiles: dict[str, tuple[Path, str | None]] = {"hdfs_like": (stream, "HDFS")}
+    if data is not None:
+        profiles["loghub_14_interleaved"] = (workdir / "loghub_14_interleaved.log", None)
+    results["stages_us_per_line"] = {
+        name: {"this checkout": stage_profile(path, fmt),
+               **({"baseline": stage_profile(path, fmt, baseline)} if baseline is not None else {})}
+        for name, (path, fmt) in profiles.items()}
     return results
 
 
-def interleaved_cli(data: Path, repeats: int, workdir: Path, logai_bin: str) -> dict[str, Any]:
+def _with_baseline(logai: dict[str, Any], drain3: dict[str, Any], before: dict[str, Any] | None) -> dict[str, Any]:
+    entry = {"logai": logai, "drain3": drain3, "ratio_logai_over_drain3": logai["lines_per_s"] / drain3["lines_per_s"]}
+    if before is not None:
+        entry["logai_baseline"] = before
+        entry["ratio_logai_baseline_over_drain3"] = before["lines_per_s"] / drain3["lines_per_s"]
+    return entry
+
+
+def interleaved_cli(data: Path, repeats: int, workdir: Path, logai_bin: str, baseline: Path | None = None
+                    ) -> dict[str, Any]:
     """One file of the 14 Loghub 2k logs interleaved line by line (28,000 lines, 14 layouts): `logai parse` as a
     user runs it (the format detected from the file, semantics on, and off) against drain3 with no header
     (`drain3_baseline.py --generic`), whole processes."""
@@ -260,18 +293,20 @@ def interleaved_cli(data: Path, repeats: int, workdir: Path, logai_bin: str) -> 
     mixed = [line for row in zip(*logs, strict=False) for line in row]
     path = workdir / "loghub_14_interleaved.log"
     path.write_bytes(b"\n".join(mixed) + b"\n")
+    parse_args = ["parse", "--no-progress", str(path), "--out", os.devnull]
     cmds = {
-        "logai": [logai_bin, "parse", "--no-progress", str(path), "--out", os.devnull],
-        "logai_no_semantics": [logai_bin, "parse", "--no-progress", "--no-semantics", str(path), "--out",
-                               os.devnull],
+        "logai": [logai_bin, *parse_args],
+        "logai_no_semantics": [logai_bin, *parse_args[:2], "--no-semantics", *parse_args[2:]],
         "drain3": [sys.executable, str(ROOT / "pipelines" / "drain3_baseline.py"), "--generic", str(path),
                    "--out", os.devnull],
     }
-    entry: dict[str, Any] = {impl: median_cli(f"interleaved {impl}", cmd, len(mixed), repeats)
-                             for impl, cmd in cmds.items()}
-    entry["ratio_logai_over_drain3"] = entry["logai"]["lines_per_s"] / entry["drain3"]["lines_per_s"]
-    entry["ratio_logai_no_semantics_over_drain3"] = (entry["logai_no_semantics"]["lines_per_s"]
-                                                    / entry["drain3"]["lines_per_s"])
+    if baseline is not None:
+        cmds["logai_baseline"] = baseline_command(baseline, parse_args)
+    timed = median_clis(cmds, len(mixed), repeats)
+    entry = _with_baseline(timed["logai"], timed["drain3"], timed.get("logai_baseline"))
+    entry["logai_no_semantics"] = timed["logai_no_semantics"]
+    entry["ratio_logai_no_semantics_over_drain3"] = (timed["logai_no_semantics"]["lines_per_s"]
+                                                    / timed["drain3"]["lines_per_s"])
     return entry
 
 
@@ -295,19 +330,33 @@ def markdown(report: dict[str, Any]) -> str:
                                                    for m in METRICS) + " |")
         out.append("")
     if "speed" in report:
+        speed = report["speed"]
         out += ["## Speed (one core, median of runs)", "",
+                f"Command: `{report.get('command', 'python pipelines/bench_parsing.py')}`", "",
                 "| job | logai lines/s | drain3 lines/s | ratio | logai peak RSS MB | drain3 peak RSS MB |",
                 "| --- | --- | --- | --- | --- | --- |"]
-        for name, entry in report["speed"].items():
+        for name, entry in speed.items():
+            if "drain3" not in entry:
+                continue
             out.append(f"| {name} | {entry['logai']['lines_per_s']:,.0f} | {entry['drain3']['lines_per_s']:,.0f} "
                        f"| {entry['ratio_logai_over_drain3']:.2f}x | {_mb(entry['logai'])} | {_mb(entry['drain3'])} |")
-            if "logai_no_semantics" in entry:
-                plain = entry["logai_no_semantics"]
-                out.append(f"| {name}, semantics off | {plain['lines_per_s']:,.0f} | "
-                           f"{entry['drain3']['lines_per_s']:,.0f} | "
-                           f"{entry['ratio_logai_no_semantics_over_drain3']:.2f}x | {_mb(plain)} "
-                           f"| {_mb(entry['drain3'])} |")
+            for key, label in (("logai_no_semantics", "semantics off"),
+                               ("logai_baseline", f"baseline {report.get('baseline', '')}".strip())):
+                if key in entry:
+                    row = entry[key]
+                    out.append(f"| {name}, {label} | {row['lines_per_s']:,.0f} | "
+                               f"{entry['drain3']['lines_per_s']:,.0f} | "
+                               f"{entry[f'ratio_{key}_over_drain3']:.2f}x | {_mb(row)} | {_mb(entry['drain3'])} |")
         out.append("")
+        if "stages_us_per_line" in speed:
+            out += ["## Where a line's time goes (`pipelines/parse_stages.py`, microseconds per line)", "",
+                    "| input | code | " + " | ".join(STAGES) + " | total |",
+                    "| --- | --- | " + "--- | " * len(STAGES) + "--- |"]
+            for name, profiles in speed["stages_us_per_line"].items():
+                for code, row in profiles.items():
+                    out.append(f"| {name} | {code} | " + " | ".join(f"{row[s]:.1f}" for s in STAGES)
+                               + f" | {row['total']:.1f} |")
+            out.append("")
     return "\n".join(out)
 
 
@@ -330,6 +379,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--skip-accuracy", action="store_true")
+    ap.add_argument("--baseline-checkout", type=Path, default=None,
+                    help="an older checkout of logai (`git worktree add`), timed in the same run")
     args = ap.parse_args()
 
     data = args.data if (args.data / "loghub_2k").is_dir() else None
@@ -339,7 +390,14 @@ def main() -> None:
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
                    f"Python {platform.python_version()}",
         "protocol": __doc__,
+        "command": "python " + " ".join([str(Path(sys.argv[0]).relative_to(ROOT)
+                                             if Path(sys.argv[0]).resolve().is_relative_to(ROOT) else sys.argv[0]),
+                                         *sys.argv[1:]]),
     }
+    baseline = args.baseline_checkout.resolve() if args.baseline_checkout else None
+    if baseline is not None:
+        report["baseline"] = subprocess.run(["git", "-C", str(baseline), "rev-parse", "--short", "HEAD"],
+                                            capture_output=True, text=True).stdout.strip() or str(baseline)
     if data is not None and not args.skip_accuracy:
         report["accuracy"] = {
             "loghub2 (Loghub-2.0 annotation)": accuracy(data, "loghub2"),
@@ -349,7 +407,7 @@ def main() -> None:
         }
     if not args.skip_speed:
         with tempfile.TemporaryDirectory() as tmp:
-            report["speed"] = speed(data, args.lines, args.repeats, Path(tmp))
+            report["speed"] = speed(data, args.lines, args.repeats, Path(tmp), baseline)
     write_report(args.out, report, markdown)
 
 

@@ -156,6 +156,23 @@ def test_semantics_in_parse_output_and_switch(tmp_path):
     assert plain["conceptualized"] is None and all(p["concept"] is None for p in plain["params"])
 
 
+def test_final_templates_reach_every_early_line_and_leave_later_ones_as_written(tmp_path):
+    """Lines before a template's last merged use are rewritten; the rest are copied as spooled (the same bytes as
+    --streaming). A message quoting `"template_id":"..."` is not mistaken for its event's own id."""
+    log = tmp_path / "mixed.log"
+    rows = [f"2024-01-01 10:00:0{i} INFO user {u} logged in from gate 4" for i, u in enumerate(["ann", "ann", "bo"])]
+    rows += [f'2024-01-01 10:00:1{i} INFO payload {{"template_id":"T1"}} stored' for i in range(3)]
+    rows += [f"2024-01-01 10:00:2{i} INFO user {u} logged in from gate 5" for i, u in enumerate(["cy", "di"])]
+    log.write_text("\n".join(rows) + "\n")
+    final = run("parse", str(log)).stdout.splitlines()
+    streamed = run("parse", "--streaming", str(log)).stdout.splitlines()
+    assert len(final) == len(streamed) == len(rows)
+    users = [orjson.loads(final[i]) for i in (0, 1, 2, 6, 7)]
+    assert {e["template"] for e in users} == {"user <*> logged in from gate <*>"}
+    assert orjson.loads(streamed[0])["template"] != users[0]["template"]
+    assert final[3:] == streamed[3:]  # nothing after the last stale line differs from what was written
+
+
 def test_a_file_gets_final_templates_and_streams_keep_them_as_they_stood(tmp_path):
     """The first lines of a file are read before their template generalises: the file's output gives them the
     final template (id, text and parameters); stdin, and --streaming, keep the template each line got then."""

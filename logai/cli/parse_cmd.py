@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -150,22 +151,34 @@ def _journal_events(pipeline: Pipeline, stream: BinaryIO, source: str, format_na
         raise click.ClickException(f"{source}: {exc}") from exc
 
 
+_TEMPLATE_ID = re.compile(rb'"template_id":"([^"]*)"')  # a key, never inside a string (its quotes are escaped)
+
+
 def _write_final(pipeline: Pipeline, events: Iterable[Event], source: str, format_name: str,
                  write: Callable[[bytes], object]) -> None:
-    """Spool a file's events (each after its template id), then write them with their final templates:
-    only the events of templates that were merged later are decoded and given their final form again."""
+    """Spool a file's events as JSON lines, then write them with their final templates. Only lines up to the
+    last one that carries a template merged later can need a new form: those are read one by one and the
+    events of merged templates decoded and finalised; every line after that is copied as spooled."""
     with tempfile.TemporaryFile() as spool:
         put = spool.write
-        for event in events:
-            put(b"%s\t%s\n" % ((event.template_id or "").encode(), event.to_json()))
-        merged = {tid.encode() for tid in pipeline.merged_templates(source, format_name)}
+        last_line: dict[str | None, int] = {}  # template id -> the last spooled line that carries it
+        for count, event in enumerate(events):
+            put(event.to_json())
+            put(b"\n")
+            last_line[event.template_id] = count
+        merged = pipeline.merged_templates(source, format_name)
+        stale = max((last_line[tid] for tid in merged if tid in last_line), default=-1)
+        merged_ids = {tid.encode() for tid in merged}
         spool.seek(0)
-        for line in spool:
-            tid, _, body = line.partition(b"\t")
-            if tid in merged:
+        for _ in range(stale + 1):
+            body = spool.readline()
+            found = _TEMPLATE_ID.search(body)
+            if found is not None and found.group(1) in merged_ids:
                 event = Event.from_json(body)
                 pipeline.finalize(event, format_name)
                 write(event.to_json())
                 write(b"\n")
             else:
                 write(body)
+        while chunk := spool.read(1 << 20):
+            write(chunk)

@@ -70,6 +70,8 @@ def candidates(tokens: list[str]) -> Iterator[tuple[int, int, str]]:
 
 
 def features(tokens: list[str], ci: int, ii: int, relation: str) -> dict[str, float | str]:
+    """A candidate's features, for training. `PairModel` scores the same features by parts at run time: a
+    change here is a change there (tests/test_semantics.py checks that the two agree)."""
     concept, instance = tokens[ci], tokens[ii]
     before = tokens[min(ci, ii) - 1] if min(ci, ii) >= 1 else "<s>"
     after = tokens[max(ci, ii) + 1] if max(ci, ii) + 1 < len(tokens) else "</s>"
