@@ -203,8 +203,9 @@ def median_clis(commands: dict[str, list[str]], lines: int, repeats: int) -> dic
 
 
 def baseline_command(checkout: Path, args: list[str]) -> list[str]:
-    """`logai ARGS` as an older checkout of logai runs it, in this environment (same Python, same libraries)."""
-    return ["env", f"PYTHONPATH={checkout}", sys.executable, "-c",
+    """`logai ARGS` as an older checkout of logai runs it, in this environment (same Python, same libraries).
+    `-P`: the working directory is not put before PYTHONPATH, where it would import this checkout's logai."""
+    return ["env", f"PYTHONPATH={checkout}", sys.executable, "-P", "-c",
             "import sys; from logai.cli.main import cli; sys.exit(cli())", *args]
 
 
@@ -214,6 +215,17 @@ def stage_profile(path: Path, format_name: str | None, checkout: Path | None = N
     cmd += ["--format", format_name] if format_name else []
     env = {**os.environ, "PYTHONPATH": str(checkout)} if checkout else None
     return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout)
+
+
+def stage_profiles(path: Path, format_name: str | None, baseline: Path | None, repeats: int) -> dict[str, Any]:
+    """Each code's stage profile, runs taken in turns; per stage, the median over the runs."""
+    codes: dict[str, Path | None] = {"this checkout": None, **({"baseline": baseline} if baseline else {})}
+    runs: dict[str, list[dict[str, Any]]] = {code: [] for code in codes}
+    for _ in range(repeats):
+        for code, checkout in codes.items():
+            runs[code].append(stage_profile(path, format_name, checkout))
+    return {code: {key: statistics.median(run[key] for run in done) if isinstance(done[0][key], float)
+                   else done[0][key] for key in done[0]} for code, done in runs.items()}
 
 
 def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -268,10 +280,8 @@ def speed(data: Path | None, n_lines: int, repeats: int, workdir: Path, baseline
     profiles: dict[str, tuple[Path, str | None]] = {"hdfs_like": (stream, "HDFS")}
     if data is not None:
         profiles["loghub_14_interleaved"] = (workdir / "loghub_14_interleaved.log", None)
-    results["stages_us_per_line"] = {
-        name: {"this checkout": stage_profile(path, fmt),
-               **({"baseline": stage_profile(path, fmt, baseline)} if baseline is not None else {})}
-        for name, (path, fmt) in profiles.items()}
+    results["stages_us_per_line"] = {name: stage_profiles(path, fmt, baseline, repeats)
+                                     for name, (path, fmt) in profiles.items()}
     return results
 
 
@@ -390,9 +400,7 @@ def main() -> None:
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
                    f"Python {platform.python_version()}",
         "protocol": __doc__,
-        "command": "python " + " ".join([str(Path(sys.argv[0]).relative_to(ROOT)
-                                             if Path(sys.argv[0]).resolve().is_relative_to(ROOT) else sys.argv[0]),
-                                         *sys.argv[1:]]),
+        "command": " ".join(["python pipelines/bench_parsing.py", *sys.argv[1:]]),
     }
     baseline = args.baseline_checkout.resolve() if args.baseline_checkout else None
     if baseline is not None:
