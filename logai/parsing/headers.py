@@ -129,11 +129,15 @@ class _HeaderBase:
                 text = " ".join([fields[name] for name in self._ts_fields])
         except KeyError:
             return None
+        return self._parse_timestamp(text, self._ts_formats)
+
+    def _parse_timestamp(self, text: str, formats: tuple[str, ...]) -> str | None:
+        """`parse_timestamp`, remembered: neighbouring lines share their timestamp text (bounded)."""
         cached = self._ts_cache.get(text)
         if cached is None and text not in self._ts_cache:
             if len(self._ts_cache) >= 4096:
                 self._ts_cache.clear()
-            cached = self._ts_cache[text] = parse_timestamp(text, self._ts_formats)
+            cached = self._ts_cache[text] = parse_timestamp(text, formats)
         return cached
 
     def _level(self, fields: dict[str, str]) -> str | None:
@@ -275,8 +279,8 @@ class GenericHeaderParser(_HeaderBase):
         fields = {k: v for k, v in match.groupdict().items() if v is not None}
         content = fields.pop("Content", "")
         time_text = fields.get("Time")
-        timestamp = parse_timestamp(time_text, _GENERIC_TIME_FORMATS) if time_text else None
-        return fields, content, timestamp, normalize_level(fields.get("Level"))
+        timestamp = self._parse_timestamp(time_text, _GENERIC_TIME_FORMATS) if time_text else None
+        return fields, content, timestamp, self._normalize_level(fields.get("Level"))
 
 
 def header_parser_for(fmt: LogFormat) -> HeaderParser:
