@@ -105,6 +105,20 @@ def test_a_random_llm_measures_badly_routes_nothing_and_changes_no_verdict():
     assert bad.calls - calls == len(routed)
 
 
+def test_an_llm_that_lost_to_the_small_model_on_its_items_gets_none_of_them():
+    """Measured on the same items, an LLM 0.8 right against a small model 0.99 right is not routed an item the
+    small model is only 0.5 sure of; one that beat it there is. The shipped router records both figures."""
+    router = load_router(DEFAULT_ROUTER, None)
+    router.llm_accuracy["anomaly"], router.slm_accuracy["anomaly"] = 0.8, 0.99
+    assert not router.llm_pays("anomaly", 0.5)
+    router.slm_accuracy["anomaly"] = 0.7
+    assert router.llm_pays("anomaly", 0.5) and not router.llm_pays("anomaly", 0.9)
+    del router.slm_accuracy["anomaly"]  # no paired figure (an older router): confidence alone decides
+    assert router.llm_pays("anomaly", 0.5)
+    shipped = json.loads((DEFAULT_ROUTER / "router.json").read_text())["tasks"]["anomaly"]
+    assert 0 <= shipped["llm_accuracy"] <= 1 and 0 <= shipped["slm_accuracy"] <= 1
+
+
 def _settings(tmp_path: Path, **route) -> Settings:
     return Settings(data_dir=tmp_path / "data", route=RouteConfig(llm=False, **route))
 
@@ -265,6 +279,7 @@ def test_reviews_wait_for_a_backlog_and_a_pending_input_is_not_judged_again(tmp_
     llm = _SlowLlm()
     router = load_router(DEFAULT_ROUTER, llm)
     router.thresholds["anomaly"], router.llm_accuracy["anomaly"] = -1.0, 1.0  # every verdict goes to the LLM
+    router.slm_accuracy["anomaly"] = 0.0  # (the service resets llm_accuracy to the shipped 0.78 measurement)
     store = EventStore(pg_url)
     service = AnalysisService(router, store)
     service.start_reviews()

@@ -70,7 +70,8 @@ class AdaptiveRouter:
                  library: CaseLibrary | None = None, backend: Backend | None = None, *, k: int = 5,
                  statistic: str = "entropy", budget: LlmBudget | None = None, cache: VerdictCache | None = None,
                  case_mode: CaseMode = "retrieved", max_tokens: int = 64, seed: int = 0, llm_name: str = "llm",
-                 llm_accuracy: dict[str, float] | None = None, mc_screen: float | None = 0.5):
+                 llm_accuracy: dict[str, float] | None = None, slm_accuracy: dict[str, float] | None = None,
+                 mc_screen: float | None = 0.5):
         self.models = models
         self.thresholds = thresholds
         self.library = library
@@ -87,6 +88,10 @@ class AdaptiveRouter:
         # beats the small model's own confidence in it (a task with no estimate routes on uncertainty alone)
         self.llm_accuracy = dict(llm_accuracy or {})
         self.base_llm_accuracy = dict(self.llm_accuracy)  # as measured offline; feedback moves llm_accuracy
+        # the small model's own accuracy on those same items: calibrated confidence can understate it there
+        # (the shipped anomaly head: 0.99 right on the 40 dev logs it is least sure of, where the LLM was 0.78),
+        # so an LLM that did not beat it on them gets no item of that tail
+        self.slm_accuracy = dict(slm_accuracy or {})
         self.overrides: dict[tuple[str, str], tuple[str, int]] = {}  # (task, input) -> operator's label, feedback id
         # MC dropout only where a deterministic pass is at least this share of the threshold unsure (None: on
         # every item); an item below it is not routed either way, and is ten forwards cheaper
@@ -205,9 +210,13 @@ class AdaptiveRouter:
         return min(threshold, 1.0) * self.mc_screen if threshold != float("inf") else 1.0 + 1e-9
 
     def llm_pays(self, task: str, confidence: float) -> bool:
-        """Whether the LLM is expected to beat the small model on an item it is `confidence` sure of."""
+        """Whether the LLM is expected to beat the small model on an item it is `confidence` sure of: its
+        measured accuracy beats that confidence, and beat the small model on the items it was measured on."""
         accuracy = self.llm_accuracy.get(task)
-        return accuracy is None or accuracy > confidence
+        if accuracy is None:
+            return True
+        head = self.slm_accuracy.get(task)
+        return accuracy > confidence and (head is None or accuracy > head)
 
     @staticmethod
     def _labels(model: SmallModel, choices: Sequence[str] | None) -> list[str]:

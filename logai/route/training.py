@@ -135,6 +135,8 @@ def load_router(folder: str | Path, backend: Backend | None = None, embedder: Em
     options.setdefault("statistic", record.get("statistic", "entropy"))
     options.setdefault("llm_accuracy", {task: float(info["llm_accuracy"]) for task, info in record["tasks"].items()
                                         if info.get("llm_accuracy") is not None})
+    options.setdefault("slm_accuracy", {task: float(info["slm_accuracy"]) for task, info in record["tasks"].items()
+                                        if info.get("slm_accuracy") is not None})
     return AdaptiveRouter(models, thresholds, library, backend, **options)
 
 
