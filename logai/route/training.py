@@ -133,10 +133,9 @@ def load_router(folder: str | Path, backend: Backend | None = None, embedder: Em
     thresholds = {task: float(info["threshold"]) for task, info in record["tasks"].items()}
     library = CaseLibrary.load(folder / "cases", embedder)
     options.setdefault("statistic", record.get("statistic", "entropy"))
-    options.setdefault("llm_accuracy", {task: float(info["llm_accuracy"]) for task, info in record["tasks"].items()
-                                        if info.get("llm_accuracy") is not None})
-    options.setdefault("slm_accuracy", {task: float(info["slm_accuracy"]) for task, info in record["tasks"].items()
-                                        if info.get("slm_accuracy") is not None})
+    for figure in ("llm_accuracy", "slm_accuracy"):  # measured per task by `record_llm_accuracy`, when it ran
+        options.setdefault(figure, {task: float(info[figure]) for task, info in record["tasks"].items()
+                                    if info.get(figure) is not None})
     return AdaptiveRouter(models, thresholds, library, backend, **options)
 
 

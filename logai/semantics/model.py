@@ -8,6 +8,7 @@ JSON (feature names and weights; a few KB), so it ships with logai and loads wit
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from pathlib import Path
 
 import orjson
@@ -25,8 +26,9 @@ class PairModel:  # no sklearn BaseEstimator: `logai parse` loads it without imp
         self.seed = seed
         self.weights_: dict[str, float] | None = None
         self.bias_: float = 0.0
-        self._as_concept: dict[str, float] = {}  # token -> the weight of its concept-only features
-        self._as_instance: dict[str, float] = {}  # token -> the weight of its instance-only features
+        # token -> the summed weight of its concept-only / instance-only features (bounded; `fit` empties them)
+        self._concept_weight = lru_cache(maxsize=65_536)(self._concept_features_weight)
+        self._instance_weight = lru_cache(maxsize=65_536)(self._instance_features_weight)
 
     # -- training ------------------------------------------------------------------------------------
     def fit(self, messages: list[list[str]], gold: list[set[tuple[int, int]]]) -> PairModel:
@@ -45,7 +47,8 @@ class PairModel:  # no sklearn BaseEstimator: `logai parse` loads it without imp
         self.weights_ = {name: float(w) for name, w in zip(vectorizer.feature_names_, clf.coef_[0], strict=True)
                          if w != 0.0}
         self.bias_ = float(clf.intercept_[0])
-        self._as_concept, self._as_instance = {}, {}  # scored with the old weights
+        self._concept_weight.cache_clear()  # scored with the old weights
+        self._instance_weight.cache_clear()
         return self
 
     # -- inference -----------------------------------------------------------------------------------
@@ -96,31 +99,21 @@ class PairModel:  # no sklearn BaseEstimator: `logai parse` loads it without imp
                  + get("after=" + (after if after == "</s>" or PUNCT.match(after) else shape(after)), 0.0))
         return 1.0 / (1.0 + math.exp(-total))
 
-    def _concept_weight(self, token: str) -> float:
-        found = self._as_concept.get(token)
-        if found is None:
-            weights: dict[str, float] = self.weights_ or {}
-            get = weights.get
-            low = token.lower()
-            found = (get("c_shape=" + shape(token), 0.0) + get("c_word=" + low, 0.0)
-                     + get("c_suffix2=" + low[-2:], 0.0) + get("c_suffix3=" + low[-3:], 0.0)
-                     + get("c_stop", 0.0) * float(low in STOPWORDS)
-                     + get("c_len", 0.0) * (float(min(len(token), 20)) / 20)
-                     + get("c_digits", 0.0) * float(any(c.isdigit() for c in token)))
-            self._as_concept[token] = _bounded(self._as_concept, found)
-        return found
+    def _concept_features_weight(self, token: str) -> float:
+        get = (self.weights_ or {}).get
+        low = token.lower()
+        return (get("c_shape=" + shape(token), 0.0) + get("c_word=" + low, 0.0)
+                + get("c_suffix2=" + low[-2:], 0.0) + get("c_suffix3=" + low[-3:], 0.0)
+                + get("c_stop", 0.0) * float(low in STOPWORDS)
+                + get("c_len", 0.0) * (float(min(len(token), 20)) / 20)
+                + get("c_digits", 0.0) * float(any(c.isdigit() for c in token)))
 
-    def _instance_weight(self, token: str) -> float:
-        found = self._as_instance.get(token)
-        if found is None:
-            weights: dict[str, float] = self.weights_ or {}
-            get = weights.get
-            found = (get("v_shape=" + shape(token), 0.0) + get("v_type=" + value_type(token), 0.0)
-                     + get("v_stop", 0.0) * float(token.lower() in STOPWORDS)
-                     + get("v_len", 0.0) * (float(min(len(token), 40)) / 40)
-                     + get("v_digits", 0.0) * float(any(c.isdigit() for c in token)))
-            self._as_instance[token] = _bounded(self._as_instance, found)
-        return found
+    def _instance_features_weight(self, token: str) -> float:
+        get = (self.weights_ or {}).get
+        return (get("v_shape=" + shape(token), 0.0) + get("v_type=" + value_type(token), 0.0)
+                + get("v_stop", 0.0) * float(token.lower() in STOPWORDS)
+                + get("v_len", 0.0) * (float(min(len(token), 40)) / 40)
+                + get("v_digits", 0.0) * float(any(c.isdigit() for c in token)))
 
     # -- persistence ---------------------------------------------------------------------------------
     def save(self, path: Path, manifest: dict | None = None) -> None:
@@ -141,9 +134,3 @@ class PairModel:  # no sklearn BaseEstimator: `logai parse` loads it without imp
         model.bias_ = float(blob["bias"])
         return model
 
-
-def _bounded(cache: dict[str, float], value: float, cap: int = 65_536) -> float:
-    """`value`, after emptying `cache` when it is full (token caches: restarted, not grown without end)."""
-    if len(cache) >= cap:
-        cache.clear()
-    return value

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 
 from logai.semantics.types import value_type
 
@@ -22,20 +23,10 @@ STOPWORDS = frozenset([
 
 
 _NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?").fullmatch
-_SHAPES: dict[str, str] = {}  # token -> shape: a template's message is scored once, its tokens recur across templates
-_CACHE_MAX = 65_536
 
 
+@lru_cache(maxsize=65_536)  # a template's message is scored once, but its tokens recur across templates
 def shape(token: str) -> str:
-    found = _SHAPES.get(token)
-    if found is None:
-        if len(_SHAPES) >= _CACHE_MAX:  # bounded: restarted when full
-            _SHAPES.clear()
-        found = _SHAPES[token] = _shape(token)
-    return found
-
-
-def _shape(token: str) -> str:
     if PUNCT.match(token):
         return "punct"
     if _NUMBER(token):

@@ -6,6 +6,7 @@ Ordered recognizers, the first that matches the whole value wins. Cheap enough t
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _RECOGNIZERS: list[tuple[str, re.Pattern[str]]] = [
     ("ip:port", re.compile(r"/?(?:\d{1,3}\.){3}\d{1,3}:\d{1,5}")),
@@ -32,21 +33,9 @@ _RECOGNIZERS: list[tuple[str, re.Pattern[str]]] = [
 ]
 
 
-_TYPES: dict[str, str] = {}  # value -> type: values recur (a stream's ids, levels, hosts); bounded
-_CACHE_MAX = 65_536
-
-
+@lru_cache(maxsize=65_536)  # values recur (a stream's ids, levels, hosts)
 def value_type(value: str) -> str:
     """The type name of a parameter value; 'text' when nothing more specific fits."""
-    found = _TYPES.get(value)
-    if found is None:
-        if len(_TYPES) >= _CACHE_MAX:
-            _TYPES.clear()
-        found = _TYPES[value] = _value_type(value)
-    return found
-
-
-def _value_type(value: str) -> str:
     value = value.strip()
     if not value:
         return "empty"
