@@ -92,7 +92,7 @@ class Event:
             "template": self.template,
             "conceptualized": self.conceptualized,
             "params": [p.to_dict() for p in self.params],
-            "pairs": [list(pair) for pair in self.pairs] if self.pairs is not None else None,
+            "pairs": self.pairs,  # tuples are JSON arrays
             "fields": self.fields,
             "content": self.content,
             "raw": self.raw,
@@ -101,6 +101,10 @@ class Event:
 
     def to_json(self) -> bytes:
         return orjson.dumps(self.to_dict())
+
+    def to_json_line(self) -> bytes:
+        """`to_json` with its newline: one write per line for JSON Lines output."""
+        return orjson.dumps(self.to_dict(), option=orjson.OPT_APPEND_NEWLINE)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Event:

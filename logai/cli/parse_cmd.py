@@ -117,8 +117,7 @@ def parse(app, inputs: tuple[Path, ...], format_name: str | None, source: str | 
                     events = pipeline.parse_stream(stream, source=src, format_name=fmt)
                 if is_stdin or streaming:
                     for event in events:
-                        write(event.to_json())
-                        write(b"\n")
+                        write(event.to_json_line())
                 else:
                     _write_final(pipeline, events, src, fmt, write)
         except BrokenPipeError:
@@ -163,8 +162,7 @@ def _write_final(pipeline: Pipeline, events: Iterable[Event], source: str, forma
         put = spool.write
         last_line: dict[str | None, int] = {}  # template id -> the last spooled line that carries it
         for count, event in enumerate(events):
-            put(event.to_json())
-            put(b"\n")
+            put(event.to_json_line())
             last_line[event.template_id] = count
         merged = pipeline.merged_templates(source, format_name)
         stale = max((last_line[tid] for tid in merged if tid in last_line), default=-1)
@@ -176,8 +174,7 @@ def _write_final(pipeline: Pipeline, events: Iterable[Event], source: str, forma
             if found is not None and found.group(1) in merged_ids:
                 event = Event.from_json(body)
                 pipeline.finalize(event, format_name)
-                write(event.to_json())
-                write(b"\n")
+                write(event.to_json_line())
             else:
                 write(body)
         while chunk := spool.read(1 << 20):
