@@ -104,6 +104,23 @@ def test_generalised_token_keeps_its_brackets():
     assert result.template.text == "got no answer from any [<*>] datasource (<*>)"
 
 
+def test_values_of_different_shapes_keep_their_key_and_brackets():
+    """`user=gus` then `user=chen.wei` (a dot: another skeleton) gave `<*>`: the key was lost, and the lines of
+    one event read `user=<*>` or `<*>` depending on which user came first (the example log's declined
+    payments). Now a shared key or bracket pair stays; a shared path or other prefix does not."""
+    miner = make_miner()
+    for user in ("gus", "chen.wei", "bob", "a.b.c"):
+        result = miner.add(f"Payment pay_{len(user)}1 declined: code=card_expired user={user}")
+    assert result.template.text == "Payment <*> declined: code=card_expired user=<*>"
+    assert result.params == ["pay_51", "a.b.c"]
+    for first, second, merged in (("(uid=0)", "(uid=0.5)", "(uid=<*>)"), ("[abc]", "[a.b]", "[<*>]"),
+                                  ("/var/log/a.txt", "/var/log/b", "<*>"), ("0|a.b|c", "0|d|e", "<*>")):
+        miner = make_miner()
+        for value in (first, second):
+            result = miner.add(f"opened {value} for reading")
+        assert result.template.text == f"opened {merged} for reading", (first, second)
+
+
 def test_an_empty_value_in_brackets_is_still_the_same_event():
     """`()` and `(host)` are one event with and without its value: at the default similarity the short message
     whose only difference is the empty value stays one template, in either order; other brackets, quotes too

@@ -3,7 +3,8 @@
 Plain Drain replaces a whole whitespace token by `<*>` as soon as two messages differ in it, so
 `rhost=10.0.0.1` and `rhost=example.org` become `<*>` and the key `rhost=` is lost, as are brackets in
 `(uid=0)`. Here two differing tokens with the same punctuation skeleton merge part by part
-(`rhost=<*>`, `(uid=<*>)`); tokens with different skeletons still become `<*>`. A token that holds a
+(`rhost=<*>`, `(uid=<*>)`); tokens with different skeletons (`user=gus`, `user=chen.wei`) keep the key or
+bracket pair they share (`user=<*>`) and otherwise become `<*>`. A token that holds a
 wildcard counts as a parameter when matching, exactly as Drain's bare `<*>` does, with one exception:
 
 A value in brackets or quotes, empty or not, is the same token of one event: `()`, `(host)` and `(<*>)`
@@ -59,15 +60,45 @@ def merge_tokens(message_token: str, template_token: str) -> str:
     left = _SKELETON_SPLIT.split(message_token)
     right = _SKELETON_SPLIT.split(template_token)
     if len(left) != len(right) or left[1::2] != right[1::2]:
-        return WILDCARD
-    merged = [a if a == b else WILDCARD for a, b in zip(left, right, strict=True)]
-    merged[1::2] = right[1::2]
-    out = _ADJACENT.sub(WILDCARD, "".join(merged))
+        out = _shared_ends(left, right)
+    else:
+        merged = [a if a == b else WILDCARD for a, b in zip(left, right, strict=True)]
+        merged[1::2] = right[1::2]
+        out = _ADJACENT.sub(WILDCARD, "".join(merged))
     # A token that is nothing but wildcards and punctuation says no more than a bare wildcard, except a
     # bracketed one: Loghub's templates keep the brackets around a value (`[<*>]`, `(<*>)`).
     if out in _WRAPPED or _HAS_WORD_CHAR.search(out.replace(WILDCARD, "")):
         return out
     return WILDCARD
+
+
+_CLOSING = {"(": ")", "[": "]", "{": "}", "'": "'", '"': '"'}
+
+
+def _shared_ends(left: list[str], right: list[str]) -> str:
+    """Two tokens of different skeletons, as their parts (words at even indexes, separators at odd): a key
+    they share, or the brackets they share, around one wildcard (`user=gus` and `user=chen.wei` give
+    `user=<*>`, `(uid=0)` and `(uid=0.5)` give `(uid=<*>)`, `[abc]` and `[a.b]` give `[<*>]`), else `<*>`.
+    Drain's `<*>` loses the key, and then the token no longer matches its own template's other lines; a
+    shared path or other prefix stays part of the value."""
+    shortest = min(len(left), len(right))
+    head = 0
+    while head < shortest and left[head] == right[head]:
+        head += 1
+    head -= head % 2  # end on a separator
+    while head and not left[head - 1].endswith(("=", ":")) and head != 2:
+        head -= 2  # back to a key: `user=`, `(uid=`
+    tail = 0
+    while tail < shortest - head - 1 and left[-1 - tail] == right[-1 - tail]:
+        tail += 1
+    tail -= tail % 2  # begin on a separator
+    while tail and left[len(left) - tail][0] not in _CLOSING.values():
+        tail -= 2  # only closing brackets and quotes: `)` of `(uid=0)`
+    if head == 2 and not left[1].endswith(("=", ":")):  # no key: only a bracket pair, `[<*>]`
+        closing = _CLOSING.get(left[1]) if left[0] == "" else None
+        if closing is None or not tail or not left[len(left) - tail].startswith(closing):
+            return WILDCARD
+    return "".join(left[:head]) + WILDCARD + "".join(left[len(left) - tail:])
 
 
 class SubtokenDrain(Drain):
