@@ -291,19 +291,20 @@ def test_server_memory_stays_within_twice_the_body_cap(tmp_path):
     assert peak[0] - base <= 2 * cap, f"RSS grew {(peak[0] - base) / 2**20:.1f} MiB for a {cap / 2**20:.0f} MiB cap"
 
 
-# OTLP protobuf: 2.26x-2.79x in a clean clone's venv at the end of stop 25 (<= 2x in the development venv, same
-# package versions); not understood yet, so it is marked and reported rather than hidden or loosened
-OTLP_OPEN = pytest.param("OTLP protobuf", marks=pytest.mark.xfail(
-    reason="door memory over 2x in a clean-clone CI since stop 25: under investigation", strict=False))
+# OTLP protobuf: 2.26x-2.79x in a clean clone's venv since stop 25 (<= 2x in the development venv, same package
+# versions), not understood yet: held to 3x, which still catches a door that decodes the whole body at once (13x
+# before the protobuf was walked on the wire), rather than marked xfail, which could never fail
+BOUND = {"JSON array": 2.0, "OTLP protobuf": 3.0, "Loki JSON": 2.0}
 
 
-@pytest.mark.parametrize("door", ["JSON array", OTLP_OPEN, "Loki JSON"])  # all 7: make bench-hostile
+@pytest.mark.parametrize("door", list(BOUND))  # all 7: make bench-hostile
 def test_structured_bodies_stay_within_twice_the_body_cap(tmp_path, pg_url, door):
     """A shipper's body just under the cap, decoded and stored by a real `logai serve`: its RSS grows by at
     most twice the cap (before they were streamed: a JSON array 16x, OTLP protobuf 13x). PostgreSQL keeps the
     store's cache out of the server process, so the growth is the request's. At this small cap the allocator's
     state moves a round's growth by up to half the cap (1.3x to 2.9x for one OTLP body, 6 rounds): the least of
-    four later rounds is held to 2x, which a door that holds the body twice cannot pass."""
+    four later rounds is held to 2x (OTLP protobuf: 3x, see `BOUND`), which a door that holds the body twice
+    cannot pass."""
     from pipelines.door_memory import door_memory
     from pipelines.local_services import ServeProcess
 
@@ -316,7 +317,7 @@ def test_structured_bodies_stay_within_twice_the_body_cap(tmp_path, pg_url, door
         measured = door_memory(server.base, server.proc.pid, cap, door, rounds=5)
     finally:
         server.stop()
-    assert measured["least_over_cap"] <= 2, measured
+    assert measured["least_over_cap"] <= BOUND[door], measured
 
 
 def test_rate_baselines_of_templates_gone_quiet_are_dropped():
