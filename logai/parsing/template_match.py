@@ -90,7 +90,7 @@ def find_params(pieces: list[str], content: str, within_tokens: bool) -> list[st
     if spans is None:
         return None
     values = [content[s:e] for s, e in spans]
-    if within_tokens and any(_HAS_SPACE(v) for v in values):
+    if within_tokens and _HAS_SPACE("".join(values)) is not None:  # one search, not one per value
         return None
     return values
 
