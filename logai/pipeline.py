@@ -53,6 +53,7 @@ class Parsed:
     positions: list[int] = field(default_factory=list)  # each event's index in the input
     failed: list[tuple[int, Exception]] = field(default_factory=list)  # (index in the input, why)
     anomalies: list[Anomaly] = field(default_factory=list)  # what the detect stage found in the batch
+    merges: list[tuple[str, str]] = field(default_factory=list)  # templates generalised meanwhile: (old, new id)
 
 
 class Pipeline:
@@ -96,6 +97,7 @@ class Pipeline:
                 parsed.positions.append(i)
             except Exception as exc:
                 parsed.failed += [(index, exc) for index in indices]
+        parsed.merges = _take_merges(parser, source)
         return self._after_parsing(parsed)
 
     def continues(self, format_name: str, line: bytes | str) -> bool:
@@ -125,6 +127,8 @@ class Pipeline:
                 parsed.positions.append(i)
             except Exception as exc:
                 parsed.failed.append((i, exc))
+        for source, parser in parsers.items():
+            parsed.merges += _take_merges(parser, source)
         return self._after_parsing(parsed)
 
     def _after_parsing(self, parsed: Parsed) -> Parsed:
@@ -367,3 +371,9 @@ def _decoded(stream: Iterable[bytes]) -> Iterator[tuple[tuple[int, int], str, li
     """Each line of a binary stream as ((number, byte offset), text, flags)."""
     for number, offset, raw in iter_lines(stream):
         yield (number, offset), *decode_line(raw)
+
+
+def _take_merges(parser: LogParser, source: str) -> list[tuple[str, str]]:
+    """The templates of `source` that generalised since this was last asked (for the store)."""
+    miner = parser.miners.get(source)
+    return miner.take_merges() if miner is not None else []

@@ -40,6 +40,7 @@ class IngestResult:
     failed: list[tuple[int, str]] = field(default_factory=list)  # (index in the batch, error) of dead letters
     anomalies: list[Anomaly] = field(default_factory=list)  # what the stream scorer found in these events
     template_ids: list[str | None] = field(default_factory=list)  # of each stored-or-duplicate event, in order
+    merges: list[tuple[str, str]] = field(default_factory=list)  # templates that generalised: (old, new id)
 
     def absorb(self, part: IngestResult, offset: int) -> None:
         """Add the outcome of one chunk (whose first line is line `offset` of the whole request)."""
@@ -164,7 +165,8 @@ class IngestService:
     @staticmethod
     def _result(parsed: Parsed, keys: Sequence[str], received: int) -> IngestResult:
         return IngestResult(received=received, events=parsed.events, keys=[keys[i] for i in parsed.positions],
-                            anomalies=parsed.anomalies, joined=received - len(parsed.events) - len(parsed.failed))
+                            anomalies=parsed.anomalies, joined=received - len(parsed.events) - len(parsed.failed),
+                            merges=parsed.merges)
 
     def match(self, texts: Sequence[str], *, source: str, format_name: str) -> list[Event]:
         """Events for `texts` from `source`'s known templates, learning nothing (`/v1/analyze`). Under the same
@@ -213,7 +215,7 @@ class IngestService:
                 analyses += [(offset + i, row) for i, row in enumerate(verdicts.rows)]
             offset += len(result.events)
         pairs = [pair for r in results for pair in zip(r.keys, r.events, strict=True)]
-        return prepare(pairs, analyses=analyses), decided
+        return prepare(pairs, analyses=analyses, merges=[m for r in results for m in r.merges]), decided
 
     def _after_write(self, results: Sequence[IngestResult], decided: Sequence[Decided | None],
                      written: WriteResult) -> WriteResult:

@@ -55,6 +55,20 @@ def test_idempotency_key_prevents_double_counting(client):
     assert (first["stored"], second["stored"], second["duplicates"]) == (2, 0, 2)
 
 
+def test_templates_list_what_stands_now(client):
+    """A stream's first line gets its own template, which the next line generalises: the list shows the
+    general template with both lines, and the first one says what replaced it (before: two templates, one
+    of them stale, as the example log's console showed)."""
+    for name in ("alpha", "beta"):
+        r = client.post("/v1/ingest", params={"source": "jobs"}, content=f"worker started job {name} now".encode())
+        assert r.status_code == 200, r.text
+    listed = client.get("/v1/templates", params={"source": "jobs"}).json()["templates"]
+    assert [(t["template"], t["count"], t["merged_into"]) for t in listed] == [("worker started job <*> now", 2, None)]
+    first = client.get("/v1/events", params={"source": "jobs"}).json()["events"][-1]
+    assert client.get(f"/v1/templates/{first['template_id']}").json()["merged_into"] == listed[0]["template_id"]
+    assert client.get("/v1/stats").json()["templates"] == 1
+
+
 def test_pagination_with_cursor(client):
     client.post("/v1/ingest", params={"source": "app", "format": "log4j"}, content=EXAMPLE.read_bytes())
     seen, cursor = [], None

@@ -92,3 +92,34 @@ def test_llm_summary_with_the_packaged_model_follows_the_schema():
     assert set(summary) >= {"title", "suspected_cause", "affected", "evidence_template_ids", "next_steps"}
     assert set(summary["evidence_template_ids"]) <= {"Ta1", "Tb2"}
     assert summary["tokens"]["completion"] > 0
+
+
+def test_an_incident_lists_its_templates_as_they_stand_now(tmp_path):
+    """The example log's declined payments: the incident saw the stream's first line under its own template
+    (`... user=gus`, 1) and the rest under the general one (7); once the store records that the first
+    generalised, the incident reads as one template of 8."""
+    from logai.events import Event
+    from logai.store.incidents import IncidentStore
+    from logai.store.rows import prepare
+    from logai.store.store import EventStore
+
+    store = EventStore(f"sqlite:///{tmp_path / 'logai.db'}")
+
+    def event(line: int, template_id: str, template: str) -> tuple[str, Event]:
+        return f"k{line}", Event(raw="x", source="pay", line=line, content="x", template_id=template_id,
+                                 template=template)
+
+    store.write([event(1, "Tgus", "Payment <*> declined: code=<*> user=gus")])
+    changes = IncidentTracker(gap_s=60).observe(
+        [signal(1000.0, "Tgus", "Payment <*> declined: code=<*> user=gus", source="pay")]
+        + [signal(1001.0 + i, "Tall", DECLINED, source="pay") for i in range(7)], now=0)
+    incidents = IncidentStore(store)
+    number = incidents.save(changes.opened[0].row())
+    before = incidents.get(number)
+    assert {tid: e["count"] for tid, e in before["templates"].items()} == {"Tgus": 1, "Tall": 7}
+    store.write(prepare([event(2, "Tall", DECLINED)], merges=[("Tgus", "Tall")]))
+    after = incidents.get(number)
+    assert {tid: e["count"] for tid, e in after["templates"].items()} == {"Tall": 8}
+    assert after["templates"]["Tall"]["template"] == DECLINED
+    assert [i["templates"] for i in incidents.find()] == [after["templates"]]
+    store.close()

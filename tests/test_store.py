@@ -7,6 +7,7 @@ import calendar
 import pytest
 
 from logai.events import Event, Param
+from logai.store import rows
 from logai.store.migrations import SCHEMA_VERSION
 from logai.store.store import EventQuery, EventStore
 
@@ -50,8 +51,42 @@ def test_a_store_from_before_alembic_is_stamped_and_upgraded(tmp_path):
     with engine.connect() as conn:
         tables = set(sa.inspect(conn).get_table_names())
         assert {"feedback", "incidents", "alert_deliveries", "alembic_version"} <= tables
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0004"
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0005"
         assert conn.execute(sa.select(schema.requests.c.request_id)).scalars().all() == ["r1"]  # kept
+
+
+def test_a_store_at_0004_gains_template_lineage(tmp_path):
+    """A store made before templates recorded their lineage: 0005 adds `merged_into`, keeping the rows."""
+    import sqlalchemy as sa
+
+    from logai.store.migrations import migrate
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'at4.db'}")
+    with engine.begin() as conn:
+        migrate(conn)
+        conn.execute(sa.text("INSERT INTO templates VALUES ('Ta', 'app', 'user <*>', 3, 1.0, 2.0, NULL)"))
+        conn.execute(sa.text("ALTER TABLE templates DROP COLUMN merged_into"))
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0004'"))
+    with engine.begin() as conn:
+        assert migrate(conn) == SCHEMA_VERSION
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT template_id, count, merged_into FROM templates")).all() == [("Ta", 3, None)]
+
+
+def test_generalised_templates_count_under_the_one_that_replaced_them(store):
+    """`user alice logged in` (Ta) generalised into Tb, and Tb later into Tc: the list shows Tc alone, with
+    every line; each older template says what stands for it now, in one step."""
+    store.write([("app|0|1", make_event(1, "Ta")), ("app|0|2", make_event(2, "Ta"))])
+    store.write(rows.prepare([("app|0|3", make_event(3, "Tb"))], merges=[("Ta", "Tb")]))
+    store.write(rows.prepare([("app|0|4", make_event(4, "Tc")), ("app|0|5", make_event(5, "Tc"))],
+                             merges=[("Tb", "Tc")]))
+    listed = store.templates(source="app")
+    assert [(t["template_id"], t["count"]) for t in listed] == [("Tc", 5)]
+    assert [store.template(t)["merged_into"] for t in ("Ta", "Tb", "Tc")] == ["Tc", "Tc", None]
+    assert store.stats()["templates"] == 1
+    replay = store.write(rows.prepare([("app|0|3", make_event(3, "Tb"))], merges=[("Ta", "Tb")]))
+    assert replay.inserted == 0 and store.template("Ta")["merged_into"] == "Tc"  # not back to Tb, merged since
+    assert [(t["template_id"], t["count"]) for t in store.templates(source="app")] == [("Tc", 5)]
 
 
 def test_a_store_newer_than_this_logai_is_refused(tmp_path):

@@ -52,6 +52,8 @@ class TemplateOut(BaseModel):
     count: int
     first_seen: float
     last_seen: float
+    merged_into: str | None = Field(default=None, description="the template this one generalised into (its lines "
+                                    "then count there, and it is no longer listed)")
 
 
 class BucketCount(BaseModel):

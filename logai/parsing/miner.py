@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -110,6 +111,7 @@ class TemplateMiner:
         )
         self.templates: dict[str, Template] = {}
         self.merged_into: dict[str, str] = {}  # old template id -> the id it generalised into
+        self._new_merges: deque[tuple[str, str]] = deque(maxlen=max_templates)  # not yet taken (`take_merges`)
         self._cluster_tid: dict[int, str] = {}  # drain cluster id -> template id of its current text
         self._shape_cache: dict[str, str] = {}  # masked message -> template id
         # templates matched before masking (the fast path)
@@ -206,6 +208,7 @@ class TemplateMiner:
         if old == new or old in self.merged_into or self.resolve(new) == old:
             return
         self.merged_into[old] = new
+        self._new_merges.append((old, new))
         previous = self.templates.pop(old, None)
         self.index.remove(old)
         target = self.templates.get(new)
@@ -215,6 +218,13 @@ class TemplateMiner:
         if previous is not None:
             target.count += previous.count
             target.last_seq = max(target.last_seq, previous.last_seq)
+
+    def take_merges(self) -> list[tuple[str, str]]:
+        """The (old id, new id) generalisations since the last call, oldest first: a store records them
+        with the batch whose lines made them (bounded: a caller that never asks keeps the newest)."""
+        taken = list(self._new_merges)
+        self._new_merges.clear()
+        return taken
 
     def resolve(self, tid: str) -> str:
         """Follow merge lineage to the id that stands for `tid` now."""

@@ -24,6 +24,30 @@ def _plain(row: Any) -> dict[str, Any]:
     return {str(key): value for key, value in row.items()}
 
 
+def _with_lineage(conn: Any, incidents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each incident's templates as they stand now: a template that generalised since the incident saw it
+    counts under the one that replaced it (a stream's first line of an event has a template of its own)."""
+    t = schema.templates
+    ids = {tid for incident in incidents for tid in incident.get("templates") or {}}
+    if not ids:
+        return incidents
+    merged: dict[str, str] = {tid: new for tid, new in conn.execute(
+        select(t.c.template_id, t.c.merged_into).where(t.c.template_id.in_(ids), t.c.merged_into.is_not(None)))}
+    if not merged:
+        return incidents
+    for incident in incidents:
+        folded: dict[str, dict[str, Any]] = {}
+        entries = sorted(incident["templates"].items(), key=lambda item: item[0] in merged)  # current ones first
+        for tid, entry in entries:
+            target = merged.get(tid, tid)
+            if target in folded:
+                folded[target] = {**folded[target], "count": folded[target]["count"] + entry["count"]}
+            else:
+                folded[target] = dict(entry)
+        incident["templates"] = folded
+    return incidents
+
+
 class IncidentStore:
     def __init__(self, store: EventStore):
         self.engine, self.writer = store.engine, store.writer_engine
@@ -42,7 +66,7 @@ class IncidentStore:
     def get(self, incident_id: int) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(schema.incidents).where(schema.incidents.c.id == incident_id)).mappings().first()
-        return _plain(row) if row else None
+            return _with_lineage(conn, [_plain(row)])[0] if row else None
 
     def find(self, state: str | None = None, source: str | None = None, limit: int = 100,
              before_id: int | None = None) -> list[dict[str, Any]]:
@@ -58,7 +82,7 @@ class IncidentStore:
         if before_id is not None:
             stmt = stmt.where(table.c.id < before_id)
         with self.engine.connect() as conn:
-            return [_plain(row) for row in conn.execute(stmt).mappings()]
+            return _with_lineage(conn, [_plain(row) for row in conn.execute(stmt).mappings()])
 
     def active(self) -> list[dict[str, Any]]:
         """Every open or acknowledged incident (the tracker reloads them at start)."""

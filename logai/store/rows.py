@@ -31,6 +31,7 @@ class PreparedBatch:
     params: list[tuple]  # (row index in `rows`, position, value, type, concept)
     # verdicts stored with their events, in one transaction: (row index, *ANALYSIS_COLUMNS[1:])
     analyses: list[tuple] = field(default_factory=list)
+    merges: list[tuple[str, str]] = field(default_factory=list)  # (template id, the id it generalised into)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -57,9 +58,11 @@ def analysis_row(row: dict[str, Any], now: float) -> tuple:
 
 
 def prepare(batch: Sequence[tuple[str, Event]], now: float | None = None,
-            analyses: Sequence[tuple[int, dict[str, Any]]] = ()) -> PreparedBatch:
+            analyses: Sequence[tuple[int, dict[str, Any]]] = (),
+            merges: Sequence[tuple[str, str]] = ()) -> PreparedBatch:
     """(ingest key, event) pairs to row tuples; events without a timestamp take `now` (the ingest time).
-    `analyses`: (index in `batch`, verdict row) pairs, stored with their event when it is new."""
+    `analyses`: (index in `batch`, verdict row) pairs, stored with their event when it is new; `merges`:
+    templates that generalised while the batch was parsed (old id, new id), recorded in the same write."""
     now = time.time() if now is None else now
     rows: list[tuple] = []
     params: list[tuple] = []
@@ -70,4 +73,4 @@ def prepare(batch: Sequence[tuple[str, Event]], now: float | None = None,
                      _dumps([p.to_dict() for p in ev.params]), _dumps(ev.flags)))
         params.extend((index, position, p.value[:512], p.type, p.concept[:128] if p.concept else None)
                       for position, p in enumerate(ev.params[:MAX_INDEXED_PARAMS]))
-    return PreparedBatch(rows, params, [(index, *analysis_row(row, now)) for index, row in analyses])
+    return PreparedBatch(rows, params, [(index, *analysis_row(row, now)) for index, row in analyses], list(merges))

@@ -71,6 +71,9 @@ templates = Table(
     Column("count", BigInteger, nullable=False),
     Column("first_seen", Float, nullable=False),
     Column("last_seen", Float, nullable=False),
+    # set when the template generalised into another (the miner's `merged_into`), always to the one that
+    # stands for it now: such a template is counted under that one and not listed
+    Column("merged_into", String(32)),
 )
 Index("ix_templates_source", templates.c.source)
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, Table, create_engine, event, func, literal, select, text, tuple_
+from sqlalchemy import Engine, Table, create_engine, event, func, literal, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
@@ -143,6 +143,7 @@ class EventStore:
                     stored.add(row[KEY])
                     fresh.append(index)
             if not fresh:
+                _record_merges(conn, prepared.merges)
                 return WriteResult(0, len(prepared), analysis_ids=[None] * len(prepared.analyses))
             # ids are reserved up front, so parameter rows need no lookup of the events just inserted
             ids = dict(zip(fresh, _reserve_ids(conn, len(fresh)), strict=True))
@@ -152,6 +153,7 @@ class EventStore:
             if params:
                 _bulk_insert(conn, schema.event_params, PARAM_COLUMNS, params)
             self._count_templates(conn, rows)
+            _record_merges(conn, prepared.merges)
             analysis_ids = _insert_analyses(conn, prepared.analyses, ids)
         return WriteResult(len(fresh), len(prepared) - len(fresh), ids, analysis_ids)
 
@@ -336,8 +338,15 @@ class EventStore:
             last = (rows[-1].ts, rows[-1].id)
 
     def templates(self, source: str | None = None, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
-        t = schema.templates
-        stmt = select(t).order_by(t.c.count.desc(), t.c.template_id).limit(limit).offset(offset)
+        """Templates by count, as they stand now: one that generalised into another is not listed, and its
+        lines count under the one that replaced it."""
+        t, old = schema.templates, schema.templates.alias("old")
+        folded = (select(func.coalesce(func.sum(old.c.count), 0)).where(old.c.merged_into == t.c.template_id)
+                  .scalar_subquery())
+        count = (t.c.count + folded).label("count")
+        stmt = (select(t.c.template_id, t.c.source, t.c.template, count, t.c.first_seen, t.c.last_seen,
+                       t.c.merged_into)
+                .where(t.c.merged_into.is_(None)).order_by(count.desc(), t.c.template_id).limit(limit).offset(offset))
         if source:
             stmt = stmt.where(t.c.source == source)
         with self.engine.connect() as conn:
@@ -394,7 +403,8 @@ class EventStore:
 
             levels: dict[str, int] = dict(conn.execute(select(schema.events.c.level, func.count())
                                        .group_by(schema.events.c.level)).all())
-            return {"events": count(schema.events), "templates": count(schema.templates),
+            live = schema.templates.select().where(schema.templates.c.merged_into.is_(None)).subquery()
+            return {"events": count(schema.events), "templates": count(live),
                     "anomalies": count(schema.anomalies), "analyses": count(schema.analyses),
                     "dead_letters": count(schema.dead_letters),
                     "events_by_level": {str(k): v for k, v in levels.items()}}
@@ -440,6 +450,18 @@ def _reserve_ids(conn, n: int, table: Table = schema.events) -> list[int]:
         return [int(row[0]) for row in drawn]
     first = int(conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar()) + 1
     return list(range(first, first + n))
+
+
+def _record_merges(conn, merges: Sequence[tuple[str, str]]) -> None:
+    """Templates that generalised (old id -> new id): each old one, and every template already merged into
+    it, now points at what stands for the new one, so a lineage is one step deep whatever its length, and a
+    replayed batch (at least once) cannot point an old template back at one merged since."""
+    t = schema.templates
+    for old, new in merges:
+        target = conn.execute(select(t.c.merged_into).where(t.c.template_id == new)).scalar() or new
+        if target != old:
+            conn.execute(update(t).where((t.c.template_id == old) | (t.c.merged_into == old))
+                         .values(merged_into=target))
 
 
 def _insert_analyses(conn, analyses: list[tuple], event_ids: dict[int, int]) -> list[int | None]:
