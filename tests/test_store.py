@@ -89,6 +89,22 @@ def test_generalised_templates_count_under_the_one_that_replaced_them(store):
     assert [(t["template_id"], t["count"]) for t in store.templates(source="app")] == [("Tc", 5)]
 
 
+def test_console_and_loki_views_count_a_lineage_once(store):
+    """What changed, the sources page and Grafana's patterns read templates as they stand now too."""
+    from logai.store.logql import parse
+    from logai.store.loki_read import LokiReader
+    from logai.store.timeline import sources, template_changes
+
+    store.write([("app|0|1", make_event(1, "Ta"))])
+    store.write(rows.prepare([(f"app|0|{i}", make_event(i, "Tb")) for i in range(2, 5)], merges=[("Ta", "Tb")]))
+    changes = template_changes(store, 3600)
+    assert [(c["template_id"], c["recent"]) for c in changes] == [("Tb", 4)]
+    assert [(s["source"], s["templates"], s["events"]) for s in sources(store)] == [("app", 1, 4)]
+    start = calendar.timegm((2026, 11, 24, 9, 0, 0))
+    patterns = LokiReader(store).patterns(parse('{source="app"}'), start, start + 7200, 60)
+    assert [(p["pattern"], sum(n for _, n in p["samples"])) for p in patterns] == [("user <_> logged in", 4)]
+
+
 def test_a_store_newer_than_this_logai_is_refused(tmp_path):
     import sqlalchemy as sa
 

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import and_, select
 
 from logai.store import schema
-from logai.store.store import EventStore
+from logai.store.store import EventStore, replaced_templates
 
 OPEN_STATES = ("open", "acknowledged")
 _FIELDS = tuple(column.name for column in schema.incidents.columns if column.name != "id")
@@ -27,12 +27,7 @@ def _plain(row: Any) -> dict[str, Any]:
 def _with_lineage(conn: Any, incidents: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each incident's templates as they stand now: a template that generalised since the incident saw it
     counts under the one that replaced it (a stream's first line of an event has a template of its own)."""
-    t = schema.templates
-    ids = {tid for incident in incidents for tid in incident.get("templates") or {}}
-    if not ids:
-        return incidents
-    merged: dict[str, str] = {tid: new for tid, new in conn.execute(
-        select(t.c.template_id, t.c.merged_into).where(t.c.template_id.in_(ids), t.c.merged_into.is_not(None)))}
+    merged = replaced_templates(conn, [tid for incident in incidents for tid in incident.get("templates") or {}])
     if not merged:
         return incidents
     for incident in incidents:

@@ -16,7 +16,7 @@ from sqlalchemy import and_, func, literal, select, tuple_
 from logai.events import WILDCARD
 from logai.store import schema
 from logai.store.logql import LogQuery, Matcher, UnsupportedQuery
-from logai.store.store import EventStore
+from logai.store.store import EventStore, replaced_templates
 
 SOURCE_LABELS = ("source", "service_name")
 LABELS = ("level", "service_name", "source")
@@ -119,11 +119,14 @@ class LokiReader:
                 .group_by(c.c.template_id, bucket))
         if sources is not None:
             stmt = stmt.where(c.c.template_id.in_(select(t.c.template_id).where(t.c.source.in_(sources))))
-        series: dict[str, list[list[int]]] = {}
+        series: dict[str, dict[int, int]] = {}
         with self.store.engine.connect() as conn:
-            for template_id, at, count in conn.execute(stmt):
-                series.setdefault(template_id, []).append([int(at), int(count)])
-            top = sorted(series, key=lambda tid: -sum(n for _, n in series[tid]))[:MAX_PATTERNS]
+            found = conn.execute(stmt).all()
+            replaced = replaced_templates(conn, [template_id for template_id, _, _ in found])
+            for template_id, at, count in found:  # a replaced template's lines count under its replacement
+                steps = series.setdefault(replaced.get(template_id, template_id), {})
+                steps[int(at)] = steps.get(int(at), 0) + int(count)
+            top = sorted(series, key=lambda tid: -sum(series[tid].values()))[:MAX_PATTERNS]
             texts = dict(conn.execute(select(t.c.template_id, t.c.template).where(t.c.template_id.in_(top))).all())
-        return [{"pattern": (texts.get(tid) or "").replace(WILDCARD, "<_>"), "samples": sorted(series[tid])}
-                for tid in top]
+        return [{"pattern": (texts.get(tid) or "").replace(WILDCARD, "<_>"),
+                 "samples": sorted([at, n] for at, n in series[tid].items())} for tid in top]

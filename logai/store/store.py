@@ -452,6 +452,17 @@ def _reserve_ids(conn, n: int, table: Table = schema.events) -> list[int]:
     return list(range(first, first + n))
 
 
+def replaced_templates(conn, template_ids: Iterable[str]) -> dict[str, str]:
+    """Of `template_ids`, those that generalised into another, with the id that stands for each now."""
+    t = schema.templates
+    found: dict[str, str] = {}
+    for part in _chunks(sorted(set(template_ids))):
+        for template_id, merged_into in conn.execute(select(t.c.template_id, t.c.merged_into).where(
+                t.c.template_id.in_(part), t.c.merged_into.is_not(None))):
+            found[template_id] = merged_into
+    return found
+
+
 def _record_merges(conn, merges: Sequence[tuple[str, str]]) -> None:
     """Templates that generalised (old id -> new id): each old one, and every template already merged into
     it, now points at what stands for the new one, so a lineage is one step deep whatever its length, and a

@@ -14,7 +14,7 @@ from sqlalchemy import and_, case, func, literal, select
 
 from logai.events import ERROR_LEVELS
 from logai.store import schema
-from logai.store.store import EventStore, escape_like
+from logai.store.store import EventStore, escape_like, replaced_templates
 
 
 def latest_bucket(store: EventStore) -> float | None:
@@ -112,17 +112,27 @@ def template_changes(store: EventStore, window_s: float, *, source: str | None =
     if source:
         stmt = stmt.where(c.c.template_id.in_(select(t.c.template_id).where(t.c.source == source)))
     with store.engine.connect() as conn:
-        counts = {row.template_id: (int(row.recent), int(row.before)) for row in conn.execute(stmt)}
-        rows = {row.template_id: dict(row._mapping) for row in conn.execute(
-            select(t).where(t.c.template_id.in_(list(counts))))} if counts else {}
+        found = conn.execute(stmt).all()
+        replaced = replaced_templates(conn, [r.template_id for r in found])
+        counts: dict[str, tuple[int, int]] = {}
+        for r in found:  # a replaced template's lines count under the one that stands now
+            key = replaced.get(r.template_id, r.template_id)
+            recent_n, before_n = counts.get(key, (0, 0))
+            counts[key] = (recent_n + int(r.recent), before_n + int(r.before))
+        rows: dict[str, dict[str, Any]] = {r.template_id: {str(k): v for k, v in r._mapping.items()}
+                                           for r in conn.execute(select(t).where(
+                                               t.c.template_id.in_([*counts, *replaced])))} if counts else {}
+    first_seen = {key: row["first_seen"] for key, row in rows.items()}
+    for old, key in replaced.items():  # a lineage is seen since its first template
+        if old in rows and key in rows:
+            first_seen[key] = min(first_seen[key], rows[old]["first_seen"])
     out = []
     for template_id, (now, then) in counts.items():
         row = rows.get(template_id)
         if row is None:
             continue
-        new = row["first_seen"] >= end - window_s
-        out.append({**{str(k): v for k, v in row.items()}, "recent": now, "before": then, "new": new,
-                    "change": round((now + 1) / (then + 1), 3)})
+        new = first_seen[template_id] >= end - window_s
+        out.append({**row, "recent": now, "before": then, "new": new, "change": round((now + 1) / (then + 1), 3)})
     out.sort(key=lambda r: -abs(math.log(r["change"])))
     return out[:limit]
 
@@ -133,7 +143,9 @@ def sources(store: EventStore) -> list[dict[str, Any]]:
     with store.engine.connect() as conn:
         found = {row.source: {"source": row.source, "templates": int(row.templates), "events": int(row.events),
                               "last_seen": row.last_seen, "dead_letters": 0}
-                 for row in conn.execute(select(t.c.source, func.count().label("templates"),
+                 for row in conn.execute(select(t.c.source,
+                                                func.sum(case((t.c.merged_into.is_(None), 1), else_=0))
+                                                .label("templates"),
                                                 func.sum(t.c.count).label("events"),
                                                 func.max(t.c.last_seen).label("last_seen")).group_by(t.c.source))}
         for source, n in conn.execute(select(d.c.source, func.count()).group_by(d.c.source)):
