@@ -73,6 +73,8 @@ def merge_tokens(message_token: str, template_token: str) -> str:
 
 
 _CLOSING = {"(": ")", "[": "]", "{": "}", "'": "'", '"': '"'}
+_CLOSERS = frozenset(_CLOSING.values())
+_KEY_ENDS = ("=", ":")  # what ends a key: `user=`, `status:`
 
 
 def _shared_ends(left: list[str], right: list[str]) -> str:
@@ -86,17 +88,17 @@ def _shared_ends(left: list[str], right: list[str]) -> str:
     while head < shortest and left[head] == right[head]:
         head += 1
     head -= head % 2  # end on a separator
-    while head and not left[head - 1].endswith(("=", ":")) and head != 2:
+    while head > 2 and not left[head - 1].endswith(_KEY_ENDS):
         head -= 2  # back to a key: `user=`, `(uid=`
     tail = 0
     while tail < shortest - head - 1 and left[-1 - tail] == right[-1 - tail]:
         tail += 1
     tail -= tail % 2  # begin on a separator
-    while tail and left[len(left) - tail][0] not in _CLOSING.values():
+    while tail and left[-tail][0] not in _CLOSERS:
         tail -= 2  # only closing brackets and quotes: `)` of `(uid=0)`
-    if head == 2 and not left[1].endswith(("=", ":")):  # no key: only a bracket pair, `[<*>]`
+    if head == 2 and not left[1].endswith(_KEY_ENDS):  # no key: only a bracket pair, `[<*>]`
         closing = _CLOSING.get(left[1]) if left[0] == "" else None
-        if closing is None or not tail or not left[len(left) - tail].startswith(closing):
+        if closing is None or not tail or not left[-tail].startswith(closing):
             return WILDCARD
     return "".join(left[:head]) + WILDCARD + "".join(left[len(left) - tail:])
 

@@ -36,9 +36,9 @@ def _with_lineage(conn: Any, incidents: list[dict[str, Any]]) -> list[dict[str, 
         for tid, entry in entries:
             target = merged.get(tid, tid)
             if target in folded:
-                folded[target] = {**folded[target], "count": folded[target]["count"] + entry["count"]}
+                folded[target]["count"] += entry["count"]
             else:
-                folded[target] = dict(entry)
+                folded[target] = dict(entry)  # a copy: the count above adds to it, not to the row read
         incident["templates"] = folded
     return incidents
 
