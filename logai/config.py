@@ -307,7 +307,8 @@ class AlertsConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     enabled: bool = Field(True, description="group anomalies and abnormal verdicts into incidents")
-    gap_s: float = Field(300.0, gt=0, description="event-time gap within which a signal joins an open incident")
+    gap_s: float = Field(300.0, gt=0, description="event-time gap within which a signal of a template that no open "
+                                                  "incident holds joins a related one")
     quiet_s: float = Field(600.0, gt=0, description="an incident with no new signal for this long resolves")
     group_by: list[str] = Field(default_factory=list, description="event fields that split a source's incidents "
                                                                   "(e.g. host)")

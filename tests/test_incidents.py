@@ -29,14 +29,25 @@ def test_ten_thousand_signals_of_one_template_are_one_incident():
 def test_grouping_by_source_gap_and_related_templates():
     tracker = IncidentTracker(gap_s=60, related_similarity=0.5)
     first = tracker.observe([signal(1000)], now=0).opened[0]
-    # a reworded template of the same failure joins; an unrelated one, another source, or a later burst do not
+    # a reworded template of the same failure joins; an unrelated one, another source, or a related one an
+    # hour later do not
     assert tracker.observe([signal(1010, "T2", TIMEOUT.replace("Read", "Connect"))], now=1).opened == []
     assert len(tracker.observe([signal(1020, "T3", DECLINED)], now=2).opened) == 1
     assert len(tracker.observe([signal(1020, source="billing")], now=3).opened) == 1
-    assert len(tracker.observe([signal(1000 + 3600)], now=4).opened) == 1
+    assert len(tracker.observe([signal(1000 + 3600, "T4", TIMEOUT.replace("Read", "Write"))], now=4).opened) == 1
     # a burst without a template (error rate) joins the source's latest incident
     assert tracker.observe([signal(1030, None, None, kind="error_rate")], now=5).opened == []
     assert set(first.templates) == {"T1", "T2"} and first.count == 2
+
+
+def test_a_template_recurring_while_its_incident_is_open_is_the_same_page():
+    """Apache's error log in Loghub: the same mod_jk error in bursts minutes to hours apart, read in one go. While
+    the first incident is open, every burst joins it; once it resolved, the next burst opens a new one."""
+    tracker = IncidentTracker(gap_s=60, quiet_s=600)
+    bursts = [signal(1000 + hour * 3600 + i) for hour in range(24) for i in range(5)]
+    assert len(tracker.observe(bursts, now=0).opened) == 1 and tracker.open_count == 1
+    assert len(tracker.expire(now=600).resolved) == 1
+    assert len(tracker.observe([signal(1000 + 25 * 3600)], now=700).opened) == 1
 
 
 def test_a_flood_of_distinct_templates_is_capped_per_source():

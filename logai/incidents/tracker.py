@@ -1,9 +1,10 @@
 """`IncidentTracker`: groups signals (abnormal verdicts, detector anomalies) into incidents, in memory.
 
-A signal joins an open incident of the same source and group labels when it falls within `gap_s` of event
-time and its template is the incident's, or related to one of them (word overlap), or it names no template
-(an error-rate burst). Otherwise it opens an incident. An incident with no new signal for `quiet_s` of wall
-clock resolves. The tracker only decides; `IncidentService` stores, summarises and alerts.
+A signal joins an open incident of the same source and group labels that already holds its template, whenever
+it falls; or one within `gap_s` of event time whose templates are related to its own (word overlap), or any
+one within `gap_s` when it names no template (an error-rate burst). Otherwise it opens an incident. An
+incident with no new signal for `quiet_s` of wall clock resolves. The tracker only decides;
+`IncidentService` stores, summarises and alerts.
 """
 
 from __future__ import annotations
@@ -161,14 +162,17 @@ class IncidentTracker:
         return changes
 
     def _match(self, incidents: list[Incident], signal: Signal) -> Incident | None:
+        if signal.template_id is not None:
+            # an open incident that holds the template takes it back whenever it recurs, as Alertmanager keeps
+            # one alert per fingerprint while it fires: a burst after a lull is not a second page
+            for incident in incidents:
+                if signal.template_id in incident.templates:
+                    return incident
         near = [i for i in incidents if i.start_ts - self.gap_s <= signal.ts <= i.end_ts + self.gap_s]
         if not near:
             return None
         if signal.template_id is None:
             return max(near, key=lambda i: i.updated_at)
-        for incident in near:
-            if signal.template_id in incident.templates:
-                return incident
         words = template_words(signal.template or "")
         best = max(near, key=lambda i: jaccard(words, i.words))
         if jaccard(words, best.words) >= self.related_similarity:
