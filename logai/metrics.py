@@ -66,6 +66,9 @@ INCIDENT_SIGNALS_DROPPED = Counter("logai_incident_signals_dropped_total", "Abno
                                    "grouped into incidents: the tracker's queue was full", registry=REGISTRY)
 INCIDENT_SUMMARIES = Counter("logai_incident_summaries_total", "Incident summaries, by who wrote them (llm, "
                              "template)", ["by"], registry=REGISTRY)
+INCIDENT_SUMMARY_FIELDS = Counter("logai_incident_summary_fields_total", "Fields of LLM-asked incident summaries, by "
+                                  "field and who wrote what stands (llm: it passed the checks, template)",
+                                  ["field", "by"], registry=REGISTRY)
 ALERT_DELIVERIES = Counter("logai_alert_deliveries_total", "Alert delivery attempts by receiver and outcome (sent, "
                            "failed: retried, dead: given up)", ["receiver", "outcome"], registry=REGISTRY)
 ALERT_DELAY = Histogram("logai_alert_delivery_delay_seconds", "From a notification's creation to its delivery",

@@ -47,6 +47,7 @@ from logai.parsing.lines import decode_line  # noqa: E402
 from logai.pipeline import Pipeline  # noqa: E402
 from pipelines import hdfs_like  # noqa: E402
 from pipelines.drain3_baseline import HDFS_SETTINGS, VanillaDrain  # noqa: E402
+from pipelines.local_services import baseline_command  # noqa: E402
 from pipelines.parse_stages import STAGES  # noqa: E402
 from pipelines.process_measure import run_measured  # noqa: E402
 from pipelines.reporting import write_report  # noqa: E402
@@ -200,13 +201,6 @@ def median_clis(commands: dict[str, list[str]], lines: int, repeats: int) -> dic
             print(f"  [speed] {label} run {i + 1}: {runs[label][-1]['lines_per_s']:,.0f} lines/s, "
                   f"{runs[label][-1]['peak_rss_mb']:.0f} MB", flush=True)
     return {label: median_of(done) for label, done in runs.items()}
-
-
-def baseline_command(checkout: Path, args: list[str]) -> list[str]:
-    """`logai ARGS` as an older checkout of logai runs it, in this environment (same Python, same libraries).
-    `-P`: the working directory is not put before PYTHONPATH, where it would import this checkout's logai."""
-    return ["env", f"PYTHONPATH={checkout}", sys.executable, "-P", "-c",
-            "import sys; from logai.cli.main import cli; sys.exit(cli())", *args]
 
 
 def stage_profile(path: Path, format_name: str | None, checkout: Path | None = None) -> dict[str, Any]:

@@ -50,12 +50,20 @@ def wait_ready(base_url: str, process: subprocess.Popen | None = None, timeout: 
         time.sleep(0.2)
 
 
+def baseline_command(checkout: Path, args: Sequence[str]) -> list[str]:
+    """`logai ARGS` as an older checkout of logai runs it, in this environment (same Python, same libraries).
+    `-P`: the working directory is not put before PYTHONPATH, where it would import this checkout's logai."""
+    return ["env", f"PYTHONPATH={checkout}", sys.executable, "-P", "-c",
+            "import sys; from logai.cli.main import cli; sys.exit(cli())", *args]
+
+
 class ServeProcess:
     """`logai serve` in a process of its own on a free port, with `data_dir: <folder>/data` plus any YAML in
-    `config`, and `args` after `serve` (a syslog port, files to ingest). Ready to answer once constructed.
+    `config`, and `args` after `serve` (a syslog port, files to ingest); `checkout`: an older logai's (a
+    baseline). Ready to answer once constructed.
     Its output goes to `<folder>/serve.log` (a pipe nobody reads could fill and stall a chatty server)."""
 
-    def __init__(self, folder: Path, config: str = "", args: Sequence[str] = ()):
+    def __init__(self, folder: Path, config: str = "", args: Sequence[str] = (), checkout: Path | None = None):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.data = folder / "data"
@@ -65,8 +73,9 @@ class ServeProcess:
         config_file.write_text(f"data_dir: {self.data}\n{config}")
         started = time.perf_counter()
         with self.log.open("wb") as output:
-            self.proc = subprocess.Popen([LOGAI, "--config", str(config_file), "serve", "--port", str(self.port),
-                                          *args], stdout=output, stderr=subprocess.STDOUT)
+            command = ["--config", str(config_file), "serve", "--port", str(self.port), *args]
+            self.proc = subprocess.Popen(baseline_command(checkout, command) if checkout else [LOGAI, *command],
+                                         stdout=output, stderr=subprocess.STDOUT)
         try:
             wait_ready(self.base, self.proc)
         except RuntimeError as exc:

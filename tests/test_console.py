@@ -75,6 +75,7 @@ def test_pages_search_and_feedback_in_a_real_browser(tmp_path):
             page.wait_for_selector("svg.chart polyline")  # the last hour of data, drawn
             page.goto(f"{server.base}/#/incidents/{incident_id}")
             page.wait_for_selector("svg.chart polyline")  # the incident's timeline
+            assert "Affected: payments-api.log" in page.locator("main p").first.inner_text()  # its summary's
             page.goto(f"{server.base}/#/templates")
             page.wait_for_selector("svg.spark path")  # each template's counts, from one /v1/template-series call
 

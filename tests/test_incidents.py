@@ -4,6 +4,7 @@ real peers in test_alerts.py)."""
 from __future__ import annotations
 
 from logai.incidents.summary import Summarizer, template_summary
+from logai.incidents.summary_checks import check, entities
 from logai.incidents.tracker import IncidentTracker, Signal
 
 TIMEOUT = "Unhandled exception for order <*> java.net.SocketTimeoutException: Read timed out"
@@ -73,6 +74,46 @@ def test_template_summary_names_its_templates_and_says_why():
     assert summary["evidence_template_ids"][0] == "T1" and "SocketTimeoutException" in summary["suspected_cause"]
 
 
+def declined_incident() -> dict:
+    samples = [{"content": f"Payment pay_{n} declined: code=insufficient_funds user={user}",
+                "params": [["Payment", f"pay_{n}"], ["code", "insufficient_funds"], ["user", user], ["state", "6"]]}
+               for n, user in [(1643396775, "gus"), (3412609344, "chen.wei"), (9981432030, "chen.wei")]]
+    return {"id": 2, "source": "payments-api", "count": 3, "severity": "warning", "signals": {"verdict": 3},
+            "group_labels": {}, "templates": {"Tacc9ffa56eb00340": {"template": DECLINED, "count": 3}},
+            "samples": samples}
+
+
+def test_summary_checks_reject_what_the_small_model_wrote():
+    """Fields the packaged SmolLM2 wrote on the Loghub and example-log incidents (reports/summaries) fail; a
+    plain summary of the same incident passes."""
+    incident = declined_incident()
+    written = {"title": "pay_5726629540", "suspected_cause": "insufficient_funds", "next_steps": [".*Payment*"]}
+    assert set(check(written, incident)) == {"title", "suspected_cause", "next_steps"}
+    for title in ["Tacc9ffa56eb00340", "suspected_cause", "Payment pay_1643396775 declined", "Demonstration",
+                  "./src/12/1/1/1"]:
+        assert "title" in check({**written, "title": title}, incident), title
+    garbled = {"title": "Payments declined in com.example.PaymentServise"}  # a class name the logs never state
+    assert check(garbled, incident)["title"].startswith("a name not in the incident's logs")
+    assert check({"title": "Payments declined for user chen.wei"}, incident) == {}  # one the samples state
+    copied = {"next_steps": ["Payment declined: code=insufficient_funds user=gus"]}
+    assert check(copied, incident)["next_steps"] == "a copied log line"
+    plain = {"title": "Payments declined for insufficient funds",
+             "suspected_cause": "Customers' cards are declined because their accounts lack funds",
+             "next_steps": ["Check the payment provider's status page", "Ask support whether users complain"]}
+    assert check(plain, incident) == {}
+
+
+def test_the_template_summary_names_what_repeats_and_who_is_affected():
+    incident = declined_incident()
+    summary = template_summary(incident, "no LLM configured")
+    assert summary["title"].startswith("3 abnormal signals in payments-api: Payment <*> declined")
+    assert "code=insufficient_funds (x3)" in summary["suspected_cause"]
+    assert summary["next_steps"][0] == "Check code insufficient_funds: 3 of the 3 sample events name it"
+    # entities: the source first, then what the samples name, most often first; a bare number is no one
+    assert entities(incident)[:3] == ["payments-api", "code=insufficient_funds", "user=chen.wei"]
+    assert not any(e.startswith("state=") for e in entities(incident))
+
+
 def test_a_dead_llm_server_leaves_a_template_summary(tmp_path):
     from logai.config import LlmConfig
     from logai.llm.factory import build_backend
@@ -99,10 +140,16 @@ def test_llm_summary_with_the_packaged_model_follows_the_schema():
         summary, by = Summarizer(backend).summarize({**incident.row(), "id": 1})
     finally:
         backend.close()
-    assert by == "llm", summary
     assert set(summary) >= {"title", "suspected_cause", "affected", "evidence_template_ids", "next_steps"}
     assert set(summary["evidence_template_ids"]) <= {"Ta1", "Tb2"}
     assert summary["tokens"]["completion"] > 0
+    # every field the LLM kept passed its check; the others are the template summary's, and the note says why
+    assert by in ("llm", "template") and set(summary["fields_by"].values()) <= {"llm", "template"}
+    kept = {name: value for name, value in summary.items() if summary["fields_by"].get(name) == "llm"}
+    assert check(kept, {**incident.row(), "id": 1}) == {}
+    assert set(summary["affected"]) <= set(entities(incident.row()))
+    replaced = [name for name, who in summary["fields_by"].items() if who == "template"]
+    assert all(name in summary.get("note", "") for name in replaced if name in ("title", "suspected_cause"))
 
 
 def test_an_incident_lists_its_templates_as_they_stand_now(tmp_path):

@@ -4,7 +4,9 @@ the LLM is off, down, over budget or off-contract, from the incident's templates
 The LLM reads the incident's templates with their counts, sample events and parameters, what the detectors
 said, and the most similar past cases (the router's error-prone cases, operators' corrections included).
 The summary mostly copies names and templates from that prompt, which is where speculative decoding pays.
-Evidence ids are constrained to the incident's own template ids.
+Evidence ids are constrained to the incident's own template ids, and what it affects to the incident's own
+source, labels and parameters. The free-text fields must pass `summary_checks`; one that fails is replaced by
+the template summary's, and `fields_by` says who wrote each field.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import logging
 from collections import Counter
 from typing import Any
 
+from logai import metrics
+from logai.incidents.summary_checks import FIELDS, check, entities, is_entity, sample_values
 from logai.llm.backend import Backend
 from logai.llm.types import Constraint, GenerationRequest, SamplingParams
 from logai.route.budget import LlmBudget
@@ -21,7 +25,6 @@ from logai.route.cases import Case, CaseLibrary
 
 log = logging.getLogger(__name__)
 
-FIELDS = ("title", "suspected_cause", "affected", "evidence_template_ids", "next_steps")
 SYSTEM = ("You are an expert site reliability engineer on call. Summarise incidents from their logs for a "
           "colleague: a short title, the most likely cause in one sentence, what is affected (services, hosts, "
           "users), the ids of the templates that show it, and what to check first. Answer with JSON only.")
@@ -30,15 +33,16 @@ NORMAL_LABELS = frozenset({"normal", "benign", "ok"})
 MAX_TEMPLATES = 8
 
 
-def summary_schema(template_ids: list[str]) -> dict[str, Any]:
+def summary_schema(template_ids: list[str], affected: list[str] | None = None) -> dict[str, Any]:
     ids: dict[str, Any] = {"enum": template_ids} if template_ids else {"type": "string", "maxLength": 32}
+    names: dict[str, Any] = {"enum": affected} if affected else {"type": "string", "maxLength": 60}
     # the title comes last: asked first, SmolLM2 wrote the next key's name as the title; a one-shot example in
     # the prompt was worse (copied into 20 of 20 summaries in reports/alerts)
     return {
         "type": "object",
         "properties": {
             "suspected_cause": {"type": "string", "maxLength": 240},
-            "affected": {"type": "array", "items": {"type": "string", "maxLength": 60}, "maxItems": 4},
+            "affected": {"type": "array", "items": names, "maxItems": 4},
             "evidence_template_ids": {"type": "array", "items": ids, "maxItems": 3},
             "next_steps": {"type": "array", "items": {"type": "string", "maxLength": 120}, "maxItems": 3},
             "title": {"type": "string", "maxLength": 100},
@@ -78,17 +82,26 @@ def build_messages(incident: dict[str, Any], cases: list[tuple[Case, float]]) ->
 
 
 def template_summary(incident: dict[str, Any], why: str) -> dict[str, Any]:
-    """The summary without an LLM: the most frequent templates, said plainly. `why` says why no LLM wrote it."""
+    """The summary without an LLM: the most frequent template and the values its samples repeat, said plainly.
+    `why` says why no LLM wrote it."""
     top = _top_templates(incident)
     first = (top[0][1].get("template") or "").strip() if top else ""
+    count = incident["count"]
     kinds = ", ".join(sorted(incident["signals"]))
+    repeated = [(name, value, n) for (name, value), n in sample_values(incident).most_common(3) if n > 1]
+    cause = f"Most frequent pattern ({top[0][1]['count']} of {count} signals): {first[:200]}" if first else \
+        f"Detectors: {kinds}"
+    if repeated:
+        cause += "; in the samples, " + ", ".join(f"{name}={value} (x{n})" for name, value, n in repeated)
     return {
-        "title": f"{incident['count']} abnormal signals in {incident['source']}"
+        "title": f"{count} abnormal signal{'s' if count != 1 else ''} in {incident['source']}"
                  + (f": {first[:80]}" if first else ""),
-        "suspected_cause": f"Most frequent pattern: {first[:200]}" if first else f"Detectors: {kinds}",
-        "affected": [incident["source"], *[f"{k}={v}" for k, v in (incident.get("group_labels") or {}).items()]][:4],
+        "suspected_cause": cause,
+        "affected": entities(incident)[:4],
         "evidence_template_ids": [tid for tid, _ in top[:3]],
-        "next_steps": [f"Read the sample events of template {tid}" for tid, _ in top[:2]]
+        "next_steps": [*[f"Check {name} {value}: {n} of the {len(incident['samples'])} sample events name it"
+                         for name, value, n in repeated if is_entity(value)][:1],
+                       *(f"Read the sample events of template {tid}" for tid, _ in top[:2])][:3]
                       or ["Read the incident's sample events"],
         "generated_by": "template",
         "note": why,
@@ -112,19 +125,20 @@ class Summarizer:
         if self.budget is not None and not self.budget.try_acquire():
             return template_summary(incident, "over the summary budget (alerts.max_summaries_per_day)"), "template"
         try:
-            return self._ask(incident), "llm"
+            return self._ask(incident)
         except Exception as exc:  # the LLM down, slow or off-contract: the person still gets a summary
             log.warning("LLM summary of incident %s failed, a template summary stands: %s", incident.get("id"), exc)
             return template_summary(incident, f"LLM unavailable: {str(exc)[:200]}"), "template"
 
-    def _ask(self, incident: dict[str, Any]) -> dict[str, Any]:
+    def _ask(self, incident: dict[str, Any]) -> tuple[dict[str, Any], str]:
         assert self.backend is not None
         top = _top_templates(incident)
         found: list[tuple[Case, float]] = []
         if self.cases is not None and len(self.cases) and top:
             found = self.cases.search(top[0][1].get("template") or "", self.k)
-        request = GenerationRequest(messages=build_messages(incident, found),
-                                    constraint=Constraint.json_schema(summary_schema([tid for tid, _ in top])),
+        named = entities(incident)
+        schema = summary_schema([tid for tid, _ in top], named)
+        request = GenerationRequest(messages=build_messages(incident, found), constraint=Constraint.json_schema(schema),
                                     sampling=SamplingParams(max_tokens=self.max_tokens, temperature=0.0))
         result = self.backend.generate([request])[0]
         data = json.loads(result.text)  # an off-contract answer (truncated, not JSON) raises: template summary
@@ -133,12 +147,24 @@ class Summarizer:
             raise ValueError(f"the LLM's summary lacks {missing}")
         known = {tid for tid, _ in top}
         data["evidence_template_ids"] = [t for t in data["evidence_template_ids"] if t in known]
+        data["affected"] = [a for a in data["affected"] if a in named]  # a server that ignored the schema
         for name in ("affected", "evidence_template_ids", "next_steps"):  # a small model repeats itself
             data[name] = list(dict.fromkeys(data[name]))
-        title = str(data["title"]).strip()
-        if len(title) < 8 or title in FIELDS:  # a small model may echo a field name instead of a title
-            data["title"] = template_summary(incident, "")["title"]
-        data["generated_by"] = "llm"
+        problems = check(data, incident)
+        fallback = template_summary(incident, "")
+        fields_by = {}
+        for name in FIELDS:
+            if name in problems or not data[name]:
+                data[name], fields_by[name] = fallback[name], "template"
+            else:
+                fields_by[name] = "llm"
+            metrics.INCIDENT_SUMMARY_FIELDS.labels(field=name, by=fields_by[name]).inc()
+        by = "llm" if any(fields_by[name] == "llm" for name in ("title", "suspected_cause", "next_steps")) \
+            else "template"
+        data["generated_by"], data["fields_by"] = by, fields_by
+        if problems:
+            data["note"] = "the LLM's " + "; ".join(f"{name}: {why}" for name, why in problems.items()) + \
+                           " (replaced by the template summary's)"
         data["tokens"] = {"prompt": result.prompt_tokens, "completion": result.completion_tokens,
                           "accepted_draft": result.accepted_tokens, "forward_passes": result.forward_passes}
-        return data
+        return data, by

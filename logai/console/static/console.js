@@ -134,7 +134,8 @@ const pages = {
     const deliveries = i.deliveries.map((d) => `<tr><td>${esc(d.receiver)}</td><td>${esc(d.kind)}</td><td>${esc(d.state)}</td><td>${d.attempts}</td><td>${when(d.sent_at)}</td><td class="mono">${esc(d.last_error ?? "")}</td></tr>`);
     const ack = i.state === "open" ? `<button type="button" data-action="ack" data-id="${i.id}">Acknowledge</button>` : "";
     return `<h1>Incident #${i.id} <span class="sev-${esc(i.severity)}">${esc(i.severity)}</span> <span class="state-${esc(i.state)}">${esc(i.state)}</span> ${ack}</h1>` +
-      `<p><b>${esc(s.title ?? "")}</b><br>${esc(s.suspected_cause ?? "")}</p>` +
+      `<p><b>${esc(s.title ?? "")}</b><br>${esc(s.suspected_cause ?? "")}` +
+      `${s.affected?.length ? `<br>Affected: ${s.affected.map(esc).join(", ")}` : ""}</p>` +
       `<p class="muted">summary by ${esc(i.summary_by ?? "-")}${s.note ? ` (${esc(s.note)})` : ""} · source ${esc(i.source)} · ${i.count} signals · ` +
       `${when(i.start_ts)} to ${when(i.end_ts)}${i.acked_by ? ` · acknowledged by ${esc(i.acked_by)}` : ""}</p>` +
       (s.next_steps?.length ? `<h2>Next steps</h2><ul>${s.next_steps.map((x) => `<li>${esc(x)}</li>`).join("")}</ul>` : "") +
