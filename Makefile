@@ -3,7 +3,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install peers run test lint bench-stream bench-startup bench-formats bench-doors bench-hostile bench-alerts bench-console screenshots bench-parsing bench-semantics bench-decoding bench-anomaly train-semantics train-router bench-adaptive train-default-router bench-default-router bench-verdicts eval-logeval
+.PHONY: install peers run test lint bench-stream bench-startup bench-formats bench-doors bench-hostile bench-alerts bench-summaries bench-console screenshots bench-parsing bench-semantics bench-decoding bench-anomaly train-semantics train-router bench-adaptive train-default-router bench-default-router bench-verdicts eval-logeval
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -53,6 +53,9 @@ screenshots: install peers
 
 bench-alerts: install peers
 	$(PY) pipelines/bench_alerts.py --out reports/alerts
+
+bench-summaries: install
+	$(PY) pipelines/bench_summaries.py --out reports/summaries
 
 bench-doors: install
 	$(PY) pipelines/bench_doors.py --out reports/doors
