@@ -70,6 +70,26 @@ def test_the_product_never_reads_the_benchmark_data(tmp_path):
     assert labels == ["abnormal", "normal"]
 
 
+def test_analyze_reads_a_file_in_its_detected_format_one_verdict_per_record(tmp_path):
+    """A Java log with a stack trace, as `logai parse` reads it: the format is detected and the trace belongs to
+    its record, so five records get five verdicts, not one per physical line."""
+    head = "2026-11-30 10:00:0{} {} [exec-1] c.e.payments.Gateway - {}"
+    lines = [head.format(1, "INFO ", "charge ok for order 41"),
+             head.format(2, "ERROR", "Unhandled exception for order 42"),
+             "java.net.SocketTimeoutException: Read timed out", "\tat java.base/java.net.Socket.read(Socket.java:1)",
+             "\tat c.e.payments.Gateway.charge(Gateway.java:88)",
+             head.format(3, "INFO ", "charge ok for order 43"), head.format(4, "INFO ", "charge ok for order 44"),
+             head.format(5, "WARN ", "retrying order 45")]
+    (tmp_path / "app.log").write_text("\n".join(lines) + "\n")
+    out = subprocess.run([str(Path(sys.executable).with_name("logai")), "analyze", "--no-llm", "--input",
+                          "app.log"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert [json.loads(line)["line"] for line in out.stdout.splitlines()] == [1, 2, 6, 7, 8]
+    bad = subprocess.run([str(Path(sys.executable).with_name("logai")), "analyze", "--no-llm", "--format", "nope",
+                          "--input", "app.log"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert bad.returncode != 0 and "unknown log format 'nope'" in bad.stderr and "Traceback" not in bad.stderr
+
+
 class _RandomLlm:
     """A deliberately bad LLM: a random label from the offered ones (the JSON the router's grammar asks for)."""
 

@@ -15,13 +15,17 @@ import orjson
 @click.option("--task", default="anomaly", show_default=True, help="A task the router was trained for.")
 @click.option("--router", "router_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Router folder from `logai router train` (default: route.model_dir, else the shipped one).")
-@click.option("--format", "format_name", default="generic", show_default=True, help="Log format of the lines.")
+@click.option("--format", "format_name", default=None,
+              help="Log format (see `logai formats`); default: detected from the file's first lines, as `logai "
+                   "parse` does (multi-line records such as stack traces are one verdict), or generic on stdin.")
 @click.option("--no-llm", is_flag=True, help="Small model only: no LLM is loaded or called.")
 @click.option("--batch", type=int, default=256, show_default=True, help="Lines per small-model batch.")
 @click.pass_obj
-def analyze(obj, input_path: Path | None, task: str, router_dir: Path | None, format_name: str, no_llm: bool,
-            batch: int) -> None:
+def analyze(obj, input_path: Path | None, task: str, router_dir: Path | None, format_name: str | None,
+            no_llm: bool, batch: int) -> None:
     """One JSON verdict per line: label, path (slm / llm / slm_fallback), uncertainty, reason, cases."""
+    from logai.parsing.formats import UnknownFormatError
+    from logai.parsing.lines import sample_lines
     from logai.pipeline import Pipeline
     from logai.route.analysis import AnalysisService, build_router  # torch: imported here, not at start-up
 
@@ -35,6 +39,12 @@ def analyze(obj, input_path: Path | None, task: str, router_dir: Path | None, fo
     if task not in router.models:
         raise click.ClickException(f"unknown task {task!r}; this router knows {sorted(router.models)}")
     pipeline = Pipeline(settings, route=AnalysisService(router), route_task=task)
+    if format_name is None:
+        format_name = pipeline.detect_format(sample_lines(input_path)) if input_path else "generic"
+    try:
+        pipeline.registry.get(format_name)
+    except UnknownFormatError as exc:
+        raise click.ClickException(str(exc)) from exc
     stream = input_path.open("rb") if input_path else sys.stdin.buffer
     try:
         for event, verdict in pipeline.analyze_stream(stream, source=str(input_path or "stdin"),
