@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -25,3 +27,18 @@ def pick_dtype(device: torch.device, dtype: str | None = None) -> torch.dtype:
     except OSError:
         flags = ""
     return torch.bfloat16 if ("avx512_bf16" in flags or "amx_bf16" in flags) else torch.float32
+
+
+@contextmanager
+def quiet_loading() -> Iterator[None]:
+    """Load local weights without transformers' per-tensor progress bar: it takes milliseconds and would
+    print a bar on every CLI run and service start. Slow work (the one-time GGUF conversion) keeps its bar."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()

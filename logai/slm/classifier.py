@@ -27,7 +27,7 @@ from sklearn.base import BaseEstimator
 
 from logai import __version__
 from logai.calibration import fit_temperature
-from logai.devices import pick_device, pick_dtype
+from logai.devices import pick_device, pick_dtype, quiet_loading
 from logai.paths import read_manifest
 from logai.scores import macro_f1
 from logai.slm.uncertainty import McPrediction, allowed_mask, deterministic, merge, summarise
@@ -267,10 +267,11 @@ class SlmClassifier(BaseEstimator):
         self.history_ = list(manifest.get("history", []))
         self.train_seconds_ = float(manifest.get("train_seconds", 0.0))
         self.device_ = pick_device(device)
-        self.tokenizer_ = AutoTokenizer.from_pretrained(path)
-        # safetensors only: a pytorch_model.bin is a pickle
-        self.model_ = AutoModelForSequenceClassification.from_pretrained(path, use_safetensors=True).to(
-            self.device_).eval()
+        with quiet_loading():
+            self.tokenizer_ = AutoTokenizer.from_pretrained(path)
+            # safetensors only: a pytorch_model.bin is a pickle
+            self.model_ = AutoModelForSequenceClassification.from_pretrained(path, use_safetensors=True).to(
+                self.device_).eval()
         if self.model_.config.num_labels != len(self.labels_):
             raise ValueError(f"{path}: the model has {self.model_.config.num_labels} outputs but the manifest "
                              f"lists {len(self.labels_)} labels")
