@@ -19,6 +19,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from logai import metrics
@@ -237,6 +238,10 @@ class Pipeline:
     def detect_format(self, sample: Iterable[bytes]) -> str:
         """The format of a file or stream, from its first lines."""
         return format_detect.detect_format([decode_line(raw)[0] for raw in sample], self.registry)
+
+    def detect_file_format(self, path: Path) -> str:
+        """The format of a file, from its first lines."""
+        return format_detect.detect_file_format(path, self.registry)
 
     def merged_templates(self, source: str, format_name: str) -> set[str]:
         """Ids of `source`'s templates that a later, more general template has replaced (`merged_into`)."""

@@ -65,7 +65,7 @@ def test_an_incident_is_alerted_acknowledged_and_resolved(tmp_path):
         labels = alerts[0]["labels"]
         assert labels["severity"] == incident["severity"] and labels["template_id"] == incident["first_template_id"]
         assert labels["incident_id"] == str(incident["id"])
-        assert alerts[0]["generatorURL"].endswith(f"/v1/incidents/{incident['id']}")
+        assert alerts[0]["generatorURL"].endswith(f"/#/incidents/{incident['id']}")  # the console's page
         assert alerts[0]["annotations"]["summary"] and alerts[0]["annotations"]["description"]
 
         # the webhook refused twice, then took it: signed, with a Slack-style text

@@ -81,13 +81,17 @@ def test_analyze_reads_a_file_in_its_detected_format_one_verdict_per_record(tmp_
              head.format(3, "INFO ", "charge ok for order 43"), head.format(4, "INFO ", "charge ok for order 44"),
              head.format(5, "WARN ", "retrying order 45")]
     (tmp_path / "app.log").write_text("\n".join(lines) + "\n")
-    out = subprocess.run([str(Path(sys.executable).with_name("logai")), "analyze", "--no-llm", "--input",
-                          "app.log"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert [json.loads(line)["line"] for line in out.stdout.splitlines()] == [1, 2, 6, 7, 8]
-    bad = subprocess.run([str(Path(sys.executable).with_name("logai")), "analyze", "--no-llm", "--format", "nope",
-                          "--input", "app.log"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert bad.returncode != 0 and "unknown log format 'nope'" in bad.stderr and "Traceback" not in bad.stderr
+    from click.testing import CliRunner
+
+    from logai.cli.main import cli
+
+    runner = CliRunner()
+    result = runner.invoke(cli, ["analyze", "--no-llm", "--input", str(tmp_path / "app.log")])
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["line"] for line in result.stdout.splitlines()] == [1, 2, 6, 7, 8]
+    bad = runner.invoke(cli, ["analyze", "--no-llm", "--format", "nope", "--input", str(tmp_path / "app.log")])
+    assert bad.exit_code == 1 and "unknown log format 'nope'" in bad.output and bad.exception is not None
+    assert isinstance(bad.exception, SystemExit)  # click's one-line error, not a traceback
 
 
 class _RandomLlm:

@@ -24,12 +24,18 @@ import orjson
 def analyze(obj, input_path: Path | None, task: str, router_dir: Path | None, format_name: str | None,
             no_llm: bool, batch: int) -> None:
     """One JSON verdict per line: label, path (slm / llm / slm_fallback), uncertainty, reason, cases."""
-    from logai.parsing.formats import UnknownFormatError
-    from logai.parsing.lines import sample_lines
+    from logai.parsing.format_detect import detect_file_format
+    from logai.parsing.formats import FormatRegistry, UnknownFormatError
     from logai.pipeline import Pipeline
     from logai.route.analysis import AnalysisService, build_router  # torch: imported here, not at start-up
 
     settings = obj.settings
+    registry = FormatRegistry.load([settings.formats_dir] if settings.formats_dir else [])
+    try:  # before any model loads: a wrong format name is a one-line error at once
+        format_name = format_name or (detect_file_format(input_path, registry) if input_path else "generic")
+        registry.get(format_name)
+    except UnknownFormatError as exc:
+        raise click.ClickException(str(exc)) from exc
     route = settings.route.model_copy(update={"model_dir": router_dir or settings.route.model_dir,
                                               "llm": settings.route.llm and not no_llm})
     try:
@@ -38,13 +44,7 @@ def analyze(obj, input_path: Path | None, task: str, router_dir: Path | None, fo
         raise click.ClickException(str(exc)) from exc
     if task not in router.models:
         raise click.ClickException(f"unknown task {task!r}; this router knows {sorted(router.models)}")
-    pipeline = Pipeline(settings, route=AnalysisService(router), route_task=task)
-    if format_name is None:
-        format_name = pipeline.detect_format(sample_lines(input_path)) if input_path else "generic"
-    try:
-        pipeline.registry.get(format_name)
-    except UnknownFormatError as exc:
-        raise click.ClickException(str(exc)) from exc
+    pipeline = Pipeline(settings, registry=registry, route=AnalysisService(router), route_task=task)
     stream = input_path.open("rb") if input_path else sys.stdin.buffer
     try:
         for event, verdict in pipeline.analyze_stream(stream, source=str(input_path or "stdin"),

@@ -19,7 +19,6 @@ from logai.config import ConfigError
 from logai.doors.bodies import BadBody
 from logai.events import Event
 from logai.parsing.formats import UnknownFormatError
-from logai.parsing.lines import sample_lines
 from logai.pipeline import Pipeline
 
 if TYPE_CHECKING:
@@ -100,7 +99,7 @@ def parse(app, inputs: tuple[Path, ...], format_name: str | None, source: str | 
                     fmt = format_name or "generic"
                     stream: Iterable[bytes] = sys.stdin.buffer
                 else:
-                    fmt = format_name or pipeline.detect_format(sample_lines(path))
+                    fmt = format_name or pipeline.detect_file_format(path)
                     handle = stack.enter_context(path.open("rb"))
                     stream = handle
                     if show_progress:

@@ -39,7 +39,6 @@ def serve(app, host: str | None, port: int | None, files: tuple[Path, ...], watc
     from logai.doors.files import ingest_file
     from logai.doors.syslog import SyslogServer
     from logai.doors.watcher import FileWatcher, Retention
-    from logai.parsing.lines import sample_lines
 
     settings = app.settings
     if syslog_port is not None:
@@ -60,8 +59,8 @@ def serve(app, host: str | None, port: int | None, files: tuple[Path, ...], watc
         syslog = SyslogServer(service, settings.syslog).start()
     for path in files:
         ingest_file(service, path, format_name)
-    detect = service.pipeline.detect_format
-    watch_list = [(path, format_name or (detect(sample_lines(path)) if path.exists() else "generic"))
+    detect = service.pipeline.detect_file_format
+    watch_list = [(path, format_name or (detect(path) if path.exists() else "generic"))
                   for path in watched]
     watcher = FileWatcher(service, watch_list, settings.data_dir / "tail-offsets.json",
                           Retention(settings.store.retention))

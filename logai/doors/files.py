@@ -13,7 +13,7 @@ from pathlib import Path
 
 from logai.doors.keys import ingest_key
 from logai.events import Record
-from logai.parsing.lines import iter_lines, sample_lines
+from logai.parsing.lines import iter_lines
 from logai.service import IngestService
 
 log = logging.getLogger(__name__)
@@ -22,7 +22,7 @@ BATCH_LINES = 2000
 
 def ingest_file(service: IngestService, path: Path, format_name: str | None) -> int:
     """Feed a whole file through the service in batches; returns the number of new events stored."""
-    fmt = format_name or service.pipeline.detect_format(sample_lines(path))
+    fmt = format_name or service.pipeline.detect_file_format(path)
     if service.pipeline.registry.get(fmt).kind == "journal-export":
         return _ingest_journal(service, path, fmt)
     longest = BATCH_LINES + service.pipeline.settings.parsing.max_record_lines

@@ -41,6 +41,11 @@ def _iso(ts: float) -> str:
 
 
 def incident_link(public_url: str, incident_id: int) -> str:
+    """The incident's page in the console: where a person who follows an alert's link wants to land."""
+    return f"{public_url.rstrip('/')}/#/incidents/{incident_id}"
+
+
+def incident_api(public_url: str, incident_id: int) -> str:
     return f"{public_url.rstrip('/')}/v1/incidents/{incident_id}"
 
 
@@ -123,7 +128,8 @@ class WebhookReceiver:
                 + f"{incident['count']} signals in {incident['source']} · {link}")
         public = {k: v for k, v in incident.items() if k not in ("samples",)}
         payload = {"version": "1", "kind": kind, "status": "resolved" if incident["state"] == "resolved" else "firing",
-                   "text": text, "link": link, "incident": public}
+                   "text": text, "link": link, "api": incident_api(self.public_url, incident["id"]),
+                   "incident": public}
         body = orjson.dumps(payload)
         headers = {"Content-Type": "application/json"}
         if self.config.secret:

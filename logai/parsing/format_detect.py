@@ -12,9 +12,11 @@ that follows one of its records counts as that record's continuation (a stack tr
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from logai.parsing.formats import FormatRegistry, LogFormat
 from logai.parsing.headers import Header, header_parser_for
+from logai.parsing.lines import decode_line, sample_lines
 
 MIN_SCORE = 0.6
 MIN_STARTS = 0.1
@@ -50,6 +52,11 @@ def detect_format(sample: list[str], registry: FormatRegistry) -> str:
         if score >= MIN_SCORE and (best is None or key[:3] > best[:3]):
             best = key
     return best[3] if best else "generic"
+
+
+def detect_file_format(path: Path, registry: FormatRegistry) -> str:
+    """The format of a file, from its first lines (as `logai parse`, `serve --ingest` and `analyze` read it)."""
+    return detect_format([decode_line(raw)[0] for raw in sample_lines(path)], registry)
 
 
 def looks_like_export(lines: list[str]) -> bool:
