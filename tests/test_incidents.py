@@ -181,3 +181,28 @@ def test_an_incident_lists_its_templates_as_they_stand_now(tmp_path):
     assert after["templates"]["Tall"]["template"] == DECLINED
     assert [i["templates"] for i in incidents.find()] == [after["templates"]]
     store.close()
+
+
+def test_a_summary_the_last_process_did_not_finish_is_asked_again_at_start(tmp_path):
+    """A process stopped while its LLM summarised (or loaded the model): the incident is left with its pending
+    summary, not a 'cancelled' one, and the next process asks for it again."""
+    from logai.config import AlertsConfig
+    from logai.incidents.service import PENDING, IncidentService
+    from logai.store.incidents import IncidentStore
+    from logai.store.store import EventStore
+
+    store = EventStore(f"sqlite:///{tmp_path / 'logai.db'}")
+    incidents = IncidentStore(store)
+    first = IncidentService(AlertsConfig(), incidents, Summarizer(None), "http://localhost:8000")
+    first.observe([signal(1000.0 + i) for i in range(3)])  # the threads never ran: the summary is pending
+    [row] = incidents.find()
+    assert row["summary"]["note"] == PENDING
+    second = IncidentService(AlertsConfig(), incidents, Summarizer(None), "http://localhost:8000").start()
+    try:
+        from pipelines.local_services import wait_for
+
+        done = wait_for(lambda: incidents.get(row["id"])["summary"]["note"] != PENDING, timeout=30)
+    finally:
+        second.stop()
+    assert done and incidents.get(row["id"])["summary"]["note"].startswith("no LLM configured")
+    store.close()

@@ -76,6 +76,9 @@ def _group(event: Event, group_by: Sequence[str]) -> tuple[tuple[str, str], ...]
     return tuple((name, str(fields[name])[:128]) for name in group_by if name in fields)
 
 
+PENDING = "LLM summary pending"  # the note of a summary shown until the LLM's (or a fallback) replaces it
+
+
 class IncidentService:
     def __init__(self, config: AlertsConfig, store: IncidentStore, summarizer: Summarizer, public_url: str):
         self.config = config
@@ -95,6 +98,12 @@ class IncidentService:
         self._summarized: dict[int, int] = {}  # incident id -> its count when last summarised
         self._resend_at: dict[int, float] = {}  # alerted open incidents -> next Alertmanager re-send
         self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
+        for incident in self.tracker.active_incidents():  # summaries the last process did not get to
+            if incident.id is not None and (incident.summary or {}).get("note") == PENDING:
+                self._summarized[incident.id] = incident.count
+                with contextlib.suppress(queue.Full):
+                    self._summaries.put_nowait(incident.id)
         metrics.INCIDENTS_OPEN.set(self.tracker.open_count)
 
     # -- in -------------------------------------------------------------------------------------------------
@@ -143,8 +152,7 @@ class IncidentService:
         for incident in changes.touched():
             was_alerted = incident.id in self._resend_at
             if incident.summary is None:  # something to show at once; the LLM's replaces it
-                incident.summary, incident.summary_by = template_summary(incident.row(), "LLM summary pending"), \
-                    "template"
+                incident.summary, incident.summary_by = template_summary(incident.row(), PENDING), "template"
             incident.id = self.store.save(incident.row())
             if id(incident) in opened:
                 metrics.INCIDENTS_OPENED.labels(severity=incident.severity).inc()
@@ -224,7 +232,7 @@ class IncidentService:
         lower_this_thread()  # the LLM generates after ingestion and the API, not beside them
         while True:
             incident_id = self._summaries.get()
-            if incident_id is None:
+            if incident_id is None or self._stopping.is_set():
                 return
             try:
                 self._summarize(incident_id)
@@ -236,6 +244,8 @@ class IncidentService:
         if row is None:
             return
         summary, by = self.summarizer.summarize(row)
+        if self._stopping.is_set():  # cancelled by the stop: the pending summary stays, queued again at start
+            return
         metrics.INCIDENT_SUMMARIES.labels(by=by).inc()
         with self._lock:
             incident = self.tracker.find(incident_id)
@@ -252,8 +262,11 @@ class IncidentService:
             self.store.hasten(incident_id, name)
         self._wake()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop the threads (a summary in hand is finished; pending deliveries stay in the log for next time)."""
+    def stop(self, timeout: float = 10.0, summary_timeout: float = 1.0) -> None:
+        """Stop the threads. A summary in hand is dropped (the LLM was cancelled; one still loading the model
+        cannot be, and is not waited for): the incident keeps its pending summary and the next start asks
+        again. Pending deliveries stay in the log for next time."""
+        self._stopping.set()
         self._signals.put(None)
         with contextlib.suppress(queue.Full):
             self._summaries.put_nowait(None)
@@ -262,4 +275,4 @@ class IncidentService:
             sender.wake.set()
         for thread in [*self._threads, *self.senders.values()]:
             if thread.is_alive():
-                thread.join(timeout)
+                thread.join(summary_timeout if thread.name == "incident-summaries" else timeout)

@@ -200,6 +200,9 @@ class IncidentTracker:
                     return incident
         return None
 
+    def active_incidents(self) -> list[Incident]:
+        return [incident for incidents in self.active.values() for incident in incidents]
+
     @property
     def open_count(self) -> int:
         return sum(len(incidents) for incidents in self.active.values())

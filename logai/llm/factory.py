@@ -20,6 +20,7 @@ class LazyBackend(Backend):
         self._backend: Backend | None = None
         self._lock = threading.Lock()
         self._cancelled = False
+        self._closing = False
 
     def backend(self) -> Backend:
         with self._lock:
@@ -29,7 +30,11 @@ class LazyBackend(Backend):
                 self._backend = build_backend(self.config)
                 if self._cancelled:  # cancelled while it loaded
                     self._backend.cancel()
-            return self._backend
+            backend = self._backend
+        if self._closing:  # closed while it loaded: the closer did not wait, so the loader closes it
+            self.close()
+            raise LLMError("the LLM is closing")
+        return backend
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
         return self.backend().generate(requests)
@@ -44,9 +49,17 @@ class LazyBackend(Backend):
             backend.cancel()
 
     def close(self) -> None:
-        with self._lock:
+        """Close the loaded backend; a load in progress is not waited for (it cannot be interrupted, and takes
+        seconds): its loader closes what it loaded."""
+        self._closing = True
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
             if self._backend is not None:
                 self._backend.close()
+                self._backend = None
+        finally:
+            self._lock.release()
 
 
 def build_backend(config: LlmConfig) -> Backend:
