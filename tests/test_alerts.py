@@ -67,6 +67,7 @@ def test_an_incident_is_alerted_acknowledged_and_resolved(tmp_path):
         assert labels["incident_id"] == str(incident["id"])
         assert alerts[0]["generatorURL"].endswith(f"/#/incidents/{incident['id']}")  # the console's page
         assert alerts[0]["annotations"]["summary"] and alerts[0]["annotations"]["description"]
+        assert alerts[0]["annotations"]["affected"]  # the source, or what the samples name
 
         # the webhook refused twice, then took it: signed, with a Slack-style text
         until(lambda: hook.received, timeout=30)
@@ -74,6 +75,7 @@ def test_an_incident_is_alerted_acknowledged_and_resolved(tmp_path):
         assert verify_signature(SECRET, headers["X-Logai-Timestamp"], body, headers["X-Logai-Signature"])
         first = hook.payloads()[0]
         assert first["kind"] == "firing" and "[FIRING]" in first["text"] and first["incident"]["id"] == incident["id"]
+        assert "\nAffected: " in first["text"] and first["link"].endswith(f"/#/incidents/{incident['id']}")
         detail = httpx.get(f"{server.base}/v1/incidents/{incident['id']}", timeout=10).json()
         sent = [d for d in detail["deliveries"] if d["receiver"] == "oncall" and d["state"] == "sent"]
         assert sent and sent[-1]["attempts"] == 3 and "503" in (sent[-1]["last_error"] or "")

@@ -90,6 +90,7 @@ class AlertmanagerReceiver:
         alert = {"labels": labels,
                  "annotations": {"summary": headline(incident), "description": description,
                                  "summary_by": incident.get("summary_by") or "template",
+                                 "affected": ", ".join(summary.get("affected") or []),
                                  "next_steps": "; ".join(summary.get("next_steps") or [])},
                  "startsAt": _iso(incident["opened_at"]),
                  "endsAt": _iso(incident["resolved_at"] if resolved else now + 3 * self.resend_s),
@@ -124,6 +125,7 @@ class WebhookReceiver:
                   "resolved": "RESOLVED"}.get(kind, kind.upper())
         text = (f"[{status}] [{incident['severity']}] {headline(incident)}\n"
                 f"{summary.get('suspected_cause') or ''}\n"
+                + (f"Affected: {', '.join(summary['affected'])}\n" if summary.get("affected") else "")
                 + "".join(f"- {step}\n" for step in summary.get("next_steps") or [])
                 + f"{incident['count']} signals in {incident['source']} · {link}")
         public = {k: v for k, v in incident.items() if k not in ("samples",)}
