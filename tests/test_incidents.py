@@ -112,6 +112,9 @@ def test_the_template_summary_names_what_repeats_and_who_is_affected():
     # entities: the source first, then what the samples name, most often first; a bare number is no one
     assert entities(incident)[:3] == ["payments-api", "code=insufficient_funds", "user=chen.wei"]
     assert not any(e.startswith("state=") for e in entities(incident))
+    long = {**incident, "templates": {"T1": {"template": TIMEOUT + " while charging the customer's card", "count": 3}}}
+    title = template_summary(long, "")["title"]  # cut at a word, never mid-word
+    assert title.endswith("SocketTimeoutException: Read timed…") and len(title) < 130
 
 
 def test_a_dead_llm_server_leaves_a_template_summary(tmp_path):

@@ -81,6 +81,14 @@ def build_messages(incident: dict[str, Any], cases: list[tuple[Case, float]]) ->
 
 
 
+def clip(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters at a space, with an ellipsis, so a title never ends mid-word."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    return (cut[: cut.rfind(" ")] if " " in cut[limit // 2:] else cut).rstrip(" :,;") + "…"
+
+
 def template_summary(incident: dict[str, Any], why: str) -> dict[str, Any]:
     """The summary without an LLM: the most frequent template and the values its samples repeat, said plainly.
     `why` says why no LLM wrote it."""
@@ -89,13 +97,13 @@ def template_summary(incident: dict[str, Any], why: str) -> dict[str, Any]:
     count = incident["count"]
     kinds = ", ".join(sorted(incident["signals"]))
     repeated = [(name, value, n) for (name, value), n in sample_values(incident).most_common(3) if n > 1]
-    cause = f"Most frequent pattern ({top[0][1]['count']} of {count} signals): {first[:200]}" if first else \
+    cause = f"Most frequent pattern ({top[0][1]['count']} of {count} signals): {clip(first, 200)}" if first else \
         f"Detectors: {kinds}"
     if repeated:
         cause += "; in the samples, " + ", ".join(f"{name}={value} (x{n})" for name, value, n in repeated)
     return {
         "title": f"{count} abnormal signal{'s' if count != 1 else ''} in {incident['source']}"
-                 + (f": {first[:80]}" if first else ""),
+                 + (f": {clip(first, 80)}" if first else ""),
         "suspected_cause": cause,
         "affected": entities(incident)[:4],
         "evidence_template_ids": [tid for tid, _ in top[:3]],
