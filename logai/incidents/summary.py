@@ -108,7 +108,7 @@ def template_summary(incident: dict[str, Any], why: str) -> dict[str, Any]:
         "affected": entities(incident)[:4],
         "evidence_template_ids": [tid for tid, _ in top[:3]],
         "next_steps": [*[f"Check {name} {value}: {n} of the {len(incident['samples'])} sample events name it"
-                         for name, value, n in repeated if is_entity(value)][:1],
+                         for name, value, n in repeated if is_entity(value) and 2 * n >= len(incident["samples"])][:1],
                        *(f"Read the sample events of template {tid}" for tid, _ in top[:2])][:3]
                       or ["Read the incident's sample events"],
         "generated_by": "template",
