@@ -106,7 +106,7 @@ def test_summary_checks_reject_what_the_small_model_wrote():
 def test_the_template_summary_names_what_repeats_and_who_is_affected():
     incident = declined_incident()
     summary = template_summary(incident, "no LLM configured")
-    assert summary["title"].startswith("3 abnormal signals in payments-api: Payment <*> declined")
+    assert summary["title"].startswith("3 abnormal events in payments-api: Payment <*> declined")
     assert "code=insufficient_funds (x3)" in summary["suspected_cause"]
     assert summary["next_steps"][0] == "Check code insufficient_funds: 3 of the 3 sample events name it"
     # entities: the source first, then what the samples name, most often first; a bare number is no one
@@ -115,6 +115,18 @@ def test_the_template_summary_names_what_repeats_and_who_is_affected():
     long = {**incident, "templates": {"T1": {"template": TIMEOUT + " while charging the customer's card", "count": 3}}}
     title = template_summary(long, "")["title"]  # cut at a word, never mid-word
     assert title.endswith("SocketTimeoutException: Read timed…") and len(title) < 130
+
+
+def test_the_template_summary_says_what_a_rate_detector_saw():
+    """Loghub's Linux log: ftpd connections in bursts page as template-rate changes, not as abnormal lines."""
+    evidence = {"template_id": "T9", "template": "connection from <*> (<*>) at <*>", "bucket_seconds": 60.0,
+                "count": 23, "baseline_mean": 0.42, "kind": "spike"}
+    incident = {"id": 13, "source": "linux", "count": 14, "signals": {"template_rate": 14}, "group_labels": {},
+                "templates": {"T9": {"template": evidence["template"], "count": 14}},
+                "samples": [{"kind": "template_rate", "content": None, "evidence": evidence}]}
+    summary = template_summary(incident, "")
+    assert summary["title"] == "14 template-rate changes in linux: connection from <*> (<*>) at <*>"
+    assert summary["suspected_cause"].endswith("up to 23 per 60 s, against 0.42 usually")
 
 
 def test_a_dead_llm_server_leaves_a_template_summary(tmp_path):

@@ -89,6 +89,30 @@ def clip(text: str, limit: int) -> str:
     return (cut[: cut.rfind(" ")] if " " in cut[limit // 2:] else cut).rstrip(" :,;") + "…"
 
 
+# what a person is told the signals are, by detector (singular, plural); several kinds: "abnormal signals"
+_SIGNAL_WORDS = {"verdict": ("abnormal event", "abnormal events"),
+                 "template_rate": ("template-rate change", "template-rate changes"),
+                 "error_rate": ("error-rate burst", "error-rate bursts")}
+
+
+def signal_words(signals: dict[str, int], count: int) -> str:
+    kinds = [kind for kind, n in signals.items() if n]
+    one, many = _SIGNAL_WORDS.get(kinds[0], ("anomalous session", "anomalous sessions")) if len(kinds) == 1 \
+        else ("abnormal signal", "abnormal signals")
+    return f"{count} {one if count == 1 else many}"
+
+
+def _rates(incident: dict[str, Any]) -> str:
+    """What the rate detectors saw at the worst: `up to 23 per 60 s, against 0.42 usually`."""
+    seen = [s["evidence"] for s in incident["samples"]
+            if isinstance(s.get("evidence"), dict) and "baseline_mean" in s["evidence"]]
+    if not seen:
+        return ""
+    worst = max(seen, key=lambda e: abs(float(e.get("count", 0)) - float(e["baseline_mean"])))
+    return (f"; up to {worst.get('count')} per {worst.get('bucket_seconds', 60):g} s, against "
+            f"{worst['baseline_mean']} usually")
+
+
 def template_summary(incident: dict[str, Any], why: str) -> dict[str, Any]:
     """The summary without an LLM: the most frequent template and the values its samples repeat, said plainly.
     `why` says why no LLM wrote it."""
@@ -99,10 +123,11 @@ def template_summary(incident: dict[str, Any], why: str) -> dict[str, Any]:
     repeated = [(name, value, n) for (name, value), n in sample_values(incident).most_common(3) if n > 1]
     cause = f"Most frequent pattern ({top[0][1]['count']} of {count} signals): {clip(first, 200)}" if first else \
         f"Detectors: {kinds}"
+    cause += _rates(incident)
     if repeated:
         cause += "; in the samples, " + ", ".join(f"{name}={value} (x{n})" for name, value, n in repeated)
     return {
-        "title": f"{count} abnormal signal{'s' if count != 1 else ''} in {incident['source']}"
+        "title": f"{signal_words(incident['signals'], count)} in {incident['source']}"
                  + (f": {clip(first, 80)}" if first else ""),
         "suspected_cause": cause,
         "affected": entities(incident)[:4],
