@@ -99,8 +99,11 @@ def test_summary_checks_reject_what_the_small_model_wrote():
     assert check(copied, incident)["next_steps"] == "a copied log line"
     plain = {"title": "Payments declined for insufficient funds",
              "suspected_cause": "Customers' cards are declined because their accounts lack funds",
-             "next_steps": ["Check the payment provider's status page", "Ask support whether users complain"]}
+             "next_steps": ["Check the payment provider's status page", "Ask support whether users complain",
+                            "Compare with the card processor's status at https://status.example.com"]}
     assert check(plain, incident) == {}
+    assert check({"next_steps": ["Retry pay_1643396775 after 30 s"]}, incident) == {
+        "next_steps": "names one event's value (pay_1643396775)"}
 
 
 def test_the_template_summary_names_what_repeats_and_who_is_affected():

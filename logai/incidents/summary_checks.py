@@ -96,12 +96,17 @@ def _text_problem(name: str, text: str, grounding: Grounding) -> str | None:
     if name in ("title", "suspected_cause") and not words & grounding.words:
         return "no word of the incident's logs"
     tokens = _TOKEN.findall(text)
-    stray = [t for t in tokens if _HAS_DIGIT.search(t) and t not in grounding.literal_tokens]
+    headline = name != "next_steps"  # a title or cause describes the incident; a step may bring its own names
+    # a number the templates do not state belongs to one event (an order, a pid); a step may still name a number
+    # of its own (`raise the pool above 20`), just not one of the samples' values
+    stray = [t for t in tokens if _HAS_DIGIT.search(t) and t not in grounding.literal_tokens
+             and (headline or t.rstrip(".") in grounding.tokens)]
     if stray:
         return f"names one event's value ({stray[0][:20]})"
-    # a dotted, slashed or camelCase name must be one the logs state: a small model garbles class names and
-    # invents paths (`./source_zookeeper/1`, `...TaskAttemptUnsuccessfulComitione`)
-    made_up = [t for t in tokens if _IDENTIFIER.search(t.rstrip(".")) and t.rstrip(".") not in grounding.tokens]
+    # a dotted, slashed or camelCase name in a title or cause must be one the logs state: a small model garbles
+    # class names and invents paths (`./source_zookeeper/1`, `...TaskAttemptUnsuccessfulComitione`)
+    made_up = [t for t in tokens if headline and _IDENTIFIER.search(t.rstrip("."))
+               and t.rstrip(".") not in grounding.tokens]
     if made_up:
         return f"a name not in the incident's logs ({made_up[0][:20]})"
     if name == "next_steps":
