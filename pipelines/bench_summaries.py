@@ -31,11 +31,11 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from logai.incidents.service import PENDING  # noqa: E402
 from logai.incidents.summary_checks import FIELDS, check  # noqa: E402
 from pipelines.local_services import ServeProcess, wait_for  # noqa: E402
 from pipelines.reporting import write_report  # noqa: E402
 
-PENDING = "LLM summary pending"
 EXAMPLE = ROOT / "examples" / "logs" / "payments-api.log"
 
 
