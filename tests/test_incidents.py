@@ -224,3 +224,15 @@ def test_a_summary_the_last_process_did_not_finish_is_asked_again_at_start(tmp_p
         second.stop()
     assert done and incidents.get(row["id"])["summary"]["note"].startswith("no LLM configured")
     store.close()
+
+
+def test_an_llm_whose_summaries_never_pass_is_asked_only_now_and_then(tiny_backend):
+    """A random-weight model (64 tokens: truncated or failing the checks every time): after ten answers that
+    all failed, nine incidents in ten get the template summary without asking it, and the tenth probes."""
+    summarizer = Summarizer(tiny_backend(), max_tokens=64)
+    incident = {**declined_incident(), "id": 1}
+    notes = [summarizer.summarize(incident)[0]["note"] for _ in range(20)]
+    held = "the LLM's last 10 summaries all failed the checks"
+    assert not any(note.startswith(held) for note in notes[:10])  # asked: off-contract or failing the checks
+    assert all(note.startswith(held) for note in notes[10:19])
+    assert not notes[19].startswith(held)  # the probe

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import Counter
+from collections import Counter, deque
 from typing import Any
 
 from logai import metrics
@@ -142,26 +142,54 @@ def template_summary(incident: dict[str, Any], why: str) -> dict[str, Any]:
 
 
 class Summarizer:
-    """`summarize(incident)` -> (summary, "llm" | "template"); never raises."""
+    """`summarize(incident)` -> (summary, "llm" | "template"); never raises.
+
+    The LLM is asked only while it pays: once its last `judge_after` answers all failed the checks (or came
+    back off-contract), it is asked for one incident in `probe_every` only, until an answer passes again. The
+    packaged SmolLM2 gets there after ten incidents and stops costing seconds of CPU per incident for
+    nothing; a model that writes usable summaries is never held back."""
 
     def __init__(self, backend: Backend | None, budget: LlmBudget | None = None, cases: CaseLibrary | None = None,
-                 k: int = 3, max_tokens: int = 512):
+                 k: int = 3, max_tokens: int = 512, judge_after: int = 10, probe_every: int = 10):
         self.backend = backend
         self.budget = budget
         self.cases = cases
         self.k = k
         self.max_tokens = max_tokens
+        self.judge_after = judge_after
+        self.probe_every = probe_every
+        self._recent: deque[bool] = deque(maxlen=judge_after)  # did the answer keep a title, cause or step
+        self._held = 0  # incidents not asked since the last probe
+
+    def _pays(self) -> bool:
+        if len(self._recent) < self.judge_after or any(self._recent):
+            return True
+        self._held += 1
+        if self._held >= self.probe_every:
+            self._held = 0
+            return True
+        return False
 
     def summarize(self, incident: dict[str, Any]) -> tuple[dict[str, Any], str]:
         if self.backend is None:
             return template_summary(incident, "no LLM configured (alerts.llm_summary or route.llm off)"), "template"
+        if not self._pays():
+            return template_summary(incident, f"the LLM's last {self.judge_after} summaries all failed the checks: "
+                                              f"asked again for one incident in {self.probe_every}"), "template"
         if self.budget is not None and not self.budget.try_acquire():
             return template_summary(incident, "over the summary budget (alerts.max_summaries_per_day)"), "template"
         try:
-            return self._ask(incident)
-        except Exception as exc:  # the LLM down, slow or off-contract: the person still gets a summary
+            summary, by = self._ask(incident)
+        except (json.JSONDecodeError, ValueError) as exc:  # off-contract: the model's fault, counted against it
+            self._recent.append(False)
+            log.warning("LLM summary of incident %s off-contract, a template summary stands: %s", incident.get("id"),
+                        exc)
+            return template_summary(incident, f"LLM answer off-contract: {str(exc)[:200]}"), "template"
+        except Exception as exc:  # the LLM down, slow or cancelled: the person still gets a summary
             log.warning("LLM summary of incident %s failed, a template summary stands: %s", incident.get("id"), exc)
             return template_summary(incident, f"LLM unavailable: {str(exc)[:200]}"), "template"
+        self._recent.append(by == "llm")
+        return summary, by
 
     def _ask(self, incident: dict[str, Any]) -> tuple[dict[str, Any], str]:
         assert self.backend is not None
