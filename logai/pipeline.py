@@ -64,8 +64,7 @@ class Pipeline:
                  persistence: PersistenceHandler | None = None, detect: StreamScorer | None = None,
                  route: AnalysisService | None = None, route_task: str | None = None):
         self.settings = settings or Settings()
-        extra = [self.settings.formats_dir] if self.settings.formats_dir else []
-        self.registry = registry or FormatRegistry.load(extra)
+        self.registry = registry or FormatRegistry.for_settings(self.settings)
         self.mask_rules = self.settings.parsing.masking or load_default_rules()
         semantics = self.settings.semantics
         self.semantics = (SemanticsStage(semantics, self.settings.parsing.max_content_chars)
@@ -237,7 +236,7 @@ class Pipeline:
 
     def detect_format(self, sample: Iterable[bytes]) -> str:
         """The format of a file or stream, from its first lines."""
-        return format_detect.detect_format([decode_line(raw)[0] for raw in sample], self.registry)
+        return format_detect.detect_raw_format(sample, self.registry)
 
     def detect_file_format(self, path: Path) -> str:
         """The format of a file, from its first lines."""

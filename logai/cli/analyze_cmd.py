@@ -24,17 +24,18 @@ import orjson
 def analyze(obj, input_path: Path | None, task: str, router_dir: Path | None, format_name: str | None,
             no_llm: bool, batch: int) -> None:
     """One JSON verdict per line: label, path (slm / llm / slm_fallback), uncertainty, reason, cases."""
+    from logai.config import ConfigError
     from logai.parsing.format_detect import detect_file_format
     from logai.parsing.formats import FormatRegistry, UnknownFormatError
     from logai.pipeline import Pipeline
     from logai.route.analysis import AnalysisService, build_router  # torch: imported here, not at start-up
 
     settings = obj.settings
-    registry = FormatRegistry.load([settings.formats_dir] if settings.formats_dir else [])
     try:  # before any model loads: a wrong format name is a one-line error at once
+        registry = FormatRegistry.for_settings(settings)
         format_name = format_name or (detect_file_format(input_path, registry) if input_path else "generic")
         registry.get(format_name)
-    except UnknownFormatError as exc:
+    except (ConfigError, UnknownFormatError) as exc:
         raise click.ClickException(str(exc)) from exc
     route = settings.route.model_copy(update={"model_dir": router_dir or settings.route.model_dir,
                                               "llm": settings.route.llm and not no_llm})

@@ -14,8 +14,7 @@ def formats(app) -> None:
     """List the log formats logai knows (shipped ones plus your formats_dir); `[multi-line]` marks those that
     join a stack trace's lines into one event."""
     try:
-        extra = [app.settings.formats_dir] if app.settings.formats_dir else []
-        registry = FormatRegistry.load(extra)
+        registry = FormatRegistry.for_settings(app.settings)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     for fmt in sorted(registry, key=lambda f: f.name.lower()):

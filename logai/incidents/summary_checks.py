@@ -59,12 +59,12 @@ class Grounding:
         templates = [entry.get("template") or "" for key, entry in (incident.get("templates") or {}).items()
                      if key != "other"]
         samples = [s.get("content") or "" for s in incident.get("samples") or []]
-        self.words = _words(" ".join(templates + samples)) - _SCHEMA_WORDS
+        self.lines = [_words(text) for text in templates + samples if text]
+        self.words = set().union(*self.lines) - _SCHEMA_WORDS
         # tokens with a digit that the templates state literally (`HTTP 503`): a title may name them; any other
         # number belongs to one event (an order, a pid) and does not describe the incident
         self.literal_tokens = {t for text in templates for t in _TOKEN.findall(text) if _HAS_DIGIT.search(t)}
         self.tokens = {t.rstrip(".") for text in templates + samples for t in _TOKEN.findall(text)}
-        self.lines = [_words(text) for text in templates + samples if text]
 
 
 def field_problem(name: str, value: Any, grounding: Grounding) -> str | None:

@@ -12,6 +12,7 @@ that follows one of its records counts as that record's continuation (a stack tr
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 from logai.parsing.formats import FormatRegistry, LogFormat
@@ -54,9 +55,14 @@ def detect_format(sample: list[str], registry: FormatRegistry) -> str:
     return best[3] if best else "generic"
 
 
+def detect_raw_format(sample: Iterable[bytes], registry: FormatRegistry) -> str:
+    """The format of undecoded first lines (a file's or a stream's)."""
+    return detect_format([decode_line(raw)[0] for raw in sample], registry)
+
+
 def detect_file_format(path: Path, registry: FormatRegistry) -> str:
     """The format of a file, from its first lines (as `logai parse`, `serve --ingest` and `analyze` read it)."""
-    return detect_format([decode_line(raw)[0] for raw in sample_lines(path)], registry)
+    return detect_raw_format(sample_lines(path), registry)
 
 
 def looks_like_export(lines: list[str]) -> bool:

@@ -8,13 +8,16 @@ a few structured kinds (JSON lines, logfmt) and a sniffing fallback (`generic`) 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from logai.config import ConfigError, MaskingOverride, read_yaml
 from logai.paths import config_dir
+
+if TYPE_CHECKING:
+    from logai.config import Settings
 
 
 class TimestampSpec(BaseModel):
@@ -91,6 +94,11 @@ class FormatRegistry:
             for path in sorted(folder.glob("*.yaml")):
                 formats.update(load_format_file(path))
         return cls(formats)
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> FormatRegistry:
+        """The shipped formats plus the user's `formats_dir`."""
+        return cls.load([settings.formats_dir] if settings.formats_dir else [])
 
     def names(self) -> list[str]:
         return sorted(self._formats)
