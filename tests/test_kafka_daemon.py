@@ -14,6 +14,7 @@ import orjson
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import ProgrammingError
 
 from logai.bootstrap import build_service
 from logai.config import DetectConfig, KafkaConfig, Settings
@@ -116,6 +117,27 @@ def _start_daemon(tmp_path: Path, bootstrap: str, store_url: str | None = None, 
         "logging: {level: INFO}\n")
     return subprocess.Popen([LOGAI, "--config", str(config), "daemon"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
+
+
+class _StderrReader:
+    """A daemon's stderr, read as it comes (a pipe nobody reads fills up and stalls the writer)."""
+
+    def __init__(self, proc: subprocess.Popen):
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._read, args=(proc,), daemon=True)
+        self._thread.start()
+
+    def _read(self, proc: subprocess.Popen) -> None:
+        assert proc.stderr is not None
+        for raw in proc.stderr:
+            self.lines.append(raw.decode(errors="replace"))
+
+    def last_assignment(self) -> str:
+        return next((line for line in reversed(self.lines) if "partitions assigned" in line), "")
+
+    def text(self) -> str:
+        self._thread.join(timeout=10)
+        return "".join(self.lines)
 
 
 def _wait_for(predicate, timeout: float = 90.0) -> None:
@@ -222,16 +244,23 @@ def test_daemons_in_one_group_share_partitions_with_stable_template_ids(kafka_br
     kafka_broker.create_topic("logs", partitions=6)
     daemons = [_start_daemon(tmp_path, kafka_broker.bootstrap, pg_url, name=f"worker-{n}", sources=6)
                for n in range(3)]
+    readers = [_StderrReader(daemon) for daemon in daemons]
     total = 12_000
     lines = list(hdfs_like.generate(total, seed=6))
     try:
-        time.sleep(12)  # let all three join before data flows, so no source changes worker mid-stream
+        # all three in the group before data flows, so no source changes worker mid-stream: each holds two
+        # of the six partitions (however long start-up takes on a busy machine)
+        _wait_for(lambda: all(r.last_assignment().count("('logs'") == 2 for r in readers), timeout=180)
         produce(kafka_broker.bootstrap, "logs", lines, sources=6)
         engine = create_engine(pg_url)
 
         def stored() -> list[tuple[str, str, str]]:
-            with engine.connect() as conn:
-                return [tuple(r) for r in conn.execute(text("SELECT ingest_key, source, template_id FROM events"))]
+            try:
+                with engine.connect() as conn:
+                    query = text("SELECT ingest_key, source, template_id FROM events")
+                    return [tuple(r) for r in conn.execute(query)]
+            except ProgrammingError:  # the store writer creates its tables with its first batch
+                return []
 
         _wait_for(lambda: len(stored()) >= total, timeout=180)
         time.sleep(2)
@@ -240,7 +269,9 @@ def test_daemons_in_one_group_share_partitions_with_stable_template_ids(kafka_br
     finally:
         for daemon in daemons:
             daemon.send_signal(signal.SIGTERM)
-        logs = [daemon.communicate(timeout=60)[1].decode() for daemon in daemons]
+        for daemon in daemons:
+            daemon.wait(timeout=60)
+        logs = [reader.text() for reader in readers]
     assert [d.returncode for d in daemons] == [0, 0, 0], logs
     assert all("partitions assigned: [('logs'" in log for log in logs), "a daemon got no partitions"
     assert len(rows) == len({key for key, _, _ in rows}) == total

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from logai.llm.local import LocalBackend
-from logai.llm.model_files import ModelNotFoundError, packaged_gguf, resolve_model
+from logai.llm.model_files import ModelNotFoundError, packaged_gguf, publish, resolve_model
 from logai.llm.types import Constraint, GenerationRequest, SamplingParams
 
 LOG_LINES = [
@@ -33,6 +33,18 @@ def test_model_specs_resolve_to_local_directories(smollm_dir, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ModelNotFoundError, match=r"config\.json"):
         resolve_model(tmp_path / "empty")
+
+
+def test_a_model_copy_published_by_another_process_is_kept(tmp_path):
+    """Two processes that dequantize at once: the second keeps the first one's copy, which may be loading."""
+    target, ours = tmp_path / "model", tmp_path / "model.tmp2"
+    for folder, text in ((target, "first"), (ours, "second")):
+        folder.mkdir()
+        (folder / "config.json").write_text(text)
+    publish(ours, target)
+    assert (target / "config.json").read_text() == "first" and not ours.exists()
+    publish(target, tmp_path / "fresh")  # nobody there: moved into place
+    assert (tmp_path / "fresh" / "config.json").is_file()
 
 
 @pytest.fixture(scope="module")

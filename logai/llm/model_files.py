@@ -72,6 +72,16 @@ def dequantized(gguf: Path, cache_dir: Path) -> Path:
     shutil.rmtree(staging, ignore_errors=True)
     model.save_pretrained(staging, safe_serialization=True)
     tokenizer.save_pretrained(staging)
-    shutil.rmtree(target, ignore_errors=True)
-    staging.rename(target)
+    publish(staging, target)
     return target
+
+
+def publish(staging: Path, target: Path) -> None:
+    """Move a finished model directory into place, atomically: `target` is complete or absent. When another
+    process got there first (daemons started together), its copy stays, in use, and ours is dropped."""
+    try:
+        staging.rename(target)
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not (target / "config.json").is_file():
+            raise
