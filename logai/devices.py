@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,16 +30,26 @@ def pick_dtype(device: torch.device, dtype: str | None = None) -> torch.dtype:
     return torch.bfloat16 if ("avx512_bf16" in flags or "amx_bf16" in flags) else torch.float32
 
 
+# transformers' from_pretrained keeps its loading state in module globals (which weights to initialise, which
+# to tie): two loads at once in one process break each other (measured: three threads loading a model with tied
+# embeddings, every one left its head on the meta device). The service loads the LLM, the encoder and the head in
+# background threads, so every load takes this lock.
+_LOADING = threading.RLock()
+
+
 @contextmanager
-def quiet_loading() -> Iterator[None]:
-    """Load local weights without transformers' per-tensor progress bar: it takes milliseconds and would
-    print a bar on every CLI run and service start. Slow work (the one-time GGUF conversion) keeps its bar."""
+def loading_weights(quiet: bool = True) -> Iterator[None]:
+    """Load model weights, one load at a time in this process. `quiet`: without transformers' per-tensor
+    progress bar, which takes milliseconds and would print on every CLI run and service start (the slow one-time
+    GGUF conversion keeps its bar)."""
     from transformers.utils import logging as hf_logging
 
-    was_enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            hf_logging.enable_progress_bar()
+    with _LOADING:
+        was_enabled = hf_logging.is_progress_bar_enabled()
+        if quiet:
+            hf_logging.disable_progress_bar()
+        try:
+            yield
+        finally:
+            if quiet and was_enabled:
+                hf_logging.enable_progress_bar()

@@ -47,6 +47,32 @@ def test_a_model_copy_published_by_another_process_is_kept(tmp_path):
     assert (tmp_path / "fresh" / "config.json").is_file()
 
 
+def test_models_loaded_by_several_threads_at_once_are_whole(tiny_model, tmp_path):
+    """The service loads the LLM, the encoder and the head in background threads, and transformers keeps its
+    loading state in module globals: without one load at a time, every one of these came back with its tied
+    output head left on the meta device (`Cannot copy out of meta tensor`)."""
+    import threading
+
+    model, tokenizer = tiny_model
+    model.save_pretrained(tmp_path / "tied")  # tied embeddings: the checkpoint has no lm_head.weight
+    tokenizer.save_pretrained(tmp_path / "tied")
+    errors: list[BaseException] = []
+
+    def load(dtype: str) -> None:
+        try:
+            backend = LocalBackend(tmp_path / "tied", dtype=dtype, speculation="none", device="cpu")
+            assert not backend.model.get_output_embeddings().weight.is_meta
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=load, args=(dtype,)) for dtype in ("float32", "bfloat16", "float32")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+
+
 @pytest.fixture(scope="module")
 def real_fp32(smollm_dir):
     return {spec: LocalBackend(smollm_dir, dtype="float32", speculation=spec, device="cpu")

@@ -25,7 +25,7 @@ from transformers import (
     StoppingCriteriaList,
 )
 
-from logai.devices import pick_device, pick_dtype, quiet_loading
+from logai.devices import loading_weights, pick_device, pick_dtype
 from logai.llm.backend import Backend
 from logai.llm.decoding import decode
 from logai.llm.grammar import GrammarCompilerCache, GrammarLogitsProcessor
@@ -84,7 +84,7 @@ class LocalBackend(Backend):
         else:
             path = resolve_model(model, cache_dir)
             self.model_name = Path(str(model)).name if model else "SmolLM2-135M-Instruct"
-            with quiet_loading():
+            with loading_weights():
                 self.tokenizer = AutoTokenizer.from_pretrained(path)
                 self.model = AutoModelForCausalLM.from_pretrained(path, dtype=pick_dtype(self.device, dtype))
         self.model.to(self.device).eval()

@@ -60,9 +60,12 @@ def dequantized(gguf: Path, cache_dir: Path) -> Path:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from logai.devices import loading_weights
+
     log.info("dequantizing %s into %s (once)", gguf.name, target)
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    with loading_weights(quiet=False):  # minutes on a slow machine: the bar shows it is moving
+        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     # a GGUF-loaded model refuses save_pretrained while it still looks quantized
     setattr(model, "hf_quantizer", None)  # noqa: B010 (torch's Module typing refuses plain assignment)
     if hasattr(model.config, "quantization_config"):

