@@ -38,7 +38,8 @@ peers:
 		else echo "not root: $$missing not installed, their tests are skipped"; fi; fi
 
 # two workers, one test file each at a time (a file's servers and fixtures stay in one process): on 2 cores the
-# suite took 733 s instead of 1,108 s; TEST_WORKERS=0 runs it in one process
+# suite took 733 s instead of 1,108 s; TEST_WORKERS=0 runs it in one process. (The API fuzz test's 32 operations
+# share one test id under xdist, so its summary counts 31 fewer tests than a serial run; all of them run.)
 TEST_WORKERS ?= 2
 test: install peers lint
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15
