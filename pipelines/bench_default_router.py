@@ -141,27 +141,52 @@ def item_split(examples: Examples, embedder: SentenceEmbedder, folds: int = 3, r
 
 
 def cost(data: Path, lines: int = 20_000) -> dict:
-    """Lines/s through IngestService with verdicts off, cold and warm (the same lines a second time)."""
-    from logai.bootstrap import build_service
+    """Lines/s through IngestService, cold and warm (the same lines a second time): verdicts off, on, and on with
+    the packaged LLM reviewing what the router sends it, as `logai serve` runs it. Each in a process of its own,
+    so no cache (the encoder's, the verdicts') carries over from one to the next."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
 
     sample: list[bytes] = []
     for log in sorted((data / "loghub_2k").glob("*/*_2k.log")):
         sample += log.read_bytes().splitlines()
     sample = sample[:lines]
     out = {}
-    for name, task in (("verdicts off", None), ("verdicts on", "anomaly")):
-        with tempfile.TemporaryDirectory() as tmp:
-            service = build_service(Settings(data_dir=Path(tmp), route=RouteConfig(llm=False, ingest_task=task)))
-            rounds = []
-            for round_number in range(2):
-                started = time.perf_counter()
-                service.ingest(sample, source="bench", format_name="generic", door="bench",
-                               keys=[f"{round_number}:{i}" for i in range(len(sample))])
-                rounds.append(round(len(sample) / (time.perf_counter() - started)))
-            out[name] = {"cold_lines_per_s": rounds[0], "warm_lines_per_s": rounds[1],
-                         "analyses": len(service.store.analyses(limit=10**7)) if task else 0}
-            service.close()
+    for name, task, llm in (("verdicts off", None, False), ("verdicts on", "anomaly", False),
+                            ("verdicts on, LLM on", "anomaly", True)):
+        with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+            out[name] = pool.submit(cost_of, sample, task, llm).result()
     return out
+
+
+def cost_of(sample: list[bytes], task: str | None, llm: bool, review_wait_s: float = 300.0) -> dict:
+    """One row of `cost`. With a task: the share of verdicts sent to the LLM and its tokens per routed verdict,
+    read from the stored analyses once the reviews are done (at most `review_wait_s`)."""
+    from logai.bootstrap import build_service
+
+    with tempfile.TemporaryDirectory() as tmp:
+        service = build_service(Settings(data_dir=Path(tmp), route=RouteConfig(llm=llm, ingest_task=task)))
+        service.start_background()
+        rounds = []
+        for round_number in range(2):
+            started = time.perf_counter()
+            service.ingest(sample, source="bench", format_name="generic", door="bench",
+                           keys=[f"{round_number}:{i}" for i in range(len(sample))])
+            rounds.append(round(len(sample) / (time.perf_counter() - started)))
+        row: dict = {"cold_lines_per_s": rounds[0], "warm_lines_per_s": rounds[1], "analyses": 0}
+        if task:
+            deadline = time.monotonic() + review_wait_s
+            while True:
+                provenance = [a["provenance"] for a in service.store.analyses(limit=10**7)]
+                if not any(p.get("llm_pending") for p in provenance) or time.monotonic() > deadline:
+                    break
+                time.sleep(2)
+            routed = [p for p in provenance if p.get("llm_pending") or p.get("path") != "slm"]
+            row.update(analyses=len(provenance), llm_share=round(len(routed) / max(len(provenance), 1), 4),
+                       llm_tokens_per_routed=round(sum(p.get("llm_tokens") or 0 for p in routed) / len(routed), 1)
+                       if routed else None)
+        service.close()
+    return row
 
 
 def markdown(report: dict) -> str:
@@ -187,8 +212,13 @@ def markdown(report: dict) -> str:
              "correctable logs)", "", "| corrections | F1 | FPR | recall |", "| --- | --- | --- | --- |"]
     rows += [f"| {n} | {curve[n]['f1']} | {curve[n]['fpr']} | {curve[n]['recall']} |" for n in ("0", "10", "50", "200")]
     rows += ["", "## Cost: 20,000 Loghub lines through IngestService (parse, verdict, store; SQLite)", "",
-             "| | cold lines/s | warm lines/s |", "| --- | --- | --- |"]
-    rows += [f"| {k} | {v['cold_lines_per_s']} | {v['warm_lines_per_s']} |" for k, v in report["cost"].items()]
+             "LLM share: verdicts the router sent to the LLM (the packaged SmolLM2, local backend, default "
+             "budget).", "",
+             "| | cold lines/s | warm lines/s | LLM share | LLM tokens per routed verdict |",
+             "| --- | --- | --- | --- | --- |"]
+    rows += [f"| {k} | {v['cold_lines_per_s']} | {v['warm_lines_per_s']} | {v.get('llm_share', '-')} | "
+             f"{v.get('llm_tokens_per_routed') if v.get('llm_tokens_per_routed') is not None else '-'} |"
+             for k, v in report["cost"].items()]
     return "\n".join(rows) + "\n"
 
 
@@ -198,10 +228,17 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "default_router")
     parser.add_argument("--baseline", type=Path, default=ROOT / "models" / "router",
                         help="a fine-tuned router folder (make train-router); skipped when absent")
+    parser.add_argument("--only-cost", action="store_true",
+                        help="rerun the cost part alone, into the report already in --out")
     args = parser.parse_args()
+    if args.only_cost:
+        report = json.loads((args.out / "report.json").read_text())
+        report["cost"] = cost(args.data)
+        write_report(args.out, report, markdown)
+        return
     settings = load_settings(None)
     embedder = SentenceEmbedder()
-    report: dict = {"machine": f"{os.uname().machine}, {os.cpu_count()} cores"}
+    report = {"machine": f"{os.uname().machine}, {os.cpu_count()} cores"}
     with tempfile.TemporaryDirectory() as tmp:
         report["logeval"] = logeval_test(args.data, args.baseline if args.baseline.is_dir() else None, Path(tmp))
     examples = training_examples(args.data, settings)[:3]  # parsed once: 14 Loghub logs and the LogEval items
