@@ -107,7 +107,20 @@ def test_pages_search_and_feedback_in_a_real_browser(tmp_path):
             in_window = page.locator("main tbody tr").count()
             assert 0 < in_window < everything
 
+            # a slow page left behind must not overwrite the page navigated to: hold the events page's
+            # answer until the verdicts page is drawn, then let it through
+            held: list = []
+            page.route("**/v1/events?*", lambda route: route.continue_() if held else held.append(route))
+            page.goto(f"{server.base}/#/events?level=ERROR")
+            while not held:
+                page.wait_for_timeout(50)
             page.goto(f"{server.base}/#/verdicts?label=abnormal")
+            page.wait_for_selector("main h1:text('Verdicts')")
+            with page.expect_response("**/v1/events?*"):
+                held[0].continue_()
+            page.unroute("**/v1/events?*")
+            page.wait_for_timeout(1000)  # the events page's answer has been handled by now
+            assert page.locator("main h1").inner_text() == "Verdicts"
             button = page.locator("button[data-action=correct][data-label=normal]").first
             row = button.locator("xpath=ancestor::tr")
             analysis_id = int(row.get_attribute("data-analysis"))

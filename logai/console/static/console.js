@@ -316,7 +316,10 @@ async function toggleTail(button) {
   }
 }
 
+let rendering = 0; // the latest navigation's number: a slower, older page must not overwrite a newer one
+
 async function render() {
+  const mine = ++rendering;
   if (tailing) {
     tailing.abort();
     tailing = null;
@@ -334,11 +337,13 @@ async function render() {
     main.innerHTML = `<h1>Not found</h1><p>No page ${esc(name)}.</p>`;
     return;
   }
+  let html;
   try {
-    main.innerHTML = await pages[page](new URLSearchParams(query), id);
+    html = await pages[page](new URLSearchParams(query), id);
   } catch (error) {
-    main.innerHTML = `<h1>Error</h1><p class="error">${esc(error.message)}</p>`;
+    html = `<h1>Error</h1><p class="error">${esc(error.message)}</p>`;
   }
+  if (mine === rendering) main.innerHTML = html;
 }
 
 document.addEventListener("submit", (event) => {
