@@ -73,6 +73,10 @@ def test_pages_search_and_feedback_in_a_real_browser(tmp_path):
             assert not errors, errors
             page.goto(f"{server.base}/#/")
             page.wait_for_selector("svg.chart polyline")  # the last hour of data, drawn
+            abnormal = httpx.get(f"{server.base}/v1/stats", timeout=10).json()["abnormal_verdicts"]
+            card = page.locator(".card", has_text="abnormal verdicts").inner_text()
+            assert abnormal > 0 and card.split()[-1] == str(abnormal)  # the verdicts' own count, not the detectors'
+            assert page.locator("svg.chart polyline.s-abnormal").count() == 1
             page.goto(f"{server.base}/#/incidents/{incident_id}")
             page.wait_for_selector("svg.chart polyline")  # the incident's timeline
             assert "Affected: payments-api.log" in page.locator("main p").first.inner_text()  # its summary's

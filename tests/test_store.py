@@ -51,7 +51,7 @@ def test_a_store_from_before_alembic_is_stamped_and_upgraded(tmp_path):
     with engine.connect() as conn:
         tables = set(sa.inspect(conn).get_table_names())
         assert {"feedback", "incidents", "alert_deliveries", "alembic_version"} <= tables
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0005"
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0006"
         assert conn.execute(sa.select(schema.requests.c.request_id)).scalars().all() == ["r1"]  # kept
 
 
@@ -87,6 +87,53 @@ def test_generalised_templates_count_under_the_one_that_replaced_them(store):
     replay = store.write(rows.prepare([("app|0|3", make_event(3, "Tb"))], merges=[("Ta", "Tb")]))
     assert replay.inserted == 0 and store.template("Ta")["merged_into"] == "Tc"  # not back to Tb, merged since
     assert [(t["template_id"], t["count"]) for t in store.templates(source="app")] == [("Tc", 5)]
+
+
+def test_every_revision_file_is_known():
+    """`migrations.REVISIONS` names the files under alembic/versions: a revision missing from it would be applied,
+    then refused when the store is opened again."""
+    from pathlib import Path
+
+    from logai.store.migrations import REVISIONS
+
+    folder = Path(rows.__file__).with_name("alembic") / "versions"
+    assert sorted(p.name.split("_")[0] for p in folder.glob("0*.py")) == REVISIONS
+
+
+def test_a_store_at_0005_gains_the_verdicts_by_label_index(tmp_path):
+    import sqlalchemy as sa
+
+    from logai.store.migrations import migrate
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'at5.db'}")
+    with engine.begin() as conn:
+        migrate(conn)
+        conn.execute(sa.text("DROP INDEX ix_analyses_label"))
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0005'"))
+    with engine.begin() as conn:
+        assert migrate(conn) == SCHEMA_VERSION
+    with engine.connect() as conn:
+        assert "ix_analyses_label" in {i["name"] for i in sa.inspect(conn).get_indexes("analyses")}
+
+
+def test_abnormal_verdicts_are_counted_and_drawn_at_their_events_time(store):
+    """The overview's cards and chart: abnormal verdicts apart from the detectors' anomalies, each at the time
+    of the event it judged (a replayed log draws where it happened, not when it was judged)."""
+    from logai.store.timeline import timeline
+
+    written = store.write([("app|0|1", make_event(1, ts="2026-11-24T10:00:05")),
+                           ("app|0|2", make_event(2, ts="2026-11-24T10:01:05")),
+                           ("app|0|3", make_event(3, ts="2026-11-24T10:01:30"))])
+    ids = [written.event_ids[i] for i in range(3)]
+    store.add_analyses([{"event_id": event_id, "task": "anomaly", "label": label, "model": "slm:anomaly",
+                         "confidence": 0.9, "provenance": {}}
+                        for event_id, label in zip(ids, ["normal", "abnormal", "abnormal"], strict=True)])
+    stats = store.stats()
+    assert (stats["analyses"], stats["abnormal_verdicts"], stats["anomalies"]) == (3, 2, 0)
+    start = calendar.timegm((2026, 11, 24, 10, 0, 0))
+    points = timeline(store, start, start + 180, 60)
+    assert [(p["events"], p["abnormal"]) for p in points] == [(1, 0), (2, 2), (0, 0)]
+    assert [p["abnormal"] for p in timeline(store, start, start + 180, 60, source="elsewhere")] == [0, 0, 0]
 
 
 def test_console_and_loki_views_count_a_lineage_once(store):

@@ -29,7 +29,7 @@ router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)], tags=[
                    responses={401: {"model": Problem}})
 
 
-@router.get("/timeline", summary="Events, error-level events and anomalies per step")
+@router.get("/timeline", summary="Events, error-level events, detector anomalies and abnormal verdicts per step")
 def get_timeline(service: ServiceDep,
                  end: Annotated[float | None, Query(ge=0, le=1e11, description="Unix seconds (default: the newest "
                                                                                  "data)")] = None,

@@ -88,8 +88,9 @@ class AnomaliesPage(BaseModel):
 class Stats(BaseModel):
     events: int
     templates: int
-    anomalies: int
-    analyses: int
+    anomalies: int = Field(description="what the stream detectors flagged (rate spikes, new templates, ...)")
+    analyses: int = Field(description="verdicts stored")
+    abnormal_verdicts: int = Field(description="verdicts whose label is `abnormal`")
     dead_letters: int
     events_by_level: dict[str, int]
 

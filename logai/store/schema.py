@@ -112,6 +112,7 @@ analyses = Table(
     Column("created_at", Float, nullable=False),
 )
 Index("ix_analyses_event", analyses.c.event_id)
+Index("ix_analyses_label", analyses.c.label, analyses.c.id)  # abnormal verdicts, newest first
 
 dead_letters = Table(
     "dead_letters",

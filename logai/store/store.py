@@ -406,6 +406,8 @@ class EventStore:
             live = schema.templates.select().where(schema.templates.c.merged_into.is_(None)).subquery()
             return {"events": count(schema.events), "templates": count(live),
                     "anomalies": count(schema.anomalies), "analyses": count(schema.analyses),
+                    "abnormal_verdicts": count(select(schema.analyses.c.id).where(
+                        schema.analyses.c.label == "abnormal").subquery()),
                     "dead_letters": count(schema.dead_letters),
                     "events_by_level": {str(k): v for k, v in levels.items()}}
 

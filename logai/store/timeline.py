@@ -1,7 +1,8 @@
 """Time series and the live tail the console shows, read from the store's indexed tables.
 
 `timeline` counts events per step from the per-bucket template counts (no scan of events), errors from the
-events of the range through the ts index, and anomalies through theirs. `events_after` is the live tail: the
+events of the range through the ts index, anomalies through theirs, and abnormal verdicts through their
+events' (a verdict is drawn at its event's time). `events_after` is the live tail: the
 events stored after a given id (ids only grow), filtered like a search.
 """
 
@@ -28,22 +29,25 @@ def latest_bucket(store: EventStore) -> float | None:
 
 def timeline(store: EventStore, start: float, end: float, step: int, source: str | None = None
              ) -> list[dict[str, Any]]:
-    """Per `step` seconds from `start` to `end`: events, error-level events and anomalies (of `source`)."""
+    """Per `step` seconds from `start` to `end`: events, error-level events, detector anomalies and abnormal
+    verdicts (of `source`)."""
     step = max(int(step), store.bucket_seconds)
     first = int(start // step) * step
     if (end - first) / step > 2000:
         raise ValueError("at most 2,000 steps: widen the step or narrow the range")
-    out: dict[int, dict[str, Any]] = {t: {"t": t, "events": 0, "errors": 0, "anomalies": 0}
+    out: dict[int, dict[str, Any]] = {t: {"t": t, "events": 0, "errors": 0, "anomalies": 0, "abnormal": 0}
                                       for t in range(first, int(end), step)}
-    c, e, a = schema.template_counts, schema.events, schema.anomalies
+    c, e, a, v = schema.template_counts, schema.events, schema.anomalies, schema.analyses
     counts = (c.c.bucket // literal(step)) * literal(step)
     in_counts = and_(c.c.bucket >= first, c.c.bucket < end)
     in_events = and_(e.c.ts >= first, e.c.ts < end, e.c.level.in_(sorted(ERROR_LEVELS)))
     in_anomalies = and_(a.c.ts >= first, a.c.ts < end)
+    in_range = and_(e.c.ts >= first, e.c.ts < end)  # abnormal verdicts, at their events' time
     if source is not None:
         t = schema.templates
         in_counts = and_(in_counts, c.c.template_id.in_(select(t.c.template_id).where(t.c.source == source)))
         in_events, in_anomalies = and_(in_events, e.c.source == source), and_(in_anomalies, a.c.source == source)
+        in_range = and_(in_range, e.c.source == source)
     with store.engine.connect() as conn:
         for at, n in conn.execute(select(counts, func.sum(c.c.count)).where(in_counts).group_by(counts)):
             if int(at) in out:
@@ -56,6 +60,10 @@ def timeline(store: EventStore, start: float, end: float, step: int, source: str
         for at, n in conn.execute(select(found, func.count()).where(in_anomalies).group_by(found)):
             if int(at) in out:
                 out[int(at)]["anomalies"] = int(n)
+        judged = select(errors, func.count()).select_from(e.join(v, v.c.event_id == e.c.id))
+        for at, n in conn.execute(judged.where(in_range, v.c.label == "abnormal").group_by(errors)):
+            if int(at) in out:
+                out[int(at)]["abnormal"] = int(n)
     return list(out.values())
 
 

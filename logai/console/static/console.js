@@ -64,7 +64,12 @@ function lineChart(points, series, width = 900, height = 150) {
   const x = (i) => 40 + (i * (width - 50)) / Math.max(1, points.length - 1);
   const y = (v) => height - 20 - (v / max) * (height - 30);
   const lines = series.map((s) => `<polyline class="${s.cls}" points="${points.map((p, i) => `${x(i).toFixed(1)},${y(p[s.key]).toFixed(1)}`).join(" ")}"/>`);
-  const legend = series.map((s, i) => `<text x="${60 + i * 120}" y="12" class="${s.cls}-text">■ ${esc(s.label)}</text>`);
+  const legend = [];
+  let at = 60;
+  for (const s of series) { // each label as wide as its text (about 6.5 px a character at 11 px), then a gap
+    legend.push(`<text x="${at}" y="12" class="${s.cls}-text">■ ${esc(s.label)}</text>`);
+    at += s.label.length * 6.5 + 30;
+  }
   const first = new Date(points[0].t * 1000).toLocaleTimeString();
   const last = new Date(points[points.length - 1].t * 1000).toLocaleTimeString();
   return `<svg class="chart" width="${width}" height="${height}" role="img" aria-label="${esc(series.map((s) => s.label).join(", "))} over time">` +
@@ -100,10 +105,12 @@ const pages = {
       api("/v1/timeline?minutes=60&step=60"), budget(), api("/v1/sources")]);
     const sourceRows = known.sources.slice(0, 20).map((x) => `<tr><td><a href="#/templates?source=${encodeURIComponent(x.source)}">${esc(x.source)}</a></td>` +
       `<td>${x.events}</td><td>${x.templates}</td><td>${when(x.last_seen)}</td><td class="${x.dead_letters ? "error" : ""}">${x.dead_letters}</td></tr>`);
-    const cards = [["events", stats.events], ["templates", stats.templates], ["anomalies", stats.anomalies],
-      ["verdicts", stats.analyses], ["open incidents", active.items.length], ["dead letters", stats.dead_letters], ...llm];
+    const cards = [["events", stats.events], ["templates", stats.templates], ["verdicts", stats.analyses],
+      ["abnormal verdicts", stats.abnormal_verdicts], ["detector anomalies", stats.anomalies],
+      ["open incidents", active.items.length], ["dead letters", stats.dead_letters], ...llm];
     const chart = lineChart(line.points, [{ key: "events", cls: "s-events", label: "events / min" },
-      { key: "errors", cls: "s-errors", label: "errors / min" }, { key: "anomalies", cls: "s-anomalies", label: "anomalies / min" }]);
+      { key: "errors", cls: "s-errors", label: "errors / min" }, { key: "abnormal", cls: "s-abnormal", label: "abnormal verdicts / min" },
+      { key: "anomalies", cls: "s-anomalies", label: "detector anomalies / min" }]);
     const levels = Object.entries(stats.events_by_level).sort((a, b) => b[1] - a[1]);
     return `<h1>Overview</h1><div class="cards">${cards.map(([k, v]) => `<div class="card"><span class="muted">${k}</span><b>${v}</b></div>`).join("")}</div>` +
       `<h2>The last hour of data</h2>${chart}<h2>Events by level</h2>${bars(levels)}` +
@@ -140,7 +147,8 @@ const pages = {
       `${when(i.start_ts)} to ${when(i.end_ts)}${i.acked_by ? ` · acknowledged by ${esc(i.acked_by)}` : ""}</p>` +
       (s.next_steps?.length ? `<h2>Next steps</h2><ul>${s.next_steps.map((x) => `<li>${esc(x)}</li>`).join("")}</ul>` : "") +
       `<h2>Timeline</h2>${lineChart(line.points, [{ key: "events", cls: "s-events", label: `events / ${step / 60} min` },
-        { key: "errors", cls: "s-errors", label: "errors" }, { key: "anomalies", cls: "s-anomalies", label: "anomalies" }])}` +
+        { key: "errors", cls: "s-errors", label: "errors" }, { key: "abnormal", cls: "s-abnormal", label: "abnormal verdicts" },
+        { key: "anomalies", cls: "s-anomalies", label: "detector anomalies" }])}` +
       `<h2>Templates</h2>${table(["template", "signals", "text"], templates)}` +
       `<h2>Sample events</h2>${table(["time", "signal", "level", "event"], samples)}` +
       `<h2>Alert deliveries</h2>${table(["receiver", "kind", "state", "attempts", "sent", "last error"], deliveries)}`;
