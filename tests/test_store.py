@@ -55,20 +55,30 @@ def test_a_store_from_before_alembic_is_stamped_and_upgraded(tmp_path):
         assert conn.execute(sa.select(schema.requests.c.request_id)).scalars().all() == ["r1"]  # kept
 
 
-def test_a_store_at_0004_gains_template_lineage(tmp_path):
-    """A store made before templates recorded their lineage: 0005 adds `merged_into`, keeping the rows."""
+def _upgraded_from(path, revision: str, *undo: str):
+    """A store at the newest revision, taken back to `revision` by the `undo` statements, then migrated again:
+    what a user's older store goes through. Returns the engine."""
     import sqlalchemy as sa
 
     from logai.store.migrations import migrate
 
-    engine = sa.create_engine(f"sqlite:///{tmp_path / 'at4.db'}")
+    engine = sa.create_engine(f"sqlite:///{path}")
     with engine.begin() as conn:
         migrate(conn)
-        conn.execute(sa.text("INSERT INTO templates VALUES ('Ta', 'app', 'user <*>', 3, 1.0, 2.0, NULL)"))
-        conn.execute(sa.text("ALTER TABLE templates DROP COLUMN merged_into"))
-        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0004'"))
+        for statement in [*undo, f"UPDATE alembic_version SET version_num = '{revision}'"]:
+            conn.execute(sa.text(statement))
     with engine.begin() as conn:
         assert migrate(conn) == SCHEMA_VERSION
+    return engine
+
+
+def test_a_store_at_0004_gains_template_lineage(tmp_path):
+    """A store made before templates recorded their lineage: 0005 adds `merged_into`, keeping the rows."""
+    import sqlalchemy as sa
+
+    engine = _upgraded_from(tmp_path / "at4.db", "0004",
+                            "INSERT INTO templates VALUES ('Ta', 'app', 'user <*>', 3, 1.0, 2.0, NULL)",
+                            "ALTER TABLE templates DROP COLUMN merged_into")
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT template_id, count, merged_into FROM templates")).all() == [("Ta", 3, None)]
 
@@ -103,15 +113,7 @@ def test_every_revision_file_is_known():
 def test_a_store_at_0005_gains_the_verdicts_by_label_index(tmp_path):
     import sqlalchemy as sa
 
-    from logai.store.migrations import migrate
-
-    engine = sa.create_engine(f"sqlite:///{tmp_path / 'at5.db'}")
-    with engine.begin() as conn:
-        migrate(conn)
-        conn.execute(sa.text("DROP INDEX ix_analyses_label"))
-        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0005'"))
-    with engine.begin() as conn:
-        assert migrate(conn) == SCHEMA_VERSION
+    engine = _upgraded_from(tmp_path / "at5.db", "0005", "DROP INDEX ix_analyses_label")
     with engine.connect() as conn:
         assert "ix_analyses_label" in {i["name"] for i in sa.inspect(conn).get_indexes("analyses")}
 
