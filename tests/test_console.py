@@ -77,6 +77,9 @@ def test_pages_search_and_feedback_in_a_real_browser(tmp_path):
             card = page.locator(".card", has_text="abnormal verdicts").inner_text()
             assert abnormal > 0 and card.split()[-1] == str(abnormal)  # the verdicts' own count, not the detectors'
             assert page.locator("svg.chart polyline.s-abnormal").count() == 1
+            page.click("a.card:has-text('abnormal verdicts')")  # a count opens the page that lists it
+            page.wait_for_selector("main h1:text('Verdicts')")
+            assert page.locator("select[name=label]").input_value() == "abnormal"
             page.goto(f"{server.base}/#/incidents/{incident_id}")
             page.wait_for_selector("svg.chart polyline")  # the incident's timeline
             assert "Affected: payments-api.log" in page.locator("main p").first.inner_text()  # its summary's

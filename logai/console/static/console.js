@@ -105,14 +105,18 @@ const pages = {
       api("/v1/timeline?minutes=60&step=60"), budget(), api("/v1/sources")]);
     const sourceRows = known.sources.slice(0, 20).map((x) => `<tr><td><a href="#/templates?source=${encodeURIComponent(x.source)}">${esc(x.source)}</a></td>` +
       `<td>${x.events}</td><td>${x.templates}</td><td>${when(x.last_seen)}</td><td class="${x.dead_letters ? "error" : ""}">${x.dead_letters}</td></tr>`);
-    const cards = [["events", stats.events], ["templates", stats.templates], ["verdicts", stats.analyses],
-      ["abnormal verdicts", stats.abnormal_verdicts], ["detector anomalies", stats.anomalies],
-      ["open incidents", active.items.length], ["dead letters", stats.dead_letters], ...llm];
+    // [label, value, the page that lists them (none for counts without a page)]
+    const cards = [["events", stats.events, "#/events"], ["templates", stats.templates, "#/templates"],
+      ["verdicts", stats.analyses, "#/verdicts"], ["abnormal verdicts", stats.abnormal_verdicts, "#/verdicts?label=abnormal"],
+      ["detector anomalies", stats.anomalies], ["open incidents", active.items.length, "#/incidents?state=active"],
+      ["dead letters", stats.dead_letters], ...llm];
     const chart = lineChart(line.points, [{ key: "events", cls: "s-events", label: "events / min" },
       { key: "errors", cls: "s-errors", label: "errors / min" }, { key: "abnormal", cls: "s-abnormal", label: "abnormal verdicts / min" },
       { key: "anomalies", cls: "s-anomalies", label: "detector anomalies / min" }]);
     const levels = Object.entries(stats.events_by_level).sort((a, b) => b[1] - a[1]);
-    return `<h1>Overview</h1><div class="cards">${cards.map(([k, v]) => `<div class="card"><span class="muted">${k}</span><b>${v}</b></div>`).join("")}</div>` +
+    const card = ([k, v, href]) => href ? `<a class="card" href="${href}"><span class="muted">${k}</span><b>${v}</b></a>`
+      : `<div class="card"><span class="muted">${k}</span><b>${v}</b></div>`;
+    return `<h1>Overview</h1><div class="cards">${cards.map(card).join("")}</div>` +
       `<h2>The last hour of data</h2>${chart}<h2>Events by level</h2>${bars(levels)}` +
       `<h2>Sources</h2>${table(["source", "events", "templates", "last event", "dead letters"], sourceRows)}` +
       `<h2>Open incidents</h2>${table(INCIDENT_HEADERS, active.items.map(incidentRow))}` +
