@@ -62,7 +62,7 @@ function lineChart(points, series, width = 900, height = 150) {
   if (!points.length) return `<p class="muted">no data in this range</p>`;
   const max = Math.max(1, ...points.flatMap((p) => series.map((s) => p[s.key])));
   const x = (i) => 40 + (i * (width - 50)) / Math.max(1, points.length - 1);
-  const y = (v) => height - 20 - (v / max) * (height - 30);
+  const y = (v) => height - 20 - (v / max) * (height - 42); // the legend keeps the top 22 px
   const lines = series.map((s) => `<polyline class="${s.cls}" points="${points.map((p, i) => `${x(i).toFixed(1)},${y(p[s.key]).toFixed(1)}`).join(" ")}"/>`);
   const legend = [];
   let at = 60;
