@@ -133,6 +133,11 @@ def test_pages_search_and_feedback_in_a_real_browser(tmp_path):
             analysis_id = int(row.get_attribute("data-analysis"))
             button.click()
             page.wait_for_selector("text=corrected to")
+            same = page.locator("tr[data-analysis]").evaluate_all(  # rows on the corrected row's input
+                "(rows, id) => { const r = rows.find((x) => x.dataset.analysis === String(id));"
+                " return rows.filter((x) => x.dataset.task === r.dataset.task"
+                " && x.dataset.input === r.dataset.input).length; }", analysis_id)
+            assert same >= 2 and page.locator("tr:has-text('corrected to')").count() == same  # each says so
             stored = httpx.get(f"{server.base}/v1/analyses?limit=500", timeout=10).json()["analyses"]
             corrected = next(a for a in stored if a["id"] == analysis_id)
             raw = httpx.get(f"{server.base}/v1/events", params={"template_id": corrected["provenance"]["template_id"],
@@ -143,6 +148,12 @@ def test_pages_search_and_feedback_in_a_real_browser(tmp_path):
             newest = httpx.get(f"{server.base}/v1/analyses?limit=1", timeout=10).json()["analyses"][0]
             assert newest["provenance"]["input"] == corrected["provenance"]["input"]
             assert newest["label"] == "normal"  # the correction decides the next verdict on that input
+            page.goto(f"{server.base}/#/verdicts")  # drawn anew: the correction in force is read from /v1/feedback
+            row = f"tr[data-analysis='{newest['id']}']"
+            page.locator(f"{row} button[data-action=undo]").click()
+            page.wait_for_selector(f"{row} button[data-action=correct]")  # undone: it can be corrected again
+            in_force = httpx.get(f"{server.base}/v1/feedback", params={"active": "true"}, timeout=10).json()
+            assert in_force["feedback"] == []
             browser.close()
     finally:
         server.stop()

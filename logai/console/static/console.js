@@ -160,12 +160,12 @@ const pages = {
 
   async verdicts(params) {
     const label = params.get("label") || "";
-    const [page, tasks] = await Promise.all([api(`/v1/analyses?limit=100${label ? `&label=${encodeURIComponent(label)}` : ""}`),
-      api("/v1/tasks").catch(() => ({}))]);
+    const [page, tasks, corrections] = await Promise.all([api(`/v1/analyses?limit=100${label ? `&label=${encodeURIComponent(label)}` : ""}`),
+      api("/v1/tasks").catch(() => ({})), api("/v1/feedback?active=true&limit=10000").catch(() => ({ feedback: [] }))]);
     const labels = [...new Set(Object.values(tasks).flat())];
     const options = ["", ...labels].map((l) => `<option value="${esc(l)}" ${l === label ? "selected" : ""}>${esc(l) || "any"}</option>`).join("");
     return `<h1>Verdicts</h1><form class="filters" data-route="verdicts"><label>label<select name="label">${options}</select></label>` +
-      `<button type="submit">Show</button></form>${verdictTable(page.analyses, tasks)}`;
+      `<button type="submit">Show</button></form>${verdictTable(page.analyses, tasks, corrections.feedback)}`;
   },
 
   async templates(params) {
@@ -242,14 +242,22 @@ const pages = {
   },
 };
 
-function verdictTable(analyses, tasks) {
+// A correction holds for every verdict on the same input (what the small model reads: one template of one source,
+// as a rule), so each row says so when one is in force, and offers to undo it rather than to correct again.
+const corrected = (label, feedbackId) => ` corrected to <b class="label-${esc(label)}">${esc(label)}</b>: verdicts on ` +
+  `this input follow it <button type="button" data-action="undo" data-id="${feedbackId}">Undo</button>`;
+
+function verdictTable(analyses, tasks, corrections = []) {
+  const inForce = new Map(corrections.map((f) => [`${f.task}\n${f.input}`, f])); // the newest per input wins
   const rows = analyses.map((a) => {
     const p = a.provenance || {};
     const others = (tasks[a.task] || []).filter((l) => l !== a.label);
-    const correct = others.map((l) => `<button type="button" data-action="correct" data-id="${a.id}" data-label="${esc(l)}">mark ${esc(l)}</button>`).join(" ");
-    return `<tr data-analysis="${a.id}"><td>${when(a.created_at)}</td><td class="label-${esc(a.label)}">${esc(a.label)}</td>` +
-      `<td>${esc(p.path ?? a.model)}${a.confidence != null ? ` · p=${a.confidence.toFixed(2)}` : ""}</td>` +
-      `<td class="mono">${message(p.log ?? "")}</td><td>${esc(p.reason ?? "")}${provenance(p)}</td><td>${correct}<span class="feedback"></span></td></tr>`;
+    const correction = inForce.get(`${a.task}\n${p.input ?? ""}`);
+    const action = correction ? corrected(correction.new_label, correction.id) : others.map((l) =>
+      `<button type="button" data-action="correct" data-id="${a.id}" data-label="${esc(l)}">mark ${esc(l)}</button>`).join(" ");
+    return `<tr data-analysis="${a.id}" data-task="${esc(a.task)}" data-input="${esc(p.input ?? "")}"><td>${when(a.created_at)}</td>` +
+      `<td class="label-${esc(a.label)}">${esc(a.label)}</td><td>${esc(p.path ?? a.model)}${a.confidence != null ? ` · p=${a.confidence.toFixed(2)}` : ""}</td>` +
+      `<td class="mono">${message(p.log ?? "")}</td><td>${esc(p.reason ?? "")}${provenance(p)}</td><td class="feedback">${action}</td></tr>`;
   });
   return table(["when", "verdict", "by", "log", "reason", "correct it"], rows);
 }
@@ -273,13 +281,15 @@ async function act(button) {
     }
     if (action === "correct") {
       const done = await api("/v1/feedback", { method: "POST", body: { analysis_id: Number(id), label, by: "console" } });
-      $(".feedback", cell).innerHTML = ` corrected to <b class="label-${esc(label)}">${esc(label)}</b>: the next ` +
-        `verdict on this input follows it <button type="button" data-action="undo" data-id="${done.id}">Undo</button>`;
+      for (const row of document.querySelectorAll("tr[data-input]")) { // every row on the same input, not only this one
+        const input = done.input.replace(/\r\n?/g, "\n"); // as an attribute keeps it
+        if (row.dataset.task === done.task && row.dataset.input === input) $("td.feedback", row).innerHTML = corrected(label, done.id);
+      }
     }
     if (action === "tail") return toggleTail(button);
     if (action === "undo") {
       await api(`/v1/feedback/${id}`, { method: "DELETE" });
-      $(".feedback", cell).textContent = " undone";
+      return render(); // the verdicts as they stand again, with their buttons
     }
   } catch (error) {
     cell.insertAdjacentHTML("beforeend", `<span class="error"> ${esc(error.message)}</span>`);
