@@ -89,7 +89,7 @@ def test_pages_search_and_feedback_in_a_real_browser(tmp_path):
             page.goto(f"{server.base}/#/events")
             page.wait_for_selector("#event-count")
             page.click("button[data-action=tail]")
-            page.wait_for_timeout(1500)  # the stream is open before the line is sent
+            page.wait_for_selector("#live[data-open]", state="attached")  # the stream is open before the line is sent
             line = "2026-11-24 09:30:00,000 ERROR [exec-9] c.e.payments.Tail - posted after the page opened"
             httpx.post(f"{server.base}/v1/ingest?source=payments-api.log", content=line.encode(),
                        timeout=60).raise_for_status()

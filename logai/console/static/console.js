@@ -314,9 +314,11 @@ async function toggleTail(button) {
   button.setAttribute("aria-pressed", "true");
   const live = $("#live");
   live.hidden = false;
+  delete live.dataset.open;
   const headers = sessionStorage.getItem(KEY) ? { "X-API-Key": sessionStorage.getItem(KEY) } : {};
   try { // fetch, not EventSource: the API key goes in a header, never in the URL
     const response = await fetch(`/v1/tail?${query}`, { headers, signal: tailing.signal });
+    live.dataset.open = "true"; // the server took its starting point before it answered: later events will show
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = "";
     for (;;) {
