@@ -37,10 +37,11 @@ def test_a_store_from_before_alembic_is_stamped_and_upgraded(tmp_path):
     import sqlalchemy as sa
 
     from logai.store import schema
-    from logai.store.migrations import current_version, migrate
+    from logai.store.migrations import REVISIONS, current_version, migrate
 
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    old = [t for t in schema.metadata.sorted_tables if t.name not in ("feedback", "incidents", "alert_deliveries")]
+    old = [t for t in schema.metadata.sorted_tables
+           if t.name not in ("feedback", "incidents", "alert_deliveries", "level_counts")]
     with engine.begin() as conn:
         schema.metadata.create_all(conn, tables=old)
         conn.execute(schema.meta.insert().values(key="schema_version", value="2"))
@@ -50,8 +51,8 @@ def test_a_store_from_before_alembic_is_stamped_and_upgraded(tmp_path):
         assert migrate(conn) == SCHEMA_VERSION
     with engine.connect() as conn:
         tables = set(sa.inspect(conn).get_table_names())
-        assert {"feedback", "incidents", "alert_deliveries", "alembic_version"} <= tables
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0006"
+        assert {"feedback", "incidents", "alert_deliveries", "level_counts", "alembic_version"} <= tables
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == REVISIONS[-1]
         assert conn.execute(sa.select(schema.requests.c.request_id)).scalars().all() == ["r1"]  # kept
 
 
@@ -116,6 +117,40 @@ def test_a_store_at_0005_gains_the_verdicts_by_label_index(tmp_path):
     engine = _upgraded_from(tmp_path / "at5.db", "0005", "DROP INDEX ix_analyses_label")
     with engine.connect() as conn:
         assert "ix_analyses_label" in {i["name"] for i in sa.inspect(conn).get_indexes("analyses")}
+
+
+def test_a_store_at_0006_gains_level_counts_from_its_events(tmp_path):
+    """The counts a store kept before 0007 are taken from its events once, at the upgrade."""
+    import sqlalchemy as sa
+
+    store = EventStore(f"sqlite:///{tmp_path / 'at6.db'}")
+    store.write([(f"app|0|{i}", make_event(i, level=level)) for i, level in enumerate(["INFO", "INFO", "ERROR"])])
+    store.close()
+    engine = _upgraded_from(tmp_path / "at6.db", "0006", "DROP TABLE level_counts")
+    with engine.connect() as conn:
+        assert dict(conn.execute(sa.text("SELECT level, count FROM level_counts")).all()) == {"INFO": 2, "ERROR": 1}
+
+
+def test_level_counts_follow_writes_replays_and_retention(store):
+    """The overview's counts, kept beside the events, say what a GROUP BY over the events says after new
+    events, a replay (nothing counted twice), events without a level, and retention deleting the oldest."""
+    import sqlalchemy as sa
+
+    def scanned() -> dict[str, int]:
+        with store.engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT level, count(*) FROM events GROUP BY level")).all()
+        return {str(level): n for level, n in rows}
+
+    levels = ["INFO", "ERROR", None, "INFO", "WARN", "ERROR", "INFO"]
+    batch = [(f"app|0|{i}", make_event(i, level=level)) for i, level in enumerate(levels)]
+    store.write(batch[:4])
+    store.write(batch[2:])  # two of them again
+    stats = store.stats()
+    assert stats["events_by_level"] == scanned() == {"INFO": 3, "ERROR": 2, "None": 1, "WARN": 1}
+    assert stats["events"] == 7
+    assert store.apply_retention(max_events=3) == 4
+    stats = store.stats()
+    assert stats["events_by_level"] == scanned() and stats["events"] == 3
 
 
 def test_abnormal_verdicts_are_counted_and_drawn_at_their_events_time(store):

@@ -22,7 +22,7 @@ EVENT_COLUMNS = ("ingest_key", "source", "line", "ts", "ingested_at", "level", "
                  "conceptualized", "content", "raw", "fields", "params", "flags")
 PARAM_COLUMNS = ("event_id", "position", "value", "type", "concept")
 ANALYSIS_COLUMNS = ("event_id", "task", "label", "model", "confidence", "provenance", "created_at")
-KEY, SOURCE, TS, TEMPLATE_ID, TEMPLATE = 0, 1, 3, 6, 7  # positions used when counting templates
+KEY, SOURCE, TS, LEVEL, TEMPLATE_ID, TEMPLATE = 0, 1, 3, 5, 6, 7  # positions used when counting templates and levels
 
 
 @dataclass(frozen=True)

@@ -21,12 +21,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
 from logai.events import Event, Param
-from logai.store import schema
+from logai.store import level_counts, schema
 from logai.store.migrations import migrate
 from logai.store.rows import (
     ANALYSIS_COLUMNS,
     EVENT_COLUMNS,
     KEY,
+    LEVEL,
     PARAM_COLUMNS,
     SOURCE,
     TEMPLATE,
@@ -153,6 +154,7 @@ class EventStore:
             if params:
                 _bulk_insert(conn, schema.event_params, PARAM_COLUMNS, params)
             self._count_templates(conn, rows)
+            level_counts.add(conn, [row[1 + LEVEL] for row in rows])
             _record_merges(conn, prepared.merges)
             analysis_ids = _insert_analyses(conn, prepared.analyses, ids)
         return WriteResult(len(fresh), len(prepared) - len(fresh), ids, analysis_ids)
@@ -401,36 +403,40 @@ class EventStore:
             def count(table) -> int:
                 return int(conn.execute(select(func.count()).select_from(table)).scalar() or 0)
 
-            levels: dict[str, int] = dict(conn.execute(select(schema.events.c.level, func.count())
-                                       .group_by(schema.events.c.level)).all())
+            levels = level_counts.read(conn)
             live = schema.templates.select().where(schema.templates.c.merged_into.is_(None)).subquery()
-            return {"events": count(schema.events), "templates": count(live),
+            return {"events": sum(levels.values()), "templates": count(live),
                     "anomalies": count(schema.anomalies), "analyses": count(schema.analyses),
                     "abnormal_verdicts": count(select(schema.analyses.c.id).where(
                         schema.analyses.c.label == "abnormal").subquery()),
                     "dead_letters": count(schema.dead_letters),
-                    "events_by_level": {str(k): v for k, v in levels.items()}}
+                    "events_by_level": levels}
 
     # -- retention -----------------------------------------------------------------------------------------
     def apply_retention(self, max_age_seconds: float | None = None, max_events: int | None = None) -> int:
         """Delete events older than `max_age_seconds` (by ingest time) and beyond the newest `max_events`."""
-        e, p = schema.events, schema.event_params
+        e = schema.events
         deleted = 0
         with self._writer.begin() as conn:
             if max_age_seconds is not None:
                 cutoff = select(func.max(e.c.id)).where(e.c.ingested_at < time.time() - max_age_seconds)
                 boundary = conn.execute(cutoff).scalar()
                 if boundary is not None:
-                    conn.execute(p.delete().where(p.c.event_id <= boundary))
-                    deleted += conn.execute(e.delete().where(e.c.id <= boundary)).rowcount
+                    deleted += _delete_up_to(conn, boundary)
                 r = schema.requests  # idempotency keys are remembered as long as the events they stored
                 conn.execute(r.delete().where(r.c.created_at < time.time() - max_age_seconds))
             if max_events is not None:
                 boundary = conn.execute(select(e.c.id).order_by(e.c.id.desc()).offset(max_events).limit(1)).scalar()
                 if boundary is not None:
-                    conn.execute(p.delete().where(p.c.event_id <= boundary))
-                    deleted += conn.execute(e.delete().where(e.c.id <= boundary)).rowcount
+                    deleted += _delete_up_to(conn, boundary)
         return deleted
+
+
+def _delete_up_to(conn, last_id: int) -> int:
+    """Delete the events with ids up to `last_id`, their parameters and their place in the level counts."""
+    level_counts.remove_up_to(conn, last_id)
+    conn.execute(schema.event_params.delete().where(schema.event_params.c.event_id <= last_id))
+    return int(conn.execute(schema.events.delete().where(schema.events.c.id <= last_id)).rowcount)
 
 
 _WRITE_LOCK = 0x6C6F6777  # "logw": PostgreSQL advisory lock that serialises event writers
