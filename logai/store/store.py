@@ -414,17 +414,21 @@ class EventStore:
 
     # -- retention -----------------------------------------------------------------------------------------
     def apply_retention(self, max_age_seconds: float | None = None, max_events: int | None = None) -> int:
-        """Delete events older than `max_age_seconds` (by ingest time) and beyond the newest `max_events`."""
+        """Delete events older than `max_age_seconds` (by ingest time) and beyond the newest `max_events`, with
+        their verdicts; by age also verdicts on no stored event (`/v1/analyze`) and the detectors' anomalies."""
         e = schema.events
         deleted = 0
         with self._writer.begin() as conn:
             if max_age_seconds is not None:
-                cutoff = select(func.max(e.c.id)).where(e.c.ingested_at < time.time() - max_age_seconds)
-                boundary = conn.execute(cutoff).scalar()
+                oldest_kept = time.time() - max_age_seconds
+                boundary = conn.execute(select(func.max(e.c.id)).where(e.c.ingested_at < oldest_kept)).scalar()
                 if boundary is not None:
                     deleted += _delete_up_to(conn, boundary)
-                r = schema.requests  # idempotency keys are remembered as long as the events they stored
-                conn.execute(r.delete().where(r.c.created_at < time.time() - max_age_seconds))
+                # idempotency keys are remembered as long as the events they stored
+                for table in (schema.requests, schema.anomalies):
+                    conn.execute(table.delete().where(table.c.created_at < oldest_kept))
+                a = schema.analyses
+                conn.execute(a.delete().where(a.c.event_id.is_(None), a.c.created_at < oldest_kept))
             if max_events is not None:
                 boundary = conn.execute(select(e.c.id).order_by(e.c.id.desc()).offset(max_events).limit(1)).scalar()
                 if boundary is not None:
@@ -433,9 +437,11 @@ class EventStore:
 
 
 def _delete_up_to(conn, last_id: int) -> int:
-    """Delete the events with ids up to `last_id`, their parameters and their place in the level counts."""
+    """Delete the events with ids up to `last_id`, their parameters and verdicts, and their place in the level
+    counts (a verdict is stored for every event by default: left behind, they outgrew the events they judged)."""
     level_counts.remove_up_to(conn, last_id)
-    conn.execute(schema.event_params.delete().where(schema.event_params.c.event_id <= last_id))
+    for table in (schema.event_params, schema.analyses):
+        conn.execute(table.delete().where(table.c.event_id <= last_id))
     return int(conn.execute(schema.events.delete().where(schema.events.c.id <= last_id)).rowcount)
 
 
