@@ -111,12 +111,14 @@ def test_every_revision_file_is_known():
     assert sorted(p.name.split("_")[0] for p in folder.glob("0*.py")) == REVISIONS
 
 
-def test_a_store_at_0005_gains_the_verdicts_by_label_index(tmp_path):
+@pytest.mark.parametrize(("revision", "table", "index"), [("0005", "analyses", "ix_analyses_label"),
+                                                           ("0007", "template_counts", "ix_template_counts_bucket")])
+def test_a_store_from_before_an_index_gains_it(tmp_path, revision, table, index):
     import sqlalchemy as sa
 
-    engine = _upgraded_from(tmp_path / "at5.db", "0005", "DROP INDEX ix_analyses_label")
+    engine = _upgraded_from(tmp_path / "old.db", revision, f"DROP INDEX {index}")
     with engine.connect() as conn:
-        assert "ix_analyses_label" in {i["name"] for i in sa.inspect(conn).get_indexes("analyses")}
+        assert index in {i["name"] for i in sa.inspect(conn).get_indexes(table)}
 
 
 def test_a_store_at_0006_gains_level_counts_from_its_events(tmp_path):
@@ -272,6 +274,17 @@ def test_retention_by_count_and_age(store):
     assert store.apply_retention(max_age_seconds=-1) == 5  # everything is older than "1 s in the future"
     stats = store.stats()
     assert (stats["events"], stats["analyses"], stats["anomalies"]) == (0, 0, 0)
+
+
+def test_retention_drops_the_template_counts_of_minutes_before_the_oldest_event_kept(store):
+    from logai.store.timeline import timeline
+
+    store.write([(f"k{i}", make_event(i, ts=f"2026-11-24T10:0{i}:30")) for i in range(5)])  # one a minute
+    start = calendar.timegm((2026, 11, 24, 10, 0, 0))
+    assert [p["events"] for p in timeline(store, start, start + 300, 60)] == [1, 1, 1, 1, 1]
+    assert store.apply_retention(max_events=2) == 3
+    assert [p["events"] for p in timeline(store, start, start + 300, 60)] == [0, 0, 0, 1, 1]
+    assert store.template("Ta")["count"] == 5  # a template's total stays what it has seen
 
 
 def test_anomalies_are_stored_with_evidence_and_listed_newest_first(store):

@@ -93,6 +93,9 @@ template_counts = Table(
     Column("bucket", BigInteger, primary_key=True),  # start of the time bucket, Unix seconds
     Column("count", BigInteger, nullable=False),
 )
+# the overview's timeline, what changed, and retention read a range of buckets of every template: a row per
+# template and minute grows with the store's age, and without this each of them scanned all of it
+Index("ix_template_counts_bucket", template_counts.c.bucket)
 
 anomalies = Table(
     "anomalies",

@@ -415,7 +415,8 @@ class EventStore:
     # -- retention -----------------------------------------------------------------------------------------
     def apply_retention(self, max_age_seconds: float | None = None, max_events: int | None = None) -> int:
         """Delete events older than `max_age_seconds` (by ingest time) and beyond the newest `max_events`, with
-        their verdicts; by age also verdicts on no stored event (`/v1/analyze`) and the detectors' anomalies."""
+        their verdicts, and the template counts of the minutes before the oldest event left; by age also verdicts
+        on no stored event (`/v1/analyze`) and the detectors' anomalies."""
         e = schema.events
         deleted = 0
         with self._writer.begin() as conn:
@@ -433,6 +434,11 @@ class EventStore:
                 boundary = conn.execute(select(e.c.id).order_by(e.c.id.desc()).offset(max_events).limit(1)).scalar()
                 if boundary is not None:
                     deleted += _delete_up_to(conn, boundary)
+            if deleted:  # the per-minute counts of every template, before the oldest event kept (event time)
+                oldest = conn.execute(select(func.min(e.c.ts))).scalar()
+                c = schema.template_counts
+                conn.execute(c.delete().where(c.c.bucket < oldest // self.bucket_seconds * self.bucket_seconds)
+                             if oldest is not None else c.delete())
         return deleted
 
 

@@ -5,14 +5,11 @@ Revision ID: 0006
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from alembic import op
+from logai.store.alembic.indexes import create_index_if_missing
 
 revision = "0006"
 down_revision = "0005"
 
 
 def upgrade() -> None:
-    # a store created at this revision already has the index (0001 creates the current tables)
-    if "ix_analyses_label" not in {i["name"] for i in sa.inspect(op.get_bind()).get_indexes("analyses")}:
-        op.create_index("ix_analyses_label", "analyses", ["label", "id"])
+    create_index_if_missing("ix_analyses_label", "analyses", ["label", "id"])

@@ -1,0 +1,12 @@
+"""What revisions that add an index share: a store created at or after the revision has it already (0001 creates
+the current tables), so it is created only where it is missing."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+
+def create_index_if_missing(name: str, table: str, columns: list[str]) -> None:
+    if name not in {index["name"] for index in sa.inspect(op.get_bind()).get_indexes(table)}:
+        op.create_index(name, table, columns)
