@@ -258,22 +258,24 @@ def test_dead_letters_keep_raw_bytes_and_reason(store):
 
 
 def test_retention_by_count_and_age(store):
-    """Events go with their verdicts (one per event by default); by age, verdicts on no stored event and the
-    detectors' anomalies go too."""
+    """Events go with their verdicts (one per event by default); by age, verdicts on no stored event, the
+    detectors' anomalies and dead letters go too."""
     written = store.write([(f"k{i}", make_event(i)) for i in range(20)])
     store.add_analyses([{"event_id": written.event_ids[i], "task": "anomaly", "label": "normal", "model": "slm",
                          "confidence": 1.0, "provenance": {}} for i in range(20)]
                        + [{"task": "anomaly", "label": "abnormal", "model": "slm", "provenance": {}}])  # /v1/analyze
     store.add_anomaly(100.0, "app", "new_template", 1.0, None, {})
+    store.dead_letter("app", b"\xff", "decode error")
     assert store.apply_retention(max_events=5) == 15
     rows, _ = store.events(EventQuery(limit=100))
     assert sorted(r["line"] for r in rows) == [15, 16, 17, 18, 19]
     kept = {written.event_ids[i] for i in range(15, 20)}
     assert {a["event_id"] for a in store.analyses(limit=100)} == {*kept, None}
-    assert (store.stats()["analyses"], store.stats()["anomalies"]) == (6, 1)
+    stats = store.stats()
+    assert (stats["analyses"], stats["anomalies"], stats["dead_letters"]) == (6, 1, 1)
     assert store.apply_retention(max_age_seconds=-1) == 5  # everything is older than "1 s in the future"
     stats = store.stats()
-    assert (stats["events"], stats["analyses"], stats["anomalies"]) == (0, 0, 0)
+    assert (stats["events"], stats["analyses"], stats["anomalies"], stats["dead_letters"]) == (0, 0, 0, 0)
 
 
 def test_retention_drops_the_template_counts_of_minutes_before_the_oldest_event_kept(store):

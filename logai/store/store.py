@@ -416,7 +416,7 @@ class EventStore:
     def apply_retention(self, max_age_seconds: float | None = None, max_events: int | None = None) -> int:
         """Delete events older than `max_age_seconds` (by ingest time) and beyond the newest `max_events`, with
         their verdicts, and the template counts of the minutes before the oldest event left; by age also verdicts
-        on no stored event (`/v1/analyze`) and the detectors' anomalies."""
+        on no stored event (`/v1/analyze`), the detectors' anomalies and dead letters."""
         e = schema.events
         deleted = 0
         with self._writer.begin() as conn:
@@ -426,7 +426,7 @@ class EventStore:
                 if boundary is not None:
                     deleted += _delete_up_to(conn, boundary)
                 # idempotency keys are remembered as long as the events they stored
-                for table in (schema.requests, schema.anomalies):
+                for table in (schema.requests, schema.anomalies, schema.dead_letters):
                     conn.execute(table.delete().where(table.c.created_at < oldest_kept))
                 a = schema.analyses
                 conn.execute(a.delete().where(a.c.event_id.is_(None), a.c.created_at < oldest_kept))
