@@ -425,7 +425,8 @@ class EventStore:
                 boundary = conn.execute(select(func.max(e.c.id)).where(e.c.ingested_at < oldest_kept)).scalar()
                 if boundary is not None:
                     deleted += _delete_up_to(conn, boundary)
-                # idempotency keys are remembered as long as the events they stored
+                # idempotency keys are remembered as long as the events they stored; anomalies and dead letters
+                # as long as the events of their time
                 for table in (schema.requests, schema.anomalies, schema.dead_letters):
                     conn.execute(table.delete().where(table.c.created_at < oldest_kept))
                 a = schema.analyses

@@ -40,28 +40,27 @@ def timeline(store: EventStore, start: float, end: float, step: int, source: str
     c, e, a, v = schema.template_counts, schema.events, schema.anomalies, schema.analyses
     counts = (c.c.bucket // literal(step)) * literal(step)
     in_counts = and_(c.c.bucket >= first, c.c.bucket < end)
-    in_events = and_(e.c.ts >= first, e.c.ts < end, e.c.level.in_(sorted(ERROR_LEVELS)))
+    in_events = and_(e.c.ts >= first, e.c.ts < end)  # errors, and abnormal verdicts at their events' time
     in_anomalies = and_(a.c.ts >= first, a.c.ts < end)
-    in_range = and_(e.c.ts >= first, e.c.ts < end)  # abnormal verdicts, at their events' time
     if source is not None:
         t = schema.templates
         in_counts = and_(in_counts, c.c.template_id.in_(select(t.c.template_id).where(t.c.source == source)))
         in_events, in_anomalies = and_(in_events, e.c.source == source), and_(in_anomalies, a.c.source == source)
-        in_range = and_(in_range, e.c.source == source)
     with store.engine.connect() as conn:
         for at, n in conn.execute(select(counts, func.sum(c.c.count)).where(in_counts).group_by(counts)):
             if int(at) in out:
                 out[int(at)]["events"] = int(n)
-        errors = func.floor(e.c.ts / step) * step
-        for at, n in conn.execute(select(errors, func.count()).where(in_events).group_by(errors)):
+        event_step = func.floor(e.c.ts / step) * step
+        errors = select(event_step, func.count()).where(in_events, e.c.level.in_(sorted(ERROR_LEVELS)))
+        for at, n in conn.execute(errors.group_by(event_step)):
             if int(at) in out:
                 out[int(at)]["errors"] = int(n)
         found = func.floor(a.c.ts / step) * step
         for at, n in conn.execute(select(found, func.count()).where(in_anomalies).group_by(found)):
             if int(at) in out:
                 out[int(at)]["anomalies"] = int(n)
-        judged = select(errors, func.count()).select_from(e.join(v, v.c.event_id == e.c.id))
-        for at, n in conn.execute(judged.where(in_range, v.c.label == "abnormal").group_by(errors)):
+        judged = select(event_step, func.count()).select_from(e.join(v, v.c.event_id == e.c.id))
+        for at, n in conn.execute(judged.where(in_events, v.c.label == "abnormal").group_by(event_step)):
             if int(at) in out:
                 out[int(at)]["abnormal"] = int(n)
     return list(out.values())

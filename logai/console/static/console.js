@@ -281,8 +281,8 @@ async function act(button) {
     }
     if (action === "correct") {
       const done = await api("/v1/feedback", { method: "POST", body: { analysis_id: Number(id), label, by: "console" } });
+      const input = done.input.replace(/\r\n?/g, "\n"); // as an attribute keeps it
       for (const row of document.querySelectorAll("tr[data-input]")) { // every row on the same input, not only this one
-        const input = done.input.replace(/\r\n?/g, "\n"); // as an attribute keeps it
         if (row.dataset.task === done.task && row.dataset.input === input) $("td.feedback", row).innerHTML = corrected(label, done.id);
       }
     }
