@@ -3,7 +3,7 @@ real peers in test_alerts.py)."""
 
 from __future__ import annotations
 
-from logai.incidents.summary import Summarizer, template_summary
+from logai.incidents.summary import FIELD_NAMES, Summarizer, template_summary
 from logai.incidents.summary_checks import check, entities
 from logai.incidents.tracker import IncidentTracker, Signal
 
@@ -167,7 +167,8 @@ def test_llm_summary_with_the_packaged_model_follows_the_schema():
     assert check(kept, {**incident.row(), "id": 1}) == {}
     assert set(summary["affected"]) <= set(entities(incident.row()))
     replaced = [name for name, who in summary["fields_by"].items() if who == "template"]
-    assert all(name in summary.get("note", "") for name in replaced if name in ("title", "suspected_cause"))
+    headline = [name for name in replaced if name in ("title", "suspected_cause")]
+    assert all(FIELD_NAMES[name] in summary.get("note", "") for name in headline)
 
 
 def test_an_incident_lists_its_templates_as_they_stand_now(tmp_path):

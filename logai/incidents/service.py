@@ -23,6 +23,7 @@ from logai.detect.signals import Anomaly
 from logai.events import Event
 from logai.incidents.delivery import AlertmanagerReceiver, Receiver, Sender, WebhookReceiver
 from logai.incidents.summary import Summarizer, template_summary
+from logai.incidents.traces import trace_facts
 from logai.incidents.tracker import Changes, Incident, IncidentTracker, Signal, severity_rank
 from logai.store.incidents import IncidentStore
 from logai.timestamps import to_epoch
@@ -30,6 +31,7 @@ from logai.timestamps import to_epoch
 log = logging.getLogger(__name__)
 ABNORMAL_LABELS = frozenset({"abnormal", "anomalous", "anomaly"})
 CRITICAL_LEVELS = frozenset({"FATAL", "CRITICAL", "CRIT", "EMERG", "EMERGENCY", "ALERT", "PANIC", "F"})
+SAMPLE_CHARS = 2000  # of an event kept in its incident: a Java stack trace with its `Caused by:`, as a rule
 DETECTOR_SEVERITY = {"template_rate": "info"}  # a template's rate moving is worth a look, not a page
 
 
@@ -42,15 +44,19 @@ def verdict_signals(events: Sequence[Event], verdicts: Sequence[tuple[int, Any]]
         if verdict.label not in ABNORMAL_LABELS:
             continue
         level = (event.level or "").upper()
+        text = event.content or event.raw
+        sample: dict[str, Any] = {
+            "line": event.line, "level": event.level, "content": text[:SAMPLE_CHARS], "template_id": event.template_id,
+            "analysis_id": analysis_id, "event_id": event_ids[i] if event_ids else None,
+            "confidence": verdict.confidence, "path": verdict.path,
+            "params": [[p.concept or p.type or "value", p.value[:80]] for p in event.params[:8]]}
+        trace = trace_facts(text, (event.fields or {}).get("Logger"))  # read whole: a sample keeps SAMPLE_CHARS
+        if trace:
+            sample["trace"] = trace
         out.append(Signal(
             ts=to_epoch(event.timestamp) or now, source=event.source, kind="verdict",
             severity="critical" if level in CRITICAL_LEVELS else "warning", template_id=event.template_id,
-            template=event.conceptualized or event.template, group=_group(event, group_by),
-            sample={"line": event.line, "level": event.level, "content": (event.content or event.raw)[:500],
-                    "template_id": event.template_id, "analysis_id": analysis_id,
-                    "event_id": event_ids[i] if event_ids else None, "confidence": verdict.confidence,
-                    "path": verdict.path,
-                    "params": [[p.concept or p.type or "value", p.value[:80]] for p in event.params[:8]]}))
+            template=event.conceptualized or event.template, group=_group(event, group_by), sample=sample))
     return out
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from logai import metrics
 from logai.incidents.summary_checks import FIELDS, check, entities, is_entity, sample_values
+from logai.incidents.traces import shared_trace
 from logai.llm.backend import Backend
 from logai.llm.types import Constraint, GenerationRequest, SamplingParams
 from logai.route.budget import LlmBudget
@@ -68,6 +69,9 @@ def build_messages(incident: dict[str, Any], cases: list[tuple[Case, float]]) ->
     if seen:
         parts.append("Parameters in the sample events: " + ", ".join(
             f"{name}={value}" + (f" (x{n})" if n > 1 else "") for (name, value), n in seen.most_common(12)))
+    trace = trace_line(incident)
+    if trace:
+        parts.append(f"Stack traces in the sample events: {trace}.")
     samples = [s for s in incident["samples"] if s.get("content")][:3]
     if samples:
         parts.append("Sample events:")
@@ -113,6 +117,22 @@ def _rates(incident: dict[str, Any]) -> str:
             f"{worst['baseline_mean']} usually")
 
 
+def trace_line(incident: dict[str, Any]) -> str:
+    """What the samples' stack traces share, in a sentence part:
+    `X: msg (10 of 10 sample traces), caused by Y (5 of them), at Z (6 of them)`."""
+    shared = shared_trace(incident["samples"])
+    if shared is None:
+        return ""
+    facts, traces = shared
+    thrown = facts.get("exception", ("a stack trace", traces))
+    said = [f"{thrown[0]} ({thrown[1]} of {traces} sample traces)"]
+    for name, words in (("cause", "caused by"), ("frame", "at")):
+        if name in facts:
+            value, count = facts[name]
+            said.append(f"{words} {value}" + ("" if count == thrown[1] else f" ({count} of them)"))
+    return ", ".join(said)
+
+
 def template_summary(incident: dict[str, Any], why: str) -> dict[str, Any]:
     """The summary without an LLM: the most frequent template and the values its samples repeat, said plainly.
     `why` says why no LLM wrote it."""
@@ -124,6 +144,9 @@ def template_summary(incident: dict[str, Any], why: str) -> dict[str, Any]:
     cause = f"Most frequent pattern ({top[0][1]['count']} of {count} signals): {clip(first, 200)}" if first else \
         f"Detectors: {kinds}"
     cause += _rates(incident)
+    trace = trace_line(incident)
+    if trace:
+        cause += f"; the stack traces: {trace}"
     if repeated:
         cause += "; in the samples, " + ", ".join(f"{name}={value} (x{n})" for name, value, n in repeated)
     return {
@@ -132,13 +155,32 @@ def template_summary(incident: dict[str, Any], why: str) -> dict[str, Any]:
         "suspected_cause": cause,
         "affected": entities(incident)[:4],
         "evidence_template_ids": [tid for tid, _ in top[:3]],
-        "next_steps": [*[f"Check {name} {value}: {n} of the {len(incident['samples'])} sample events name it"
+        "next_steps": [*_trace_steps(incident),
+                       *[f"Check {name} {value}: {n} of the {len(incident['samples'])} sample events name it"
                          for name, value, n in repeated if is_entity(value) and 2 * n >= len(incident["samples"])][:1],
                        *(f"Read the sample events of template {tid}" for tid, _ in top[:2])][:3]
                       or ["Read the incident's sample events"],
         "generated_by": "template",
         "note": why,
     }
+
+
+def _trace_steps(incident: dict[str, Any]) -> list[str]:
+    shared = shared_trace(incident["samples"])
+    if shared is None or "frame" not in shared[0]:
+        return []
+    (frame, count), traces = shared[0]["frame"], shared[1]
+    return [f"Read the code at {frame}: {count} of {traces} sample stack traces go through it"]
+
+
+FIELD_NAMES = {"title": "title", "suspected_cause": "suspected cause", "next_steps": "next steps"}
+
+
+def set_aside_note(problems: dict[str, str]) -> str:
+    """Why the LLM's fields were replaced, for a person: `LLM answer set aside: title: ...; ...`."""
+    return ("LLM answer set aside, field by field: " + "; ".join(
+        f"{FIELD_NAMES.get(name, name)}: {why}" for name, why in problems.items())
+        + ". Shown instead: the template summary's.")
 
 
 class Summarizer:
@@ -224,8 +266,7 @@ class Summarizer:
             else "template"
         data["generated_by"], data["fields_by"] = by, fields_by
         if problems:
-            data["note"] = "the LLM's " + "; ".join(f"{name}: {why}" for name, why in problems.items()) + \
-                           " (replaced by the template summary's)"
+            data["note"] = set_aside_note(problems)
         data["tokens"] = {"prompt": result.prompt_tokens, "completion": result.completion_tokens,
                           "accepted_draft": result.accepted_tokens, "forward_passes": result.forward_passes}
         return data, by

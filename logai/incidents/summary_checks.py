@@ -59,6 +59,10 @@ class Grounding:
         templates = [entry.get("template") or "" for key, entry in (incident.get("templates") or {}).items()
                      if key != "other"]
         samples = [s.get("content") or "" for s in incident.get("samples") or []]
+        # what the samples' stack traces say (exception, cause, frame) is the incident's, not one event's
+        traces = [value for s in incident.get("samples") or [] if isinstance(s.get("trace"), dict)
+                  for value in s["trace"].values()]
+        templates += traces
         self.lines = [_words(text) for text in templates + samples if text]
         self.words = set().union(*self.lines) - _SCHEMA_WORDS
         # tokens with a digit that the templates state literally (`HTTP 503`): a title may name them; any other
