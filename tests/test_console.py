@@ -83,6 +83,15 @@ def test_pages_search_and_feedback_in_a_real_browser(tmp_path):
             page.goto(f"{server.base}/#/incidents/{incident_id}")
             page.wait_for_selector("svg.chart polyline")  # the incident's timeline
             assert "Affected: payments-api.log" in page.locator("main p").first.inner_text()  # its summary's
+            timeouts = next(i for i in httpx.get(f"{server.base}/v1/incidents", timeout=10).json()["items"]
+                            if "SocketTimeoutException" in i["summary"]["title"])
+            page.goto(f"{server.base}/#/incidents/{timeouts['id']}")
+            page.wait_for_selector("ul.next-steps")  # the stack traces' frame first, the template id a link
+            assert page.locator("ul.next-steps li").first.inner_text().startswith(
+                "Read the code at c.e.payments.InventoryClient.reserve(InventoryClient.java:")
+            page.click("ul.next-steps a[href^='#/events?template_id=']")
+            page.wait_for_selector("main h1:text('Events')")
+            assert page.locator("input[name=template_id]").input_value() == timeouts["first_template_id"]
             page.goto(f"{server.base}/#/templates")
             page.wait_for_selector("svg.spark path")  # each template's counts, from one /v1/template-series call
 

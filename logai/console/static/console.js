@@ -2,6 +2,8 @@
 const $ = (selector, root = document) => root.querySelector(selector);
 const esc = (value) => String(value ?? "").replace(/[&<>"']/g,
   (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+// a template id in a summary's text opens that template's events
+const linkTemplates = (text) => esc(text).replace(/\bT[0-9a-f]{16}\b/g, (tid) => `<a href="#/events?template_id=${tid}">${tid}</a>`);
 // a multi-line message (a stack trace) shows its first line; the rest opens beneath it
 const message = (text) => {
   const [first, ...rest] = String(text ?? "").split("\n");
@@ -149,7 +151,7 @@ const pages = {
       `${s.affected?.length ? `<br>Affected: ${s.affected.map(esc).join(", ")}` : ""}</p>` +
       `<p class="muted">summary by ${esc(i.summary_by ?? "-")}${s.note ? ` (${esc(s.note)})` : ""} · source ${esc(i.source)} · ${i.count} signals · ` +
       `${when(i.start_ts)} to ${when(i.end_ts)}${i.acked_by ? ` · acknowledged by ${esc(i.acked_by)}` : ""}</p>` +
-      (s.next_steps?.length ? `<h2>Next steps</h2><ul>${s.next_steps.map((x) => `<li>${esc(x)}</li>`).join("")}</ul>` : "") +
+      (s.next_steps?.length ? `<h2>Next steps</h2><ul class="next-steps">${s.next_steps.map((x) => `<li>${linkTemplates(x)}</li>`).join("")}</ul>` : "") +
       `<h2>Timeline</h2>${lineChart(line.points, [{ key: "events", cls: "s-events", label: `events / ${step / 60} min` },
         { key: "errors", cls: "s-errors", label: "errors" }, { key: "abnormal", cls: "s-abnormal", label: "abnormal verdicts" },
         { key: "anomalies", cls: "s-anomalies", label: "detector anomalies" }])}` +
