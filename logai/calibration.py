@@ -17,7 +17,7 @@ def fit_temperature(logits: torch.Tensor, gold: torch.Tensor, steps: int = 200,
     class 0)."""
     logits = logits.detach().float()
     low, high = math.log(bounds[0]), math.log(bounds[1])
-    log_t = torch.zeros((), requires_grad=True)
+    log_t = torch.zeros((), dtype=torch.float32, requires_grad=True)
     optimizer = torch.optim.LBFGS([log_t], lr=0.1, max_iter=steps)
 
     def closure():

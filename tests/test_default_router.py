@@ -55,6 +55,25 @@ def test_every_event_gets_a_verdict_with_no_model_dir_and_no_data(router):
         assert v.path in ("slm", "slm_fallback", "llm") and v.reason
 
 
+def test_a_router_loaded_while_another_thread_loads_a_bfloat16_model_still_judges():
+    """transformers sets torch's process-wide default dtype to the one it loads a model in (bfloat16 for the LLM
+    where the CPU has it) until the load ends. The service loads the LLM in a background thread while it loads
+    the router: a CI run caught the head built in bfloat16 then, and every verdict failed ('mat1 and mat2 must
+    have the same dtype'). Here the default is bfloat16 while the router loads and while it judges."""
+    import torch
+
+    torch.set_default_dtype(torch.bfloat16)
+    try:
+        router = load_router(DEFAULT_ROUTER)
+        head = router.models["anomaly"]
+        assert {p.dtype for p in head.model_.parameters()} == {torch.float32}
+        verdicts = router.analyze([_event("upstream timed out, charge failed", "ERROR")], "anomaly",
+                                  choices=[["abnormal", "normal"]])
+    finally:
+        torch.set_default_dtype(torch.float32)
+    assert [v.label for v in verdicts] == ["abnormal"]
+
+
 def test_the_product_never_reads_the_benchmark_data(tmp_path):
     """Outside `logai/evaluation` no module names ../shared/data, and `logai analyze` answers from a folder
     with no data next to it."""

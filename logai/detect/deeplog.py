@@ -24,9 +24,10 @@ PAD, UNSEEN, END = 0, 1, 2  # reserved ids: start padding, a template never seen
 class _NextKey(nn.Module):
     def __init__(self, vocab: int, embed: int, hidden: int, layers: int):
         super().__init__()
-        self.embed = nn.Embedding(vocab, embed)
-        self.lstm = nn.LSTM(embed, hidden, layers, batch_first=True)
-        self.out = nn.Linear(hidden, vocab)
+        f32 = torch.float32  # not torch's default, which a model loading in another thread can change
+        self.embed = nn.Embedding(vocab, embed, dtype=f32)
+        self.lstm = nn.LSTM(embed, hidden, layers, batch_first=True, dtype=f32)
+        self.out = nn.Linear(hidden, vocab, dtype=f32)
 
     def forward(self, windows: torch.Tensor) -> torch.Tensor:
         hidden, _ = self.lstm(self.embed(windows))

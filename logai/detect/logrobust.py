@@ -21,9 +21,11 @@ from logai.devices import pick_device
 class _AttentionBiLSTM(nn.Module):
     def __init__(self, dim: int, hidden: int, layers: int):
         super().__init__()
-        self.lstm = nn.LSTM(dim, hidden, layers, batch_first=True, bidirectional=True)
-        self.score = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.Tanh(), nn.Linear(hidden, 1))
-        self.out = nn.Linear(2 * hidden, 2)
+        f32 = torch.float32  # not torch's default, which a model loading in another thread can change
+        self.lstm = nn.LSTM(dim, hidden, layers, batch_first=True, bidirectional=True, dtype=f32)
+        self.score = nn.Sequential(nn.Linear(2 * hidden, hidden, dtype=f32), nn.Tanh(),
+                                   nn.Linear(hidden, 1, dtype=f32))
+        self.out = nn.Linear(2 * hidden, 2, dtype=f32)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         # packed, so padding never enters the backward direction: a session scores the same in any batch

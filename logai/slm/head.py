@@ -48,9 +48,11 @@ class _Mlp(torch.nn.Module):
     def __init__(self, features: int, hidden: int, classes: int, dropout: float, input_dropout: float):
         super().__init__()
         self.input_dropout = torch.nn.Dropout(input_dropout)
-        self.hidden = torch.nn.Linear(features, hidden)
+        # float32 whatever torch's default: a model loading in another thread (transformers sets the process's
+        # default dtype to the one it loads in, bfloat16 for the LLM) would otherwise make these bfloat16
+        self.hidden = torch.nn.Linear(features, hidden, dtype=torch.float32)
         self.dropout = torch.nn.Dropout(dropout)
-        self.out = torch.nn.Linear(hidden, classes)
+        self.out = torch.nn.Linear(hidden, classes, dtype=torch.float32)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.out(self.dropout(torch.relu(self.hidden(self.input_dropout(x)))))
@@ -163,7 +165,7 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
         w = torch.from_numpy(weights.astype(np.float32))
         class_weight = None
         if self.class_weight == "balanced":
-            totals = torch.zeros(len(self.classes_)).index_add_(0, y, w)
+            totals = torch.zeros(len(self.classes_), dtype=torch.float32).index_add_(0, y, w)
             class_weight = totals.sum() / (len(self.classes_) * totals.clamp_min(1e-6))
         optimizer = torch.optim.AdamW(self.model_.parameters(), lr=self.lr if lr is None else lr,
                                       weight_decay=self.weight_decay)

@@ -38,7 +38,7 @@ class McPrediction:
 def allowed_mask(classes: Sequence[str], allowed: Sequence[Sequence[str] | None]) -> torch.Tensor:
     """(items, classes) additive logit mask: item i may only take labels in `allowed[i]`; labels the model
     does not know are ignored, and a set with none it knows (or None) leaves the item unrestricted."""
-    mask = torch.zeros(len(allowed), len(classes))
+    mask = torch.zeros(len(allowed), len(classes), dtype=torch.float32)
     for row, labels in enumerate(allowed):
         known = [i for i, c in enumerate(classes) if c in (labels or ())]
         if known:
