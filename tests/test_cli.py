@@ -98,7 +98,10 @@ def test_broken_config_is_a_clear_error(tmp_path):
 
 def test_progress_bar_goes_to_stderr(tmp_path):
     result = run("parse", "--progress", str(EXAMPLE), "--out", str(tmp_path / "o.jsonl"))
-    assert result.returncode == 0 and b"payments-api.log" in result.stderr
+    assert result.returncode == 0 and b"payments-api.log [log4j]: 100%" in result.stderr
+    result = run("analyze", "--no-llm", "--progress", "--input", str(EXAMPLE))
+    assert result.returncode == 0 and b"payments-api.log [log4j]: 100%" in result.stderr
+    assert result.stdout.count(b"\n") == 400 and b"logai analyze: 400 verdicts" in result.stderr
 
 
 def test_sigterm_still_saves_state(tmp_path):

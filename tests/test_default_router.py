@@ -107,7 +107,14 @@ def test_analyze_reads_a_file_in_its_detected_format_one_verdict_per_record(tmp_
     runner = CliRunner()
     result = runner.invoke(cli, ["analyze", "--no-llm", "--input", str(tmp_path / "app.log")])
     assert result.exit_code == 0, result.output
-    assert [json.loads(line)["line"] for line in result.stdout.splitlines()] == [1, 2, 6, 7, 8]
+    verdicts = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [v["line"] for v in verdicts] == [1, 2, 6, 7, 8]
+    # then, on stderr, what a person reads: the counts, and the templates of the verdicts that are not normal
+    assert [v["line"] for v in verdicts if v["label"] != "normal"] == [2]  # the record with the trace
+    summary = result.stderr.splitlines()
+    assert summary[0] == (f"logai analyze: 5 verdicts for {tmp_path / 'app.log'} (log4j): 4 normal (80.0%), "
+                          "1 abnormal (20.0%); decided by slm 5")
+    assert summary[1:] == ["       1  abnormal  Unhandled exception for order <*>"]
     bad = runner.invoke(cli, ["analyze", "--no-llm", "--format", "nope", "--input", str(tmp_path / "app.log")])
     assert bad.exit_code == 1 and "unknown log format 'nope'" in bad.output and bad.exception is not None
     assert isinstance(bad.exception, SystemExit)  # click's one-line error, not a traceback

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 import signal
 import sys
@@ -11,33 +10,18 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
 import click
 
+from logai.cli.progress import read_with_progress, wants_progress
 from logai.config import ConfigError
 from logai.doors.bodies import BadBody
 from logai.events import Event
 from logai.parsing.formats import UnknownFormatError
 from logai.pipeline import Pipeline
 
-if TYPE_CHECKING:
-    from tqdm import tqdm
-
 log = logging.getLogger(__name__)
-
-
-class _ProgressReader:
-    """Wraps a binary file so that a progress bar advances by the bytes read."""
-
-    def __init__(self, handle: BinaryIO, bar: tqdm):
-        self._handle, self._bar = handle, bar
-
-    def __iter__(self) -> Iterator[bytes]:
-        for raw in self._handle:
-            self._bar.update(len(raw))
-            yield raw
-
 
 @click.command()
 @click.argument("inputs", nargs=-1, type=click.Path(allow_dash=True, path_type=Path))
@@ -84,7 +68,7 @@ def parse(app, inputs: tuple[Path, ...], format_name: str | None, source: str | 
     for path in inputs:
         if str(path) != "-" and not path.is_file():
             raise click.ClickException(f"no such file: {path}")
-    show_progress = sys.stderr.isatty() if progress is None else progress
+    show_progress = wants_progress(progress)
     # SIGTERM (a service manager stopping us) unwinds like Ctrl-C, so the state below is still saved.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
 
@@ -103,11 +87,7 @@ def parse(app, inputs: tuple[Path, ...], format_name: str | None, source: str | 
                     handle = stack.enter_context(path.open("rb"))
                     stream = handle
                     if show_progress:
-                        from tqdm import tqdm  # only with a progress bar: it is a tenth of start-up
-
-                        bar = stack.enter_context(tqdm(total=os.path.getsize(path), unit="B", unit_scale=True,
-                                                       desc=f"{path.name} [{fmt}]", file=sys.stderr))
-                        stream = _ProgressReader(handle, bar)
+                        stream = read_with_progress(handle, path, f"{path.name} [{fmt}]", stack)
                 pipeline.open_source(src, fmt)
                 log.info("parsing %s as format %s, source %s", path, fmt, src)
                 if pipeline.registry.get(fmt).kind == "journal-export":
