@@ -101,6 +101,40 @@ def test_an_incident_is_alerted_acknowledged_and_resolved(tmp_path):
 
 
 @needs_alertmanager
+def test_correcting_the_verdicts_of_an_incident_to_normal_resolves_its_alert(tmp_path):
+    """The loop back from the person paged: they mark one of the incident's verdicts normal (the console's
+    button posts this), every verdict on that input follows, and the incident they were paged for resolves at
+    once, in Alertmanager and the webhook, saying who cleared it; the same failures sent again open nothing."""
+    am = Alertmanager(tmp_path / "am").start()
+    hook = WebhookSink()
+    server = ServeProcess(tmp_path, config(am.url, hook.url))  # quiet_s 600: only the correction resolves it
+    try:
+        httpx.post(f"{server.base}/v1/ingest?source=checkout", content=failing_lines(10), timeout=120)
+        until(lambda: am.alerts(alertname="LogaiIncident", source="checkout"))
+        incident = httpx.get(f"{server.base}/v1/incidents", timeout=10).json()["items"][0]
+        abnormal = httpx.get(f"{server.base}/v1/analyses?label=abnormal&limit=1", timeout=10).json()["analyses"]
+        r = httpx.post(f"{server.base}/v1/feedback", json={"analysis_id": abnormal[0]["id"], "label": "normal",
+                                                           "reason": "expected while the PSP is in maintenance",
+                                                           "by": "alice"}, timeout=30)
+        assert r.status_code == 200, r.text
+        detail = httpx.get(f"{server.base}/v1/incidents/{incident['id']}", timeout=10).json()
+        assert detail["state"] == "resolved"
+        assert detail["resolution"] == "every verdict in it corrected to normal by alice"
+        until(lambda: not am.alerts(alertname="LogaiIncident", source="checkout"), timeout=30)
+        resolved = until(lambda: [p for p in hook.payloads() if p["kind"] == "resolved"], timeout=30)
+        assert "Resolved: every verdict in it corrected to normal by alice" in resolved[0]["text"]
+        httpx.post(f"{server.base}/v1/ingest?source=checkout", content=failing_lines(10, start=10), timeout=120)
+        latest = httpx.get(f"{server.base}/v1/analyses?limit=20", timeout=10).json()["analyses"]
+        assert {a["label"] for a in latest} == {"normal"}  # the corrected input answers with alice's label
+        assert [i["id"] for i in httpx.get(f"{server.base}/v1/incidents", timeout=10).json()["items"]] == [
+            incident["id"]]
+    finally:
+        server.stop()
+        am.stop()
+        hook.stop()
+
+
+@needs_alertmanager
 def test_no_alert_is_lost_while_alertmanager_is_down(tmp_path):
     am = Alertmanager(tmp_path / "am")  # its port is chosen, nothing listens on it yet
     server = ServeProcess(tmp_path, config(am.url))

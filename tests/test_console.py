@@ -86,7 +86,9 @@ def test_pages_search_and_feedback_in_a_real_browser(tmp_path):
             timeouts = next(i for i in httpx.get(f"{server.base}/v1/incidents", timeout=10).json()["items"]
                             if "SocketTimeoutException" in i["summary"]["title"])
             page.goto(f"{server.base}/#/incidents/{timeouts['id']}")
-            page.wait_for_selector("ul.next-steps")  # the stack traces' frame first, the template id a link
+            # the page drawn is this incident's (the one before was an incident page too), then its steps: the
+            # stack traces' frame first, the template id a link
+            page.wait_for_selector(f"main h1:has-text('Incident #{timeouts['id']} ')")
             assert page.locator("ul.next-steps li").first.inner_text().startswith(
                 "Read the code at c.e.payments.InventoryClient.reserve(InventoryClient.java:")
             page.click("ul.next-steps a[href^='#/events?template_id=']")
@@ -149,8 +151,11 @@ def test_pages_search_and_feedback_in_a_real_browser(tmp_path):
             assert same >= 2 and page.locator("tr:has-text('corrected to')").count() == same  # each says so
             stored = httpx.get(f"{server.base}/v1/analyses?limit=500", timeout=10).json()["analyses"]
             corrected = next(a for a in stored if a["id"] == analysis_id)
-            raw = httpx.get(f"{server.base}/v1/events", params={"template_id": corrected["provenance"]["template_id"],
-                                                                "limit": 1}, timeout=10).json()["events"][0]["raw"]
+            # the corrected verdict's own line, sent again (another line of its template may name another user,
+            # which the small model reads, so it would be another input)
+            raw = next(e["raw"] for e in httpx.get(f"{server.base}/v1/events", params={
+                "template_id": corrected["provenance"]["template_id"], "limit": 500}, timeout=10).json()["events"]
+                if e["id"] == corrected["event_id"])
             httpx.post(f"{server.base}/v1/ingest", content=raw.encode(),  # (httpx's params replace a URL's query)
                        params={"source": "payments-api.log", "idempotency_key": "console-test-again"},
                        timeout=60).raise_for_status()

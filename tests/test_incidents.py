@@ -237,3 +237,45 @@ def test_an_llm_whose_summaries_never_pass_is_asked_only_now_and_then(tiny_backe
     assert not any(note.startswith(held) for note in notes[:10])  # asked: off-contract or failing the checks
     assert all(note.startswith(held) for note in notes[10:19])
     assert not notes[19].startswith(held)  # the probe
+
+
+def test_only_an_incident_made_wholly_of_corrected_verdicts_resolves(tmp_path):
+    """`IncidentService.corrected`: an incident resolves when every template in it had its verdicts' input
+    corrected to a normal label; one with a template still judged abnormal, or with a detector's signal, stays
+    open, and a correction to `abnormal` resolves nothing. A quiet incident says it went quiet."""
+    from dataclasses import replace
+
+    from logai.config import AlertsConfig
+    from logai.incidents.service import IncidentService
+    from logai.store.incidents import IncidentStore
+    from logai.store.store import EventStore
+
+    incidents = IncidentService(AlertsConfig(quiet_s=60), IncidentStore(EventStore(f"sqlite:///{tmp_path / 'db'}")),
+                                Summarizer(None), "http://localhost:8000")
+    timeout = ("anomaly", "ERROR\tUnhandled exception for order <order>")
+    declined = ("anomaly", "ERROR\tPayment <payment> declined: code=<code>")
+
+    def verdicts(source: str, *inputs: tuple[str, str]) -> int:
+        signals = [replace(signal(1000.0 + i, f"T{n}", f"template {n} of {source}", source=source), input=key)
+                   for n, key in enumerate(inputs) for i in range(3)]
+        (opened,) = incidents.observe(signals, now=0).opened
+        assert opened.id is not None
+        return opened.id
+
+    only_timeouts = verdicts("checkout", timeout)
+    both = verdicts("billing", timeout, declined)
+    with_detector = verdicts("gateway", timeout)
+    incidents.observe([signal(1003.0, None, None, source="gateway", kind="error_rate")], now=0)
+
+    def correction(key: tuple[str, str], label: str) -> dict:
+        return {"task": key[0], "input": key[1], "new_label": label, "who": "alice"}
+
+    assert incidents.corrected(correction(timeout, "abnormal"), [correction(timeout, "abnormal")], now=1) == []
+    active = [correction(timeout, "normal")]
+    assert incidents.corrected(active[0], active, now=2) == [only_timeouts]
+    state = {row["id"]: (row["state"], row["resolution"]) for row in incidents.store.find()}
+    assert state[only_timeouts] == ("resolved", "every verdict in it corrected to normal by alice")
+    assert state[both][0] == state[with_detector][0] == "open"
+    active.append(correction(declined, "normal"))
+    assert incidents.corrected(active[1], active, now=3) == [both]
+    assert incidents.tick(now=100).resolved[0].resolution == "no new signal for 60 s"  # the detector's went quiet

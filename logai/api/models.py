@@ -203,6 +203,7 @@ class IncidentOut(BaseModel):
     opened_at: float
     updated_at: float = Field(description="wall-clock time of its latest signal (the quiet period counts from it)")
     resolved_at: float | None = None
+    resolution: str | None = Field(None, description="why it resolved: quiet for a while, or its verdicts corrected")
     acked_at: float | None = None
     acked_by: str | None = None
     count: int = Field(description="signals: abnormal verdicts and detector anomalies")

@@ -86,7 +86,9 @@ class AlertmanagerReceiver:
         resolved = incident["state"] == "resolved"
         description = (f"{summary.get('suspected_cause') or ''} ({incident['count']} signals from "
                        f"{_iso(incident['start_ts'])} to {_iso(incident['end_ts'])}; state {incident['state']}"
-                       f"{'; acknowledged by ' + incident['acked_by'] if incident.get('acked_by') else ''})").strip()
+                       f"{'; acknowledged by ' + incident['acked_by'] if incident.get('acked_by') else ''}"
+                       f"{'; resolved: ' + incident['resolution'] if resolved and incident.get('resolution') else ''})"
+                       ).strip()
         alert = {"labels": labels,
                  "annotations": {"summary": headline(incident), "description": description,
                                  "summary_by": incident.get("summary_by") or "template",
@@ -127,6 +129,7 @@ class WebhookReceiver:
                 f"{summary.get('suspected_cause') or ''}\n"
                 + (f"Affected: {', '.join(summary['affected'])}\n" if summary.get("affected") else "")
                 + "".join(f"- {step}\n" for step in summary.get("next_steps") or [])
+                + (f"Resolved: {incident['resolution']}\n" if kind == "resolved" and incident.get("resolution") else "")
                 + f"{incident['count']} signals in {incident['source']} · {link}")
         public = {k: v for k, v in incident.items() if k not in ("samples",)}
         payload = {"version": "1", "kind": kind, "status": "resolved" if incident["state"] == "resolved" else "firing",

@@ -22,7 +22,7 @@ from logai.config import AlertsConfig
 from logai.detect.signals import Anomaly
 from logai.events import Event
 from logai.incidents.delivery import AlertmanagerReceiver, Receiver, Sender, WebhookReceiver
-from logai.incidents.summary import Summarizer, template_summary
+from logai.incidents.summary import NORMAL_LABELS, Summarizer, template_summary
 from logai.incidents.traces import trace_facts
 from logai.incidents.tracker import Changes, Incident, IncidentTracker, Signal, severity_rank
 from logai.store.incidents import IncidentStore
@@ -56,7 +56,8 @@ def verdict_signals(events: Sequence[Event], verdicts: Sequence[tuple[int, Any]]
         out.append(Signal(
             ts=to_epoch(event.timestamp) or now, source=event.source, kind="verdict",
             severity="critical" if level in CRITICAL_LEVELS else "warning", template_id=event.template_id,
-            template=event.conceptualized or event.template, group=_group(event, group_by), sample=sample))
+            template=event.conceptualized or event.template, group=_group(event, group_by), sample=sample,
+            input=(verdict.task, verdict.input) if verdict.input else None))
     return out
 
 
@@ -205,6 +206,30 @@ class IncidentService:
             row.update(state="acknowledged", acked_at=time.time(), acked_by=by)
             self.store.save(row)
         return row
+
+    def corrected(self, correction: dict[str, Any], active: list[dict[str, Any]], now: float | None = None
+                  ) -> list[int]:
+        """An operator's correction (`/v1/feedback`) to a normal label: an active incident made only of abnormal
+        verdicts, each of its templates' on an input now corrected to normal, was a false alarm. It resolves at
+        once, saying who cleared it, and Alertmanager and webhooks are told. `active`: the corrections in force.
+        Returns the ids resolved. Incidents with detector signals stay: a correction is about verdicts."""
+        if correction.get("new_label") not in NORMAL_LABELS:
+            return []
+        cleared = {(row["task"], row["input"]) for row in active if row.get("new_label") in NORMAL_LABELS}
+        who = correction.get("who") or "an operator"
+        resolution = f"every verdict in it corrected to {correction['new_label']} by {who}"
+        now = time.time() if now is None else now
+        resolved = []
+        with self._lock:
+            for incident in self.tracker.active_incidents():
+                entries = incident.templates.values()
+                if set(incident.signals) == {"verdict"} and entries and all(
+                        tuple(entry.get("input") or ()) in cleared for entry in entries):  # "other" has none
+                    self._apply(self.tracker.resolve(incident, now, resolution[:256]), now)
+                    resolved.append(incident.id)
+        for incident_id in resolved:
+            log.info("incident %s resolved: %s", incident_id, resolution)
+        return [i for i in resolved if i is not None]
 
     # -- threads --------------------------------------------------------------------------------------------
     def start(self) -> IncidentService:

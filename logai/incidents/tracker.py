@@ -36,6 +36,7 @@ class Signal:
     template: str | None = None
     group: tuple[tuple[str, str], ...] = ()
     sample: dict[str, Any] = field(default_factory=dict)
+    input: tuple[str, str] | None = None  # a verdict's (task, what the small model read): what a correction names
 
 
 @dataclass
@@ -55,6 +56,7 @@ class Incident:
     signals: dict[str, int] = field(default_factory=dict)
     samples: list[dict[str, Any]] = field(default_factory=list)
     resolved_at: float | None = None
+    resolution: str | None = None  # why it resolved
     acked_at: float | None = None
     acked_by: str | None = None
     summary: dict[str, Any] | None = None
@@ -75,6 +77,8 @@ class Incident:
             entry = self.templates.setdefault(key, {"template": signal.template if key != "other" else "(more)",
                                                     "count": 0})
             entry["count"] += 1
+            if signal.input and key != "other":
+                entry.setdefault("input", list(signal.input))
             if signal.template and key != "other":
                 self.words |= template_words(signal.template)
         if signal.sample and len(self.samples) < MAX_SAMPLES:
@@ -85,9 +89,10 @@ class Incident:
         return {"id": self.id, "source": self.source, "group_labels": dict(self.group), "state": self.state,
                 "severity": self.severity, "start_ts": self.start_ts, "end_ts": self.end_ts,
                 "opened_at": self.opened_at, "updated_at": self.updated_at, "resolved_at": self.resolved_at,
-                "acked_at": self.acked_at, "acked_by": self.acked_by, "count": self.count,
-                "first_template_id": self.first_template_id, "templates": self.templates, "signals": self.signals,
-                "samples": self.samples, "summary": self.summary, "summary_by": self.summary_by}
+                "resolution": self.resolution, "acked_at": self.acked_at, "acked_by": self.acked_by,
+                "count": self.count, "first_template_id": self.first_template_id, "templates": self.templates,
+                "signals": self.signals, "samples": self.samples, "summary": self.summary,
+                "summary_by": self.summary_by}
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Incident:
@@ -187,10 +192,24 @@ class IncidentTracker:
         for key, incidents in list(self.active.items()):
             for incident in [i for i in incidents if now - i.updated_at >= self.quiet_s]:
                 incident.state, incident.resolved_at = "resolved", now
+                incident.resolution = f"no new signal for {self.quiet_s:g} s"
                 incidents.remove(incident)
                 changes.resolved.append(incident)
             if not incidents:
                 del self.active[key]
+        return changes
+
+    def resolve(self, incident: Incident, now: float, resolution: str) -> Changes:
+        """Resolve an active incident before it goes quiet (its verdicts were corrected); the next signal of
+        its templates opens a new one."""
+        changes = Changes()
+        incidents = self.active.get((incident.source, incident.group), [])
+        if incident in incidents:
+            incident.state, incident.resolved_at, incident.resolution = "resolved", now, resolution
+            incidents.remove(incident)
+            changes.resolved.append(incident)
+            if not incidents:
+                del self.active[(incident.source, incident.group)]
         return changes
 
     def find(self, incident_id: int) -> Incident | None:

@@ -78,6 +78,7 @@ class AnalysisService:
         self._ingest_idle = threading.Event()  # cleared while a door has a backlog (`hold_reviews`)
         self._ingest_idle.set()
         self.on_review: list[Callable[[int, Event, Verdict], None]] = []  # each LLM review that changed a label
+        self.on_correction: list[Callable[[dict[str, Any]], object]] = []  # each correction stored and applied
 
     def start_reviews(self, max_pending: int = 1000) -> None:
         """Start the thread that has the LLM review deferred verdicts (at most `max_pending` wait; past that a
@@ -187,8 +188,9 @@ class AnalysisService:
         key = model_input(self.router.model(task), event)
         learner = self._stored()[1]
         with self._lock:
-            return learner.correct(task, key, label, source=event.source, log_text=event.content or event.raw,
-                                        template_id=event.template_id, reason=reason, who=who)
+            row = learner.correct(task, key, label, source=event.source, log_text=event.content or event.raw,
+                                  template_id=event.template_id, reason=reason, who=who)
+        return self._corrected(row)
 
     def feedback_on_analysis(self, analysis_id: int, label: str, reason: str = "", who: str = ""
                              ) -> dict[str, Any] | None:
@@ -201,9 +203,18 @@ class AnalysisService:
         provenance = stored["provenance"]
         key = provenance.get("input") or provenance.get("log", "")
         with self._lock:
-            return learner.correct(stored["task"], key, label, source=provenance.get("source", ""),
-                                        log_text=provenance.get("log", ""), template_id=provenance.get("template_id"),
-                                        reason=reason, who=who)
+            row = learner.correct(stored["task"], key, label, source=provenance.get("source", ""),
+                                  log_text=provenance.get("log", ""), template_id=provenance.get("template_id"),
+                                  reason=reason, who=who)
+        return self._corrected(row)
+
+    def _corrected(self, row: dict[str, Any]) -> dict[str, Any]:
+        for listener in self.on_correction:  # incidents made of verdicts it clears resolve
+            try:
+                listener(row)
+            except Exception:  # the correction stands; a listener's failure is its own
+                log.exception("a listener of correction %s failed", row.get("id"))
+        return row
 
     def undo_feedback(self, feedback_id: int, who: str = "") -> dict[str, Any] | None:
         learner = self._stored()[1]

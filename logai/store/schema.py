@@ -187,6 +187,7 @@ incidents = Table(
     Column("opened_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Column("resolved_at", Float),
+    Column("resolution", String(256)),  # why: quiet for a while, or its verdicts corrected to normal (by whom)
     Column("acked_at", Float),
     Column("acked_by", String(128)),
     Column("count", BigInteger, nullable=False),

@@ -150,7 +150,8 @@ const pages = {
       `<p><b>${esc(s.title ?? "")}</b><br>${esc(s.suspected_cause ?? "")}` +
       `${s.affected?.length ? `<br>Affected: ${s.affected.map(esc).join(", ")}` : ""}</p>` +
       `<p class="muted">summary by ${esc(i.summary_by ?? "-")}${s.note ? ` (${esc(s.note)})` : ""} · source ${esc(i.source)} · ${i.count} signals · ` +
-      `${when(i.start_ts)} to ${when(i.end_ts)}${i.acked_by ? ` · acknowledged by ${esc(i.acked_by)}` : ""}</p>` +
+      `${when(i.start_ts)} to ${when(i.end_ts)}${i.acked_by ? ` · acknowledged by ${esc(i.acked_by)}` : ""}` +
+      `${i.resolution ? ` · <span class="resolution">resolved: ${esc(i.resolution)}</span>` : ""}</p>` +
       (s.next_steps?.length ? `<h2>Next steps</h2><ul class="next-steps">${s.next_steps.map((x) => `<li>${linkTemplates(x)}</li>`).join("")}</ul>` : "") +
       `<h2>Timeline</h2>${lineChart(line.points, [{ key: "events", cls: "s-events", label: `events / ${step / 60} min` },
         { key: "errors", cls: "s-errors", label: "errors" }, { key: "abnormal", cls: "s-abnormal", label: "abnormal verdicts" },
