@@ -84,6 +84,18 @@ def test_a_store_at_0004_gains_template_lineage(tmp_path):
         assert conn.execute(sa.text("SELECT template_id, count, merged_into FROM templates")).all() == [("Ta", 3, None)]
 
 
+def test_a_store_at_0009_gains_incident_resolutions(tmp_path):
+    """A store made before incidents said why they resolved: 0010 adds `resolution`, keeping the incidents."""
+    import sqlalchemy as sa
+
+    insert = ("INSERT INTO incidents (source, group_labels, state, severity, start_ts, end_ts, opened_at, updated_at,"
+              " count, templates, signals, samples) VALUES ('app', '{}', 'resolved', 'warning', 1.0, 2.0, 3.0, 4.0, 5,"
+              " '{}', '{}', '[]')")
+    engine = _upgraded_from(tmp_path / "at9.db", "0009", insert, "ALTER TABLE incidents DROP COLUMN resolution")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT source, count, resolution FROM incidents")).all() == [("app", 5, None)]
+
+
 def test_generalised_templates_count_under_the_one_that_replaced_them(store):
     """`user alice logged in` (Ta) generalised into Tb, and Tb later into Tc: the list shows Tc alone, with
     every line; each older template says what stands for it now, in one step."""

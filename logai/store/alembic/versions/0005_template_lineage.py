@@ -6,13 +6,12 @@ Revision ID: 0005
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+
+from logai.store.alembic.if_missing import add_column_if_missing
 
 revision = "0005"
 down_revision = "0004"
 
 
 def upgrade() -> None:
-    # a store created at this revision already has the column (0001 creates the current tables)
-    if "merged_into" not in {c["name"] for c in sa.inspect(op.get_bind()).get_columns("templates")}:
-        op.add_column("templates", sa.Column("merged_into", sa.String(32), nullable=True))
+    add_column_if_missing("templates", sa.Column("merged_into", sa.String(32), nullable=True))

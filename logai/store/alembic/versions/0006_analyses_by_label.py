@@ -5,7 +5,7 @@ Revision ID: 0006
 
 from __future__ import annotations
 
-from logai.store.alembic.indexes import create_index_if_missing
+from logai.store.alembic.if_missing import create_index_if_missing
 
 revision = "0006"
 down_revision = "0005"

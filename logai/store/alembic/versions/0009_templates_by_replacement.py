@@ -5,7 +5,7 @@ Revision ID: 0009
 
 from __future__ import annotations
 
-from logai.store.alembic.indexes import create_index_if_missing
+from logai.store.alembic.if_missing import create_index_if_missing
 
 revision = "0009"
 down_revision = "0008"
