@@ -96,8 +96,8 @@ def attach_incidents(settings: Settings, service: IngestService) -> IncidentServ
     if analysis is not None:
         analysis.on_review.append(lambda analysis_id, event, verdict: incidents.offer(
             verdict_signals([event], [(analysis_id, verdict)], config.group_by)))
-        analysis.on_correction.append(lambda row: incidents.corrected(
-            row, service.store.feedback(task=row["task"], active=True)))
+        analysis.on_correction.append(lambda row: {"resolved_incidents": incidents.corrected(
+            row, service.store.feedback(task=row["task"], active=True))})
     service.on_start.append(incidents.start)
     service.on_close.append(incidents.stop)
     service.incidents = incidents

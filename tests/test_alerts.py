@@ -116,7 +116,7 @@ def test_correcting_the_verdicts_of_an_incident_to_normal_resolves_its_alert(tmp
         r = httpx.post(f"{server.base}/v1/feedback", json={"analysis_id": abnormal[0]["id"], "label": "normal",
                                                            "reason": "expected while the PSP is in maintenance",
                                                            "by": "alice"}, timeout=30)
-        assert r.status_code == 200, r.text
+        assert r.status_code == 200 and r.json()["resolved_incidents"] == [incident["id"]], r.text
         detail = httpx.get(f"{server.base}/v1/incidents/{incident['id']}", timeout=10).json()
         assert detail["state"] == "resolved"
         assert detail["resolution"] == "every verdict in it corrected to normal by alice"

@@ -168,6 +168,16 @@ def test_pages_search_and_feedback_in_a_real_browser(tmp_path):
             page.wait_for_selector(f"{row} button[data-action=correct]")  # undone: it can be corrected again
             in_force = httpx.get(f"{server.base}/v1/feedback", params={"active": "true"}, timeout=10).json()
             assert in_force["feedback"] == []
+
+            # the timeouts were a false alarm: marking one of them normal clears the incident they paged for
+            page.goto(f"{server.base}/#/verdicts?label=abnormal")
+            page.wait_for_selector("main h1:text('Verdicts')")
+            page.locator("tr:has-text('SocketTimeoutException') button[data-action=correct]").first.click()
+            page.wait_for_selector(f"span.cleared a[href='#/incidents/{timeouts['id']}']")
+            page.click(f"span.cleared a[href='#/incidents/{timeouts['id']}']")
+            page.wait_for_selector("span.resolution")
+            assert page.locator("span.resolution").inner_text() == (
+                "resolved: every verdict in it corrected to normal by console")
             browser.close()
     finally:
         server.stop()

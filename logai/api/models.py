@@ -186,6 +186,8 @@ class FeedbackOut(BaseModel):
     undone_at: float | None = None
     undone_by: str | None = None
     version: int | None = Field(None, description="the re-fitted head's version after this change")
+    resolved_incidents: list[int] = Field([], description="incidents this correction cleared: every verdict in them "
+                                                          "is now on an input corrected to normal")
 
 
 class FeedbackPage(BaseModel):

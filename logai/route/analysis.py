@@ -78,7 +78,8 @@ class AnalysisService:
         self._ingest_idle = threading.Event()  # cleared while a door has a backlog (`hold_reviews`)
         self._ingest_idle.set()
         self.on_review: list[Callable[[int, Event, Verdict], None]] = []  # each LLM review that changed a label
-        self.on_correction: list[Callable[[dict[str, Any]], object]] = []  # each correction stored and applied
+        # each correction stored and applied; what a listener returns is added to the correction's answer
+        self.on_correction: list[Callable[[dict[str, Any]], dict[str, Any] | None]] = []
 
     def start_reviews(self, max_pending: int = 1000) -> None:
         """Start the thread that has the LLM review deferred verdicts (at most `max_pending` wait; past that a
@@ -211,7 +212,7 @@ class AnalysisService:
     def _corrected(self, row: dict[str, Any]) -> dict[str, Any]:
         for listener in self.on_correction:  # incidents made of verdicts it clears resolve
             try:
-                listener(row)
+                row.update(listener(row) or {})
             except Exception:  # the correction stands; a listener's failure is its own
                 log.exception("a listener of correction %s failed", row.get("id"))
         return row

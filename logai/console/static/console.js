@@ -288,6 +288,9 @@ async function act(button) {
       for (const row of document.querySelectorAll("tr[data-input]")) { // every row on the same input, not only this one
         if (row.dataset.task === done.task && row.dataset.input === input) $("td.feedback", row).innerHTML = corrected(label, done.id);
       }
+      const cleared = (done.resolved_incidents || []).map((n) => `<a href="#/incidents/${n}">incident #${n}</a>`);
+      if (cleared.length) cell.insertAdjacentHTML("beforeend", // the clicked row's cell: the page it caused is cleared
+        `<span class="cleared"> · resolved ${cleared.join(", ")}: every verdict in it is now normal</span>`);
     }
     if (action === "tail") return toggleTail(button);
     if (action === "undo") {
