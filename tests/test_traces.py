@@ -108,3 +108,30 @@ def test_the_example_logs_timeout_incident_says_where_to_look():
     # the declined payments have no trace: their summary has no trace step
     declined = next(i.row() for i in opened if "declined" in i.row()["samples"][0]["content"])
     assert "stack traces" not in template_summary(declined, "")["suspected_cause"]
+
+
+def test_one_failure_logged_two_ways_is_one_incident_also_after_a_restart():
+    """Two messages with few words in common whose stack traces failed at the same place (exception and
+    function, whatever the message or line) page once; the same messages failing elsewhere page twice. An
+    incident restored from its row still knows where it failed."""
+    from logai.incidents.tracker import Incident, Signal
+
+    def failing(ts: float, template_id: str, template: str, frame: str) -> Signal:
+        trace = {"exception": "java.net.SocketTimeoutException: Read timed out", "frame": frame}
+        return Signal(ts=ts, source="checkout", kind="verdict", severity="warning", template_id=template_id,
+                      template=template, sample={"content": template, "trace": trace})
+
+    reserve = "c.e.payments.InventoryClient.reserve(InventoryClient.java:{})"
+    first = failing(1000.0, "Ta", "Unhandled exception for order <*>", reserve.format(61))
+    second = failing(1010.0, "Tb", "Checkout of cart <*> gave up after <*> retries", reserve.format(62))
+    elsewhere = failing(1010.0, "Tb", "Checkout of cart <*> gave up after <*> retries",
+                        "c.e.payments.PspClient.charge(PspClient.java:88)")
+    tracker = IncidentTracker(gap_s=60)
+    (incident,) = tracker.observe([first, second], now=0).opened
+    assert set(incident.templates) == {"Ta", "Tb"}
+    assert incident.fingerprints == {"java.net.SocketTimeoutException at "
+                                     "c.e.payments.InventoryClient.reserve(InventoryClient.java)"}
+    assert len(IncidentTracker(gap_s=60).observe([first, elsewhere], now=0).opened) == 2
+    restored = IncidentTracker(gap_s=60)
+    restored.restore([Incident.from_row({**incident.row(), "id": 1, "templates": {"Ta": incident.templates["Ta"]}})])
+    assert restored.observe([second], now=1).opened == []

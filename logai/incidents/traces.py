@@ -102,6 +102,16 @@ def _go(lines: list[str]) -> dict[str, str] | None:
     return out
 
 
+def fingerprint(facts: Any) -> str | None:
+    """Where a trace failed, whatever its message and line numbers: `java.net.SocketTimeoutException at
+    c.e.payments.InventoryClient.reserve(InventoryClient.java)`; None without a frame. Two templates with one
+    fingerprint are one failure logged two ways."""
+    if not isinstance(facts, dict) or not facts.get("frame"):
+        return None
+    thrown = str(facts.get("exception") or "").split(":", 1)[0]
+    return f"{thrown} at {_LINE.sub('', str(facts['frame']))}"
+
+
 def shared_trace(samples: list[dict[str, Any]]) -> tuple[dict[str, tuple[str, int]], int] | None:
     """What an incident's samples' stack traces share: ({fact: (value, samples saying it)}, samples with a
     trace), or None when no sample has one. The most frequent exception, then the most frequent cause and

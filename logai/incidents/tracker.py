@@ -1,8 +1,9 @@
 """`IncidentTracker`: groups signals (abnormal verdicts, detector anomalies) into incidents, in memory.
 
 A signal joins an open incident of the same source and group labels that already holds its template, whenever
-it falls; or one within `gap_s` of event time whose templates are related to its own (word overlap), or any
-one within `gap_s` when it names no template (an error-rate burst). Otherwise it opens an incident. An
+it falls; or one within `gap_s` of event time whose templates are related to its own (word overlap) or whose
+stack traces failed where its own did (exception and frame), or any one within `gap_s` when it names no
+template (an error-rate burst). Otherwise it opens an incident. An
 incident with no new signal for `quiet_s` of wall clock resolves. The tracker only decides;
 `IncidentService` stores, summarises and alerts.
 """
@@ -13,6 +14,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from typing import Any
+
+from logai.incidents.traces import fingerprint
 
 SEVERITIES = ("info", "warning", "critical")
 MAX_TEMPLATES = 50  # per incident; later templates are counted under "other"
@@ -62,6 +65,7 @@ class Incident:
     summary: dict[str, Any] | None = None
     summary_by: str | None = None
     words: set[str] = field(default_factory=set)  # of its templates, for relatedness
+    fingerprints: set[str] = field(default_factory=set)  # where its stack traces failed, for relatedness too
 
     def add(self, signal: Signal, now: float) -> None:
         self.count += 1
@@ -79,6 +83,9 @@ class Incident:
             entry["count"] += 1
             if signal.input and key != "other":
                 entry.setdefault("input", list(signal.input))
+            if (where := fingerprint(signal.sample.get("trace"))) and key != "other":
+                entry.setdefault("fingerprint", where)
+                self.fingerprints.add(where)
             if signal.template and key != "other":
                 self.words |= template_words(signal.template)
         if signal.sample and len(self.samples) < MAX_SAMPLES:
@@ -96,11 +103,13 @@ class Incident:
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Incident:
-        stored = {f.name for f in fields(cls)} - {"group", "words"}  # the columns kept as they are
+        stored = {f.name for f in fields(cls)} - {"group", "words", "fingerprints"}  # the columns kept as they are
         incident = cls(**{key: row[key] for key in stored},
                        group=tuple(sorted((row.get("group_labels") or {}).items())))
         for entry in incident.templates.values():
             incident.words |= template_words(entry.get("template") or "")
+            if entry.get("fingerprint"):
+                incident.fingerprints.add(entry["fingerprint"])
         return incident
 
 
@@ -182,6 +191,10 @@ class IncidentTracker:
         best = max(near, key=lambda i: jaccard(words, i.words))
         if jaccard(words, best.words) >= self.related_similarity:
             return best
+        where = fingerprint(signal.sample.get("trace"))
+        same_failure = [i for i in near if where is not None and where in i.fingerprints]
+        if same_failure:  # another message for a failure at the same place: the same page
+            return max(same_failure, key=lambda i: i.updated_at)
         if len(incidents) >= self.max_open_per_source:  # a flood of distinct templates: one incident, not many
             return max(near, key=lambda i: i.updated_at)
         return None
