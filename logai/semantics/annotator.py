@@ -84,7 +84,7 @@ def _typed(value: str, concept: str | None, before: str = "", after: str = "") -
     """The value's own type, sharpened by its concept where the value alone cannot tell (user names) and by
     the words around its slot: a number followed by a unit is a duration or a size, the rest of a URL a url."""
     kind = value_type(value)
-    if kind in ("word", "id", "text", "host") and concept is not None and concept.lower() in _USER_CONCEPTS:
+    if kind in ("word", "id", "text") and concept is not None and concept.lower() in _USER_CONCEPTS:
         return "user"
     if kind in ("integer", "float") and (unit := _UNIT_AFTER.match(after)):
         with_unit = value_type(value + unit[0])

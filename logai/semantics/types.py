@@ -16,8 +16,7 @@ _RECOGNIZERS: list[tuple[str, re.Pattern[str]]] = [
     ("mac", re.compile(r"(?:[0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}")),
     ("timestamp", re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?")),
     ("time", re.compile(r"\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?")),
-    ("duration", re.compile(r"\d+(?:\.\d+)?\s?(?:ns|us|µs|ms|s|sec|secs|seconds|min|mins|h|hours)"
-                            r"|(?:\d+(?:\.\d+)?(?:h|m|s|ms|us|µs|ns)){2,}")),  # and Go's, Java's `1h2m3.5s`
+    ("duration", re.compile(r"\d+(?:\.\d+)?\s?(?:ns|us|µs|ms|s|sec|secs|seconds|min|mins|h|hours)")),
     ("size", re.compile(r"\d+(?:\.\d+)?\s?(?:[KMGTP]i?B|B|bytes)", re.IGNORECASE)),
     # 0x-prefixed, or a run of hex digits that mixes letters and digits (ids, hashes)
     ("hex", re.compile(r"0[xX][0-9a-fA-F]+|(?=[0-9a-fA-F]*[a-fA-F])(?=[0-9a-fA-F]*\d)[0-9a-fA-F]+")),
