@@ -134,22 +134,6 @@ def test_events_carry_types_concepts_and_conceptualized_template():
                                                                         ("/10.0.0.1", "ip", "src")]
 
 
-def test_a_slots_neighbours_sharpen_its_type_without_changing_the_pairs():
-    """A number the message follows with a unit is a duration or a size, the rest of `https://` a url (the
-    example log's events said `integer=265` and `text=psp.example.com/v2/charges`); the stated pairs are
-    the same either way, so SemParser's scores cannot move."""
-    pipeline = Pipeline()
-    lines = ["Created order 520883 for user farah in 265 ms",
-             "Retry 3/3 calling https://psp.example.com/v2/charges after timeout of 5000 ms",
-             "Received 2703 bytes from peer, took 1.5 s, queue at 12 entries"]
-    typed = [[(p.value, p.type) for p in pipeline.parse_text(text, source="app", format_name="plain", line=n).params]
-             for n, text in enumerate(lines, start=1)]
-    assert ("265", "duration") in typed[0]
-    assert ("psp.example.com/v2/charges", "url") in typed[1] and ("5000", "duration") in typed[1]
-    assert ("3", "integer") in typed[1]  # `3/3`: no unit
-    assert ("2703 bytes", "size") in typed[2] and ("1.5", "duration") in typed[2] and ("12", "integer") in typed[2]
-
-
 def test_knowledge_base_gives_a_concept_to_a_bare_instance():
     pipeline = Pipeline()
     pipeline.parse_text(HDFS[0], source="hdfs", format_name="HDFS", line=1)

@@ -8,7 +8,6 @@ knowledge base, so semantics cost a small fraction of parsing.
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,21 +75,11 @@ NOT_IDENTIFYING = frozenset({"integer", "float", "boolean", "size", "duration", 
 _USER_CONCEPTS = frozenset({"user", "username", "login", "account", "owner", "ruser", "luser"})
 
 
-_UNIT_AFTER = re.compile(r"\s?[A-Za-zµ]+\b")  # `265 ms`: the unit the message writes after a number slot
-_SCHEME_BEFORE = re.compile(r"[A-Za-z][\w+.\-]*://$")  # `https://<*>`: the slot is the rest of a URL
-
-
-def _typed(value: str, concept: str | None, before: str = "", after: str = "") -> str:
-    """The value's own type, sharpened by its concept where the value alone cannot tell (user names) and by
-    the words around its slot: a number followed by a unit is a duration or a size, the rest of a URL a url."""
+def _typed(value: str, concept: str | None) -> str:
+    """The value's own type, sharpened by its concept where the value alone cannot tell (user names)."""
     kind = value_type(value)
     if kind in ("word", "id", "text") and concept is not None and concept.lower() in _USER_CONCEPTS:
         return "user"
-    if kind in ("integer", "float") and (unit := _UNIT_AFTER.match(after)):
-        with_unit = value_type(value + unit[0])
-        return with_unit if with_unit in ("duration", "size") else kind
-    if kind in ("host", "path", "text", "word", "id") and (scheme := _SCHEME_BEFORE.search(before)):
-        return "url" if value_type(scheme[0] + value) == "url" else kind
     return kind
 
 
@@ -178,8 +167,7 @@ class SemanticAnnotator:
         return TemplateSemantics(
             pairs=tuple(pairs),
             slot_concept=tuple(slot_concept),
-            slot_type=tuple(_typed(v, c, content[:s], content[e:])
-                            for v, c, (s, e) in zip(values, slot_concept, spans, strict=True)),
+            slot_type=tuple(_typed(v, c) for v, c in zip(values, slot_concept, strict=True)),
             conceptualized=self._conceptualize(content, spans, instance_spans),
         )
 
