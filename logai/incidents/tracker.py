@@ -81,13 +81,14 @@ class Incident:
             entry = self.templates.setdefault(key, {"template": signal.template if key != "other" else "(more)",
                                                     "count": 0})
             entry["count"] += 1
-            if signal.input and key != "other":
-                entry.setdefault("input", list(signal.input))
-            if (where := fingerprint(signal.sample.get("trace"))) and key != "other":
-                entry.setdefault("fingerprint", where)
-                self.fingerprints.add(where)
-            if signal.template and key != "other":
-                self.words |= template_words(signal.template)
+            if key != "other":  # what relates later signals to it, and what a correction names
+                if signal.input:
+                    entry.setdefault("input", list(signal.input))
+                if where := fingerprint(signal.sample.get("trace")):
+                    entry.setdefault("fingerprint", where)
+                    self.fingerprints.add(where)
+                if signal.template:
+                    self.words |= template_words(signal.template)
         if signal.sample and len(self.samples) < MAX_SAMPLES:
             self.samples.append({"ts": signal.ts, "kind": signal.kind, **signal.sample})
 
@@ -202,27 +203,22 @@ class IncidentTracker:
     def expire(self, now: float) -> Changes:
         """Resolve the incidents quiet for `quiet_s`."""
         changes = Changes()
-        for key, incidents in list(self.active.items()):
-            for incident in [i for i in incidents if now - i.updated_at >= self.quiet_s]:
-                incident.state, incident.resolved_at = "resolved", now
-                incident.resolution = f"no new signal for {self.quiet_s:g} s"
-                incidents.remove(incident)
-                changes.resolved.append(incident)
-            if not incidents:
-                del self.active[key]
+        for incident in [i for i in self.active_incidents() if now - i.updated_at >= self.quiet_s]:
+            changes.resolved += self.resolve(incident, now, f"no new signal for {self.quiet_s:g} s").resolved
         return changes
 
     def resolve(self, incident: Incident, now: float, resolution: str) -> Changes:
-        """Resolve an active incident before it goes quiet (its verdicts were corrected); the next signal of
-        its templates opens a new one."""
+        """Resolve an active incident, saying why (quiet, or its verdicts corrected); the next signal of its
+        templates opens a new one."""
         changes = Changes()
-        incidents = self.active.get((incident.source, incident.group), [])
+        key = (incident.source, incident.group)
+        incidents = self.active.get(key, [])
         if incident in incidents:
             incident.state, incident.resolved_at, incident.resolution = "resolved", now, resolution
             incidents.remove(incident)
             changes.resolved.append(incident)
             if not incidents:
-                del self.active[(incident.source, incident.group)]
+                del self.active[key]
         return changes
 
     def find(self, incident_id: int) -> Incident | None:
