@@ -18,7 +18,7 @@ from typing import Any
 
 from logai import metrics
 from logai.incidents.summary_checks import FIELDS, check, entities, is_entity, sample_values
-from logai.incidents.traces import shared_trace
+from logai.incidents.traces import SharedTrace, shared_trace
 from logai.llm.backend import Backend
 from logai.llm.types import Constraint, GenerationRequest, SamplingParams
 from logai.route.budget import LlmBudget
@@ -69,7 +69,7 @@ def build_messages(incident: dict[str, Any], cases: list[tuple[Case, float]]) ->
     if seen:
         parts.append("Parameters in the sample events: " + ", ".join(
             f"{name}={value}" + (f" (x{n})" if n > 1 else "") for (name, value), n in seen.most_common(12)))
-    trace = trace_line(incident)
+    trace = trace_line(shared_trace(incident["samples"]))
     if trace:
         parts.append(f"Stack traces in the sample events: {trace}.")
     samples = [s for s in incident["samples"] if s.get("content")][:3]
@@ -117,10 +117,9 @@ def _rates(incident: dict[str, Any]) -> str:
             f"{worst['baseline_mean']} usually")
 
 
-def trace_line(incident: dict[str, Any]) -> str:
-    """What the samples' stack traces share, in a sentence part:
+def trace_line(shared: SharedTrace | None) -> str:
+    """What the samples' stack traces share (`shared_trace`), in a sentence part:
     `X: msg (10 of 10 sample traces), caused by Y (5 of them), at Z (6 of them)`."""
-    shared = shared_trace(incident["samples"])
     if shared is None:
         return ""
     facts, traces = shared
@@ -144,7 +143,8 @@ def template_summary(incident: dict[str, Any], why: str) -> dict[str, Any]:
     cause = f"Most frequent pattern ({top[0][1]['count']} of {count} signals): {clip(first, 200)}" if first else \
         f"Detectors: {kinds}"
     cause += _rates(incident)
-    trace = trace_line(incident)
+    shared = shared_trace(incident["samples"])
+    trace = trace_line(shared)
     if trace:
         cause += f"; the stack traces: {trace}"
     if repeated:
@@ -155,7 +155,7 @@ def template_summary(incident: dict[str, Any], why: str) -> dict[str, Any]:
         "suspected_cause": cause,
         "affected": entities(incident)[:4],
         "evidence_template_ids": [tid for tid, _ in top[:3]],
-        "next_steps": [*_trace_steps(incident),
+        "next_steps": [*_trace_steps(shared),
                        *[f"Check {name} {value}: {n} of the {len(incident['samples'])} sample events name it"
                          for name, value, n in repeated if is_entity(value) and 2 * n >= len(incident["samples"])][:1],
                        *(f"Read the sample events of template {tid}" for tid, _ in top[:2])][:3]
@@ -165,8 +165,7 @@ def template_summary(incident: dict[str, Any], why: str) -> dict[str, Any]:
     }
 
 
-def _trace_steps(incident: dict[str, Any]) -> list[str]:
-    shared = shared_trace(incident["samples"])
+def _trace_steps(shared: SharedTrace | None) -> list[str]:
     if shared is None or "frame" not in shared[0]:
         return []
     (frame, count), traces = shared[0]["frame"], shared[1]

@@ -112,7 +112,10 @@ def fingerprint(facts: Any) -> str | None:
     return f"{thrown} at {_LINE.sub('', str(facts['frame']))}"
 
 
-def shared_trace(samples: list[dict[str, Any]]) -> tuple[dict[str, tuple[str, int]], int] | None:
+SharedTrace = tuple[dict[str, tuple[str, int]], int]  # {fact: (value, samples saying it)}, samples with a trace
+
+
+def shared_trace(samples: list[dict[str, Any]]) -> SharedTrace | None:
     """What an incident's samples' stack traces share: ({fact: (value, samples saying it)}, samples with a
     trace), or None when no sample has one. The most frequent exception, then the most frequent cause and
     frame among the samples that threw it; a frame is counted by its function, with the lines the samples name."""
