@@ -12,6 +12,7 @@ import click
 import orjson
 
 from logai.cli.progress import read_with_progress, wants_progress
+from logai.route.tasks import NORMAL_LABELS
 
 
 @click.command()
@@ -81,8 +82,6 @@ class Tally:
     not normal (by template id while reading; `report` names each by its final text, so the lines a template
     had before a later line generalised it count with it)."""
 
-    NORMAL = frozenset({"normal", "benign", "ok"})
-
     def __init__(self, top: int = 5):
         self.top = top
         self.labels: Counter[str] = Counter()
@@ -92,7 +91,7 @@ class Tally:
     def add(self, label: str, path: str, key: str) -> None:
         self.labels[label] += 1
         self.paths[path] += 1
-        if label not in self.NORMAL:
+        if label not in NORMAL_LABELS:
             self.flagged[(label, key)] += 1
 
     def template_ids(self) -> set[str]:

@@ -22,14 +22,14 @@ from logai.config import AlertsConfig
 from logai.detect.signals import Anomaly
 from logai.events import Event
 from logai.incidents.delivery import AlertmanagerReceiver, Receiver, Sender, WebhookReceiver
-from logai.incidents.summary import NORMAL_LABELS, Summarizer, template_summary
+from logai.incidents.summary import Summarizer, template_summary
 from logai.incidents.traces import trace_facts
 from logai.incidents.tracker import Changes, Incident, IncidentTracker, Signal, severity_rank
+from logai.route.tasks import ABNORMAL_LABELS, NORMAL_LABELS
 from logai.store.incidents import IncidentStore
 from logai.timestamps import to_epoch
 
 log = logging.getLogger(__name__)
-ABNORMAL_LABELS = frozenset({"abnormal", "anomalous", "anomaly"})
 CRITICAL_LEVELS = frozenset({"FATAL", "CRITICAL", "CRIT", "EMERG", "EMERGENCY", "ALERT", "PANIC", "F"})
 SAMPLE_CHARS = 2000  # of an event kept in its incident: a Java stack trace with its `Caused by:`, as a rule
 DETECTOR_SEVERITY = {"template_rate": "info"}  # a template's rate moving is worth a look, not a page

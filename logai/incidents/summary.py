@@ -23,6 +23,7 @@ from logai.llm.backend import Backend
 from logai.llm.types import Constraint, GenerationRequest, SamplingParams
 from logai.route.budget import LlmBudget
 from logai.route.cases import Case, CaseLibrary
+from logai.route.tasks import NORMAL_LABELS
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,6 @@ SYSTEM = ("You are an expert site reliability engineer on call. Summarise incide
           "colleague: a short title, the most likely cause in one sentence, what is affected (services, hosts, "
           "users), the ids of the templates that show it, and what to check first. Answer with JSON only.")
 TEMPLATE_CHARS = 300
-NORMAL_LABELS = frozenset({"normal", "benign", "ok"})
 MAX_TEMPLATES = 8
 
 

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# labels that mean nothing is wrong, and labels that mean something is: what a summary, an incident and a
+# correction read a verdict's label by, whichever router gave it
+NORMAL_LABELS = frozenset({"normal", "benign", "ok"})
+ABNORMAL_LABELS = frozenset({"abnormal", "anomalous", "anomaly"})
+
 
 @dataclass(frozen=True)
 class Task:
