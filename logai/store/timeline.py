@@ -46,23 +46,20 @@ def timeline(store: EventStore, start: float, end: float, step: int, source: str
         t = schema.templates
         in_counts = and_(in_counts, c.c.template_id.in_(select(t.c.template_id).where(t.c.source == source)))
         in_events, in_anomalies = and_(in_events, e.c.source == source), and_(in_anomalies, a.c.source == source)
+    event_step, found = func.floor(e.c.ts / step) * step, func.floor(a.c.ts / step) * step
+    series = {  # each a (step start, count) per step
+        "events": select(counts, func.sum(c.c.count)).where(in_counts).group_by(counts),
+        "errors": select(event_step, func.count()).where(in_events, e.c.level.in_(sorted(ERROR_LEVELS)))
+                  .group_by(event_step),
+        "anomalies": select(found, func.count()).where(in_anomalies).group_by(found),
+        "abnormal": select(event_step, func.count()).select_from(e.join(v, v.c.event_id == e.c.id))
+                    .where(in_events, v.c.label == "abnormal").group_by(event_step),
+    }
     with store.engine.connect() as conn:
-        for at, n in conn.execute(select(counts, func.sum(c.c.count)).where(in_counts).group_by(counts)):
-            if int(at) in out:
-                out[int(at)]["events"] = int(n)
-        event_step = func.floor(e.c.ts / step) * step
-        errors = select(event_step, func.count()).where(in_events, e.c.level.in_(sorted(ERROR_LEVELS)))
-        for at, n in conn.execute(errors.group_by(event_step)):
-            if int(at) in out:
-                out[int(at)]["errors"] = int(n)
-        found = func.floor(a.c.ts / step) * step
-        for at, n in conn.execute(select(found, func.count()).where(in_anomalies).group_by(found)):
-            if int(at) in out:
-                out[int(at)]["anomalies"] = int(n)
-        judged = select(event_step, func.count()).select_from(e.join(v, v.c.event_id == e.c.id))
-        for at, n in conn.execute(judged.where(in_events, v.c.label == "abnormal").group_by(event_step)):
-            if int(at) in out:
-                out[int(at)]["abnormal"] = int(n)
+        for name, query in series.items():
+            for at, n in conn.execute(query):
+                if int(at) in out:
+                    out[int(at)][name] = int(n)
     return list(out.values())
 
 
