@@ -70,6 +70,10 @@ def attach_analysis(settings: Settings, service: IngestService) -> AnalysisServi
     analysis = service.pipeline.route = AnalysisService(router, service.store, settings.data_dir / "router")
     task = settings.route.ingest_task
     service.pipeline.route_task = task if task in router.models else None
+    if settings.route.feedback_sync_s is not None:  # corrections taken by another process (a daemon's console)
+        every = settings.route.feedback_sync_s
+        service.on_start.append(lambda: analysis.start_feedback_sync(every))
+        service.on_close.append(analysis.stop_feedback_sync)
     return analysis
 
 

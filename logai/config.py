@@ -240,6 +240,9 @@ class RouteConfig(BaseModel):
     cache_size: int = Field(20_000, ge=0, description="verdicts kept, by (task, small-model input): about 16 MB")
     ingest_task: str | None = Field("anomaly", description="give every ingested event a verdict of this task, "
                                                            "stored as an analysis (none: only on request)")
+    feedback_sync_s: float | None = Field(5.0, gt=0, description="how often `serve` and `daemon` look for "
+                                          "corrections another process on the same store took, and apply them "
+                                          "(none: only their own)")
 
 
 class OtlpConfig(BaseModel):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from logai.bootstrap import build_service
-from logai.config import RouteConfig, Settings
+from logai.config import RouteConfig, Settings, StoreConfig
 from logai.events import Event
 from logai.llm.types import GenerationResult
 from logai.paths import DEFAULT_ROUTER
@@ -201,6 +201,38 @@ def test_feedback_changes_the_next_verdict_survives_a_restart_and_undo_restores_
     assert restored.label == before.label and restored.path == "slm"
     assert restarted.analysis.undo_feedback(row["id"]) is None  # already undone
     restarted.close()
+
+
+def test_a_correction_or_undo_taken_by_another_process_on_the_store_is_synced(tmp_path):
+    """Two services on one store, as `logai serve` and `logai daemon` are: what one corrects and undoes, the
+    other applies at its next `sync_feedback`, and a sync with nothing new re-fits nothing."""
+    shared = f"sqlite:///{tmp_path / 'shared.db'}"
+    api, worker = (build_service(_settings(tmp_path / name).model_copy(update={"store": StoreConfig(url=shared)}))
+                   for name in ("api", "worker"))
+    line = "2026-11-30 10:00:03 ERROR cache: eviction storm, 1200 keys dropped"
+
+    def verdict(svc):
+        return svc.analysis.analyze([svc.parse_one(line, source="cache", format_name="generic")], "anomaly")[0][1]
+
+    before = verdict(worker)
+    other = "normal" if before.label == "abnormal" else "abnormal"
+    row = api.analysis.feedback(api.parse_one(line, source="cache", format_name="generic"), "anomaly", other,
+                                who="alice")
+    assert verdict(worker).label == before.label  # not synced yet
+    heard: list[dict] = []
+    worker.analysis.on_correction.append(lambda correction: heard.append(correction) or None)
+    synced = worker.analysis.sync_feedback()
+    assert [r["id"] for r in synced] == [r["id"] for r in heard] == [row["id"]]
+    after = verdict(worker)
+    assert after.label == other and after.path == "feedback"
+    version = worker.analysis.learner.version["anomaly"]
+    assert worker.analysis.sync_feedback() == [] and worker.analysis.learner.version["anomaly"] == version
+
+    api.analysis.undo_feedback(row["id"], "bob")
+    assert worker.analysis.sync_feedback() == []  # nothing new to hear of, but the undo is applied
+    assert verdict(worker).label == before.label and verdict(worker).path == "slm"
+    api.close()
+    worker.close()
 
 
 def test_corrections_re_fit_the_head_so_similar_lines_move(tmp_path):

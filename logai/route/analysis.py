@@ -80,6 +80,8 @@ class AnalysisService:
         self.on_review: list[Callable[[int, Event, Verdict], None]] = []  # each LLM review that changed a label
         # each correction stored and applied; what a listener returns is added to the correction's answer
         self.on_correction: list[Callable[[dict[str, Any]], dict[str, Any] | None]] = []
+        self._syncer: threading.Thread | None = None  # `start_feedback_sync`
+        self._sync_stopping = threading.Event()
 
     def start_reviews(self, max_pending: int = 1000) -> None:
         """Start the thread that has the LLM review deferred verdicts (at most `max_pending` wait; past that a
@@ -216,6 +218,37 @@ class AnalysisService:
             except Exception:  # the correction stands; a listener's failure is its own
                 log.exception("a listener of correction %s failed", row.get("id"))
         return row
+
+    def sync_feedback(self) -> list[dict[str, Any]]:
+        """Apply the corrections other processes on this store took or undid since the last call (the console's
+        `logai serve`, for a `logai daemon`): verdicts follow them, and `on_correction` listeners hear of each
+        new one as of one taken here, so this process's incidents they clear resolve. Returns the new ones."""
+        learner = self._stored()[1]
+        with self._lock:
+            rows = learner.sync()
+        return [self._corrected(row) for row in rows]
+
+    def start_feedback_sync(self, every_s: float) -> None:
+        """Call `sync_feedback` every `every_s` seconds on a thread of its own (`stop_feedback_sync`)."""
+        if self.learner is None or self._syncer is not None:
+            return
+        stopping = self._sync_stopping = threading.Event()
+
+        def loop() -> None:
+            while not stopping.wait(every_s):
+                try:
+                    self.sync_feedback()
+                except Exception as exc:  # a store that is down: verdicts go on as they are, and it retries
+                    log.warning("could not read corrections from the store (retrying in %.0f s): %s", every_s, exc)
+
+        self._syncer = threading.Thread(target=loop, name="feedback-sync", daemon=True)
+        self._syncer.start()
+
+    def stop_feedback_sync(self, timeout: float = 30.0) -> None:
+        syncer, self._syncer = self._syncer, None
+        self._sync_stopping.set()
+        if syncer is not None:
+            syncer.join(timeout)
 
     def undo_feedback(self, feedback_id: int, who: str = "") -> dict[str, Any] | None:
         learner = self._stored()[1]

@@ -49,6 +49,8 @@ class FeedbackLearner:
                             if isinstance(model, HeadClassifier)}
         self._llm_outcomes: dict[str, list[int]] = {}  # task -> [right, wrong] since start-up
         self.version: dict[str, int] = {}
+        self.revision = (0, 0)  # the store's feedback revision when last rebuilt (`sync`)
+        self._applied: dict[str, list[int]] = {}  # task -> ids of the corrections its head was fitted on
         self.apply(load_saved=True)
 
     def correct(self, task: str, key: str, label: str, *, source: str, log_text: str, template_id: str | None,
@@ -84,9 +86,25 @@ class FeedbackLearner:
         with self._lock:
             self._rebuild(set(self.router.models), load_saved)
 
+    def sync(self) -> list[dict[str, Any]]:
+        """Catch up with corrections taken or undone by other processes on the same store (a daemon learns of
+        the console's); one cheap query when there are none. Only tasks whose corrections changed are re-fitted
+        (or loaded, when a process sharing the data folder saved that fit). Returns the new active ones."""
+        with self._lock:
+            if self.store.feedback_revision() == self.revision:
+                return []
+            seen = self.revision[0]
+            active = self._rebuild(None, load_saved=True)
+            return [row for row in active if int(row["id"]) > seen]
+
     # -- rebuilding ------------------------------------------------------------------------------------
-    def _rebuild(self, tasks: set[str], load_saved: bool = False) -> None:
+    def _rebuild(self, tasks: set[str] | None, load_saved: bool = False) -> list[dict[str, Any]]:
+        """Re-apply the active corrections to `tasks` (None: those whose corrections changed); returns them."""
+        revision = self.store.feedback_revision()  # read first: a correction landing now is caught next time
         active = [row for row in self.store.feedback(active=True) if row["task"] in self.router.models]
+        applied = {task: [int(row["id"]) for row in active if row["task"] == task] for task in self.router.models}
+        if tasks is None:
+            tasks = {task for task, ids in applied.items() if ids != self._applied.get(task)}
         self.router.overrides = {(row["task"], row["input"]): (row["new_label"], int(row["id"])) for row in active}
         for task in tasks:
             rows = [row for row in active if row["task"] == task]
@@ -95,6 +113,8 @@ class FeedbackLearner:
             self._update_llm_accuracy(task)
             self.router.cache.invalidate(task)
         self._rebuild_cases(active)
+        self.revision, self._applied = revision, applied
+        return active
 
     def _refit(self, task: str, rows: list[dict[str, Any]], load_saved: bool) -> None:
         model = self.router.models[task]

@@ -280,6 +280,14 @@ class EventStore:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(stmt)]
 
+    def feedback_revision(self) -> tuple[int, int]:
+        """(last correction id, corrections undone): changes whenever any process adds or undoes one, so a
+        process polls this one-row query to learn of corrections taken by another (`FeedbackLearner.sync`)."""
+        f = schema.feedback
+        with self.engine.connect() as conn:
+            last, undone = conn.execute(select(func.max(f.c.id), func.count(f.c.undone_at))).one()
+        return int(last or 0), int(undone)
+
     # -- queries -------------------------------------------------------------------------------------------
     def events(self, query: EventQuery) -> tuple[list[dict[str, Any]], str | None]:
         """Matching events, newest first by (ts, id), and the cursor of the next page (None at the end)."""

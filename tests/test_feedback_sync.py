@@ -1,0 +1,90 @@
+"""Corrections taken by one process reach another on the same store: the production shape, where the console
+and API (`logai serve`) and the Kafka workers (`logai daemon`) are separate processes. Real processes, a real
+Kafka-protocol broker (Tansu), one SQLite store, the shipped router on the packaged MiniLM."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from kafka import KafkaProducer
+
+from pipelines.local_services import ServeProcess
+
+LOGAI = str(Path(sys.executable).with_name("logai"))
+TIMEOUT = ("2026-11-24 09:15:{s:02d},491 ERROR [http-nio-8080-exec-2] c.e.payments.CheckoutController - "
+           "Unhandled exception for order {order}: java.net.SocketTimeoutException: Read timed out")
+SERVED = ("2026-11-24 09:15:{s:02d},120 INFO  [http-nio-8080-exec-{i}] c.e.payments.CheckoutController - "
+          "Order {i}0{s} confirmed in 42 ms")
+COMMON = "route: {{llm: false, feedback_sync_s: 1}}\nstore: {{url: 'sqlite:///{db}'}}\n"
+
+
+def produce(bootstrap: str, lines: list[str]) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    for line in lines:
+        producer.send("logs", key=b"payments", value=line.encode())
+    producer.flush()
+    producer.close()
+
+
+def wait_for(fetch, done, timeout: float = 120.0, what: str = ""):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fetch()
+        if done(value):
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}: last saw {value}"
+        time.sleep(0.5)
+
+
+def test_a_correction_in_the_console_reaches_the_daemons_verdicts_and_incidents(kafka_broker, tmp_path):
+    db = tmp_path / "shared.db"
+    serve = ServeProcess(tmp_path / "serve", COMMON.format(db=db))
+    daemon_config = tmp_path / "daemon.yaml"
+    daemon_config.write_text(
+        f"data_dir: {tmp_path / 'daemon'}\n{COMMON.format(db=db)}"
+        f"kafka:\n  bootstrap_servers: ['{kafka_broker.bootstrap}']\n  topics: [logs]\n  group_id: workers\n"
+        "  output_topic: null\n  session_timeout_ms: 6000\n  heartbeat_interval_ms: 1000\n"
+        "  formats: {payments: log4j}\nlogging: {level: INFO}\n")
+    kafka_broker.create_topic("logs", partitions=1)
+    first = [SERVED.format(s=s, i=s % 7) for s in range(20)] + [TIMEOUT.format(s=s, order=611776 + s * 7919)
+                                                                   for s in range(20, 24)]
+    produce(kafka_broker.bootstrap, first)
+    log = (tmp_path / "daemon.log").open("wb")
+    daemon = subprocess.Popen([LOGAI, "--config", str(daemon_config), "daemon"], stdout=log, stderr=log)
+    api = httpx.Client(base_url=serve.base, timeout=30)
+    try:
+        def analyses(**params) -> list[dict]:
+            return api.get("/v1/analyses", params={"limit": 1000, **params}).json()["analyses"]
+
+        judged = wait_for(analyses, lambda rows: len(rows) >= len(first), what="the daemon's verdicts")
+        timeouts = [row for row in judged if "Read timed out" in row["provenance"]["log"]]
+        assert timeouts and all(row["label"] == "abnormal" for row in timeouts)
+        incident = wait_for(lambda: api.get("/v1/incidents").json()["items"], lambda rows: len(rows) == 1,
+                            what="the daemon's incident")[0]
+        assert incident["state"] == "open"
+
+        answer = api.post("/v1/feedback", json={"analysis_id": timeouts[0]["id"], "label": "normal",
+                                                "by": "alice"}).json()
+        assert answer["new_label"] == "normal" and answer["resolved_incidents"] == []  # serve tracks none of them
+
+        # the daemon's tracker clears the page its false alarm raised ...
+        cleared = wait_for(lambda: api.get(f"/v1/incidents/{incident['id']}").json(),
+                           lambda row: row["state"] == "resolved", timeout=60, what="the incident to resolve")
+        assert cleared["resolution"] == "every verdict in it corrected to normal by alice"
+        # ... and judges the next such line as the operator said, without a restart
+        produce(kafka_broker.bootstrap, [TIMEOUT.format(s=40, order=999001)])
+        later = wait_for(lambda: analyses(), lambda rows: any("999001" in r["provenance"]["log"] for r in rows),
+                         what="the daemon's verdict on the new line")
+        verdict = next(r for r in later if "999001" in r["provenance"]["log"])
+        assert verdict["label"] == "normal" and verdict["provenance"]["path"] == "feedback", verdict
+    finally:
+        api.close()
+        daemon.terminate()
+        daemon.wait(60)
+        log.close()
+        serve.stop()
+    assert daemon.returncode == 0, (tmp_path / "daemon.log").read_text()[-3000:]
