@@ -67,17 +67,18 @@ class Alertmanager:
 
 
 class WebhookSink:
-    """An HTTP receiver on a free port that answers 503 to its first `fail_first` POSTs, then 200; it keeps
-    what it accepted as (headers, body) pairs."""
+    """An HTTP receiver on a free port that answers 503 to its first `fail_first` POSTs, then 200, each after
+    `delay_s` (a slow chat service); it keeps what it accepted as (headers, body) pairs."""
 
-    def __init__(self, fail_first: int = 0):
+    def __init__(self, fail_first: int = 0, delay_s: float = 0.0):
         sink = self
-        self.fail_first, self.attempts = fail_first, 0
+        self.fail_first, self.attempts, self.delay_s = fail_first, 0, delay_s
         self.received: list[tuple[dict[str, str], bytes]] = []
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                time.sleep(sink.delay_s)
                 sink.attempts += 1
                 ok = sink.attempts > sink.fail_first
                 if ok:

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 from kafka import KafkaProducer
 
+from pipelines.alert_peers import WebhookSink
 from pipelines.local_services import ServeProcess
 
 LOGAI = str(Path(sys.executable).with_name("logai"))
@@ -19,7 +20,9 @@ TIMEOUT = ("2026-11-24 09:15:{s:02d},491 ERROR [http-nio-8080-exec-2] c.e.paymen
            "Unhandled exception for order {order}: java.net.SocketTimeoutException: Read timed out")
 SERVED = ("2026-11-24 09:15:{s:02d},120 INFO  [http-nio-8080-exec-{i}] c.e.payments.CheckoutController - "
           "Order {i}0{s} confirmed in 42 ms")
-COMMON = "route: {{llm: false, feedback_sync_s: 1}}\nstore: {{url: 'sqlite:///{db}'}}\n"
+# one configuration for both processes, as a shared configmap is: the same store and the same webhook
+COMMON = ("route: {{llm: false, feedback_sync_s: 1}}\nstore: {{url: 'sqlite:///{db}'}}\n"
+          "alerts: {{webhooks: [{{url: '{hook}', name: oncall}}]}}\n")
 
 
 def produce(bootstrap: str, lines: list[str]) -> None:
@@ -40,12 +43,13 @@ def wait_for(fetch, done, timeout: float = 120.0, what: str = ""):
         time.sleep(0.5)
 
 
-def test_a_correction_in_the_console_reaches_the_daemons_verdicts_and_incidents(kafka_broker, tmp_path):
-    db = tmp_path / "shared.db"
-    serve = ServeProcess(tmp_path / "serve", COMMON.format(db=db))
+def test_the_consoles_ack_and_correction_reach_the_daemons_incidents_and_verdicts(kafka_broker, tmp_path):
+    hook = WebhookSink(delay_s=1.5)  # slow, as chat services are: both processes see its deliveries pending
+    common = COMMON.format(db=tmp_path / "shared.db", hook=hook.url)
+    serve = ServeProcess(tmp_path / "serve", common)
     daemon_config = tmp_path / "daemon.yaml"
     daemon_config.write_text(
-        f"data_dir: {tmp_path / 'daemon'}\n{COMMON.format(db=db)}"
+        f"data_dir: {tmp_path / 'daemon'}\n{common}"
         f"kafka:\n  bootstrap_servers: ['{kafka_broker.bootstrap}']\n  topics: [logs]\n  group_id: workers\n"
         "  output_topic: null\n  session_timeout_ms: 6000\n  heartbeat_interval_ms: 1000\n"
         "  formats: {payments: log4j}\nlogging: {level: INFO}\n")
@@ -66,6 +70,14 @@ def test_a_correction_in_the_console_reaches_the_daemons_verdicts_and_incidents(
         incident = wait_for(lambda: api.get("/v1/incidents").json()["items"], lambda rows: len(rows) == 1,
                             what="the daemon's incident")[0]
         assert incident["state"] == "open"
+        # acknowledged in the console: the daemon's next signal on it keeps the ack (it used to write `open` back)
+        acked = api.post(f"/v1/incidents/{incident['id']}/ack", json={"by": "bob"}).json()
+        assert acked["state"] == "acknowledged"
+        produce(kafka_broker.bootstrap, [TIMEOUT.format(s=30, order=888001)])
+        grown = wait_for(lambda: api.get(f"/v1/incidents/{incident['id']}").json(),
+                         lambda row: row["count"] > incident["count"], what="the new signal")
+        assert (grown["state"], grown["acked_by"]) == ("acknowledged", "bob")
+        timeouts = [row for row in analyses() if "Read timed out" in row["provenance"]["log"]]
 
         answer = api.post("/v1/feedback", json={"analysis_id": timeouts[0]["id"], "label": "normal",
                                                 "by": "alice"}).json()
@@ -81,10 +93,18 @@ def test_a_correction_in_the_console_reaches_the_daemons_verdicts_and_incidents(
                          what="the daemon's verdict on the new line")
         verdict = next(r for r in later if "999001" in r["provenance"]["log"])
         assert verdict["label"] == "normal" and verdict["provenance"]["path"] == "feedback", verdict
+        # the on-call channel heard of each step once, though two processes send to it
+        wait_for(lambda: [p["kind"] for p in hook.payloads()], lambda kinds: "resolved" in kinds,
+                 what="the webhook's resolved message")
+        time.sleep(3)  # room for a second copy of any of them
+        kinds = [p["kind"] for p in hook.payloads()]
+        deliveries = api.get("/v1/alerts/deliveries").json()
+        assert kinds == ["firing", "acknowledged", "resolved"], deliveries
     finally:
         api.close()
         daemon.terminate()
         daemon.wait(60)
         log.close()
         serve.stop()
+        hook.stop()
     assert daemon.returncode == 0, (tmp_path / "daemon.log").read_text()[-3000:]

@@ -3,6 +3,8 @@ real peers in test_alerts.py)."""
 
 from __future__ import annotations
 
+import time
+
 from logai.incidents.summary import FIELD_NAMES, Summarizer, template_summary
 from logai.incidents.summary_checks import check, entities
 from logai.incidents.tracker import IncidentTracker, Signal
@@ -279,3 +281,27 @@ def test_only_an_incident_made_wholly_of_corrected_verdicts_resolves(tmp_path):
     active.append(correction(declined, "normal"))
     assert incidents.corrected(active[1], active, now=3) == [both]
     assert incidents.tick(now=100).resolved[0].resolution == "no new signal for 60 s"  # the detector's went quiet
+
+
+def test_two_processes_never_both_take_a_delivery_and_an_ack_made_elsewhere_is_kept(tmp_path):
+    """Every `serve` and `daemon` on a store sends to the same receivers: one claim wins, and a summary that
+    hastens the incident's deliveries leaves the claimed one alone. An update from the tracking process that
+    still says `open` keeps the acknowledgement another process stored."""
+    from logai.store.incidents import IncidentStore
+    from logai.store.store import EventStore
+
+    url = f"sqlite:///{tmp_path / 'logai.db'}"
+    here, there = IncidentStore(EventStore(url)), IncidentStore(EventStore(url))
+    incident = IncidentTracker(gap_s=60).observe([signal(1000.0 + i) for i in range(3)], now=0).opened[0]
+    incident.id = here.save(incident.row())
+    here.enqueue(incident.id, ["oncall"], "firing")
+    now = time.time() + 1
+    [mine], [theirs] = here.due("oncall", now), there.due("oncall", now)
+    assert here.claim(mine, now + 15) and not there.claim(theirs, now + 15)
+    here.hasten(incident.id, "oncall")
+    assert there.due("oncall", now) == []  # still claimed: not due for anyone else
+
+    there.save({**here.get(incident.id), "state": "acknowledged", "acked_at": now, "acked_by": "bob"})
+    assert there.acks([incident.id]) == {incident.id: (now, "bob")}
+    here.save(incident.row())  # the tracker's copy, still open
+    assert (here.get(incident.id)["state"], here.get(incident.id)["acked_by"]) == ("acknowledged", "bob")

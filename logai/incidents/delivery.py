@@ -162,20 +162,25 @@ class Sender(threading.Thread):
         with httpx.Client(timeout=self.config.timeout_s) as client:
             while not self.halt.is_set():
                 try:
+                    held: set[int] = set()  # incidents with a delivery not sent in this pass: the rest wait
                     for delivery in self.store.due(self.receiver.name, time.time()):
                         if self.halt.is_set():
                             return
-                        self._deliver(client, delivery)
+                        if delivery["incident_id"] in held or not self._deliver(client, delivery):
+                            held.add(delivery["incident_id"])
                 except Exception:  # the store briefly unreachable: the log keeps the deliveries, try again
                     log.exception("alert sender %s: reading the delivery log failed", self.receiver.name)
                 self.wake.wait(1.0)
                 self.wake.clear()
 
-    def _deliver(self, client: httpx.Client, delivery: dict[str, Any]) -> None:
+    def _deliver(self, client: httpx.Client, delivery: dict[str, Any]) -> bool:
+        """Send one delivery; False when it was not sent (another process has it, or it failed)."""
+        if not self.store.claim(delivery, time.time() + 2 * self.config.timeout_s + 5):
+            return False
         incident = self.store.get(delivery["incident_id"])
         if incident is None:
             self.store.failed(delivery["id"], delivery["attempts"] + 1, "incident no longer stored", None, None, None)
-            return
+            return False
         payload: Any = None
         status_code: int | None = None
         try:
@@ -185,10 +190,11 @@ class Sender(threading.Thread):
             response.raise_for_status()
         except Exception as exc:  # refused, unreachable, or not renderable: retried, then a dead letter
             self._retry_or_drop(delivery, f"{type(exc).__name__}: {exc}", payload, status_code)
-            return
+            return False
         self.store.delivered(delivery["id"], payload, status_code)
         metrics.ALERT_DELIVERIES.labels(receiver=self.receiver.name, outcome="sent").inc()
         metrics.ALERT_DELAY.labels(receiver=self.receiver.name).observe(time.time() - delivery["created_at"])
+        return True
 
     def _retry_or_drop(self, delivery: dict[str, Any], error: str, payload: Any, status_code: int | None) -> None:
         attempts = delivery["attempts"] + 1

@@ -195,17 +195,32 @@ class IncidentService:
             incident = self.tracker.find(incident_id)
             if incident is not None:
                 if incident.state == "open":
-                    incident.state, incident.acked_at, incident.acked_by = "acknowledged", time.time(), by
-                    self.store.save(incident.row())
-                    self.store.enqueue(incident_id, self._webhooks(), "acknowledged")
-                    self.store.enqueue(incident_id, self._alertmanager(), "update")
-                    self._wake()
+                    self._acknowledge(incident, time.time(), by)
                 return self.store.get(incident_id)
         row = self.store.get(incident_id)
-        if row is not None and row["state"] == "open":  # tracked by another process: the row is acknowledged
-            row.update(state="acknowledged", acked_at=time.time(), acked_by=by)
+        if row is not None and row["state"] == "open":  # tracked by another process, which tells the receivers
+            row.update(state="acknowledged", acked_at=time.time(), acked_by=by)  # when it adopts the ack
             self.store.save(row)
         return row
+
+    def _acknowledge(self, incident: Incident, at: float, by: str) -> None:
+        incident.state, incident.acked_at, incident.acked_by = "acknowledged", at, by
+        assert incident.id is not None  # tracked incidents are saved as they open
+        self.store.save(incident.row())
+        self.store.enqueue(incident.id, self._webhooks(), "acknowledged")
+        self.store.enqueue(incident.id, self._alertmanager(), "update")
+        self._wake()
+
+    def adopt_acks(self) -> list[int]:
+        """Take over acknowledgements another process stored for incidents tracked here (the console's `logai
+        serve` acknowledging a daemon's incident): their state follows, and the receivers are told from here.
+        Returns the ids adopted."""
+        with self._lock:
+            tracked = {i.id: i for i in self.tracker.active_incidents() if i.id is not None and i.state == "open"}
+            acks = self.store.acks(list(tracked)) if tracked else {}
+            for incident_id, (at, by) in acks.items():
+                self._acknowledge(tracked[incident_id], at or time.time(), by or "")
+        return list(acks)
 
     def corrected(self, correction: dict[str, Any], active: list[dict[str, Any]], now: float | None = None
                   ) -> list[int]:
@@ -256,6 +271,7 @@ class IncidentService:
                 if time.time() - last_tick >= 1.0:
                     last_tick = time.time()
                     self.tick()
+                    self.adopt_acks()
             except Exception:  # the store unreachable for a moment: these signals are lost, the thread is not
                 log.exception("incident tracking failed for %d signals", len(batch))
 

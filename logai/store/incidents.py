@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, case, select
 
 from logai.store import schema
 from logai.store.store import EventStore, replaced_templates
@@ -49,12 +49,19 @@ class IncidentStore:
 
     # -- incidents ------------------------------------------------------------------------------------------
     def save(self, incident: dict[str, Any]) -> int:
-        """Insert (no `id`) or update an incident; returns its id."""
-        values = {key: incident.get(key) for key in _FIELDS}
+        """Insert (no `id`) or update an incident; returns its id. An acknowledgement stored by another process
+        (the console's `logai serve`, for an incident a `logai daemon` tracks) is kept: an update that still
+        says `open` without one leaves it acknowledged, in the same statement, until the tracker adopts it."""
+        values: dict[str, Any] = {key: incident.get(key) for key in _FIELDS}
         table = schema.incidents
         with self.writer.begin() as conn:
             if incident.get("id") is None:
                 return schema.inserted_id(conn.execute(table.insert().values(**values)))
+            if values["state"] == "open":
+                values["state"] = case((table.c.state == "acknowledged", "acknowledged"), else_="open")
+            for field in ("acked_at", "acked_by"):
+                if values[field] is None:
+                    values[field] = getattr(table.c, field)
             conn.execute(table.update().where(table.c.id == incident["id"]).values(**values))
             return int(incident["id"])
 
@@ -86,6 +93,15 @@ class IncidentStore:
             rows = conn.execute(select(table).where(table.c.state.in_(OPEN_STATES)).order_by(table.c.id))
             return [_plain(row) for row in rows.mappings()]
 
+    def acks(self, incident_ids: list[int]) -> dict[int, tuple[float | None, str | None]]:
+        """Of `incident_ids`, those stored as acknowledged: id -> (acked_at, acked_by). A light read (no samples)
+        that a tracker makes every second."""
+        table = schema.incidents
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(table.c.id, table.c.acked_at, table.c.acked_by)
+                                .where(table.c.id.in_(incident_ids), table.c.state == "acknowledged"))
+            return {int(row.id): (row.acked_at, row.acked_by) for row in rows}
+
     # -- deliveries -----------------------------------------------------------------------------------------
     def enqueue(self, incident_id: int, receivers: list[str], kind: str, not_before: float | None = None) -> None:
         now = time.time()
@@ -96,7 +112,8 @@ class IncidentStore:
                      "next_at": not_before or now, "created_at": now} for receiver in receivers])
 
     def hasten(self, incident_id: int, receiver: str) -> None:
-        """Make the incident's pending deliveries to `receiver` due now (its LLM summary is ready)."""
+        """Make the incident's pending deliveries to `receiver` due now (its LLM summary is ready); one being
+        sent or retried is left as it is."""
         d = schema.alert_deliveries
         with self.writer.begin() as conn:
             conn.execute(d.update().where(and_(d.c.incident_id == incident_id, d.c.receiver == receiver,
@@ -121,9 +138,21 @@ class IncidentStore:
             out.append(row)
         return out[:limit]
 
+    def claim(self, delivery: dict[str, Any], until: float) -> bool:
+        """Take `delivery` (a row from `due`) for sending, as no other process may until `until`: every
+        `serve` and `daemon` on the store runs senders for the same receivers, and without a claim each would
+        send it. A compare-and-set on the row as read, counting the attempt (so `hasten` leaves it alone);
+        False when another process took it first. A process that dies mid-send leaves the claim to expire, and
+        the delivery is retried then."""
+        d = schema.alert_deliveries
+        with self.writer.begin() as conn:
+            return bool(conn.execute(d.update().where(and_(
+                d.c.id == delivery["id"], d.c.state == "pending", d.c.attempts == delivery["attempts"],
+                d.c.next_at == delivery["next_at"])).values(next_at=until, attempts=d.c.attempts + 1)).rowcount == 1)
+
     def delivered(self, delivery_id: int, payload: Any, status_code: int) -> None:
-        self._update(delivery_id, state="sent", sent_at=time.time(), payload=payload, status_code=status_code,
-                     attempts=schema.alert_deliveries.c.attempts + 1)
+        """A claimed delivery was sent (its attempt was counted by `claim`)."""
+        self._update(delivery_id, state="sent", sent_at=time.time(), payload=payload, status_code=status_code)
 
     def failed(self, delivery_id: int, attempts: int, error: str, next_at: float | None, payload: Any,
                status_code: int | None) -> None:
