@@ -83,6 +83,7 @@ def attach_incidents(settings: Settings, service: IngestService) -> IncidentServ
     from logai.incidents.service import IncidentService, anomaly_signals, verdict_signals
     from logai.incidents.summary import Summarizer
     from logai.route.budget import LlmBudget
+    from logai.route.tasks import NORMAL_LABELS
     from logai.store.incidents import IncidentStore
 
     config, analysis = settings.alerts, service.analysis
@@ -101,7 +102,7 @@ def attach_incidents(settings: Settings, service: IngestService) -> IncidentServ
         analysis.on_review.append(lambda analysis_id, event, verdict: incidents.offer(
             verdict_signals([event], [(analysis_id, verdict)], config.group_by)))
         analysis.on_correction.append(lambda row: {"resolved_incidents": incidents.corrected(
-            row, service.store.feedback(task=row["task"], active=True))})
+            row, lambda task, key: analysis.current_label(task, key) in NORMAL_LABELS)})
     service.on_start.append(incidents.start)
     service.on_close.append(incidents.stop)
     service.incidents = incidents

@@ -272,14 +272,19 @@ def test_only_an_incident_made_wholly_of_corrected_verdicts_resolves(tmp_path):
     def correction(key: tuple[str, str], label: str) -> dict:
         return {"task": key[0], "input": key[1], "new_label": label, "who": "alice"}
 
-    assert incidents.corrected(correction(timeout, "abnormal"), [correction(timeout, "abnormal")], now=1) == []
-    active = [correction(timeout, "normal")]
-    assert incidents.corrected(active[0], active, now=2) == [only_timeouts]
+    normal: set[tuple[str, str]] = set()  # the inputs the router judges normal now
+
+    def judged_normal(task: str, key: str) -> bool:
+        return (task, key) in normal
+
+    normal.add(timeout)  # (an abnormal correction never resolves, whatever is judged normal)
+    assert incidents.corrected(correction(timeout, "abnormal"), judged_normal, now=1) == []
+    assert incidents.corrected(correction(timeout, "normal"), judged_normal, now=2) == [only_timeouts]
     state = {row["id"]: (row["state"], row["resolution"]) for row in incidents.store.find()}
     assert state[only_timeouts] == ("resolved", "every verdict in it corrected to normal by alice")
     assert state[both][0] == state[with_detector][0] == "open"
-    active.append(correction(declined, "normal"))
-    assert incidents.corrected(active[1], active, now=3) == [both]
+    normal.add(declined)  # a correction of another input, or the re-fit head, made it normal
+    assert incidents.corrected(correction(timeout, "normal"), judged_normal, now=3) == [both]
     assert incidents.tick(now=100).resolved[0].resolution == "no new signal for 60 s"  # the detector's went quiet
 
 

@@ -13,7 +13,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from logai import metrics
@@ -222,15 +222,16 @@ class IncidentService:
                 self._acknowledge(tracked[incident_id], at or time.time(), by or "")
         return list(acks)
 
-    def corrected(self, correction: dict[str, Any], active: list[dict[str, Any]], now: float | None = None
-                  ) -> list[int]:
+    def corrected(self, correction: dict[str, Any], judged_normal: Callable[[str, str], bool],
+                  now: float | None = None) -> list[int]:
         """An operator's correction (`/v1/feedback`) to a normal label: an active incident made only of abnormal
-        verdicts, each of its templates' on an input now corrected to normal, was a false alarm. It resolves at
-        once, saying who cleared it, and Alertmanager and webhooks are told. `active`: the corrections in force.
-        Returns the ids resolved. Incidents with detector signals stay: a correction is about verdicts."""
+        verdicts, each of whose templates' inputs is now judged normal (`judged_normal(task, input)`: the router
+        after the correction, which answers for the corrected input and, through the re-fit head, its near
+        duplicates, such as the same failure for another user), was a false alarm. It resolves at once, saying
+        who cleared it, and Alertmanager and webhooks are told. Returns the ids resolved. Incidents with
+        detector signals stay: a correction is about verdicts."""
         if correction.get("new_label") not in NORMAL_LABELS:
             return []
-        cleared = {(row["task"], row["input"]) for row in active if row.get("new_label") in NORMAL_LABELS}
         who = correction.get("who") or "an operator"
         resolution = f"every verdict in it corrected to {correction['new_label']} by {who}"
         now = time.time() if now is None else now
@@ -238,8 +239,8 @@ class IncidentService:
         with self._lock:
             for incident in self.tracker.active_incidents():
                 entries = incident.templates.values()
-                if set(incident.signals) == {"verdict"} and entries and all(
-                        tuple(entry.get("input") or ()) in cleared for entry in entries):  # "other" has none
+                if set(incident.signals) == {"verdict"} and entries and all(  # "other" has no input
+                        entry.get("input") and judged_normal(*entry["input"]) for entry in entries):
                     self._apply(self.tracker.resolve(incident, now, resolution[:256]), now)
                     resolved.append(incident.id)
         for incident_id in resolved:

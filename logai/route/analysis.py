@@ -219,6 +219,11 @@ class AnalysisService:
                 log.exception("a listener of correction %s failed", row.get("id"))
         return row
 
+    def current_label(self, task: str, key: str) -> str:
+        """The label the input `key` gets now (its correction, cached verdict or the small model's; no LLM)."""
+        with self._lock:
+            return self.router.current_label(task, key)
+
     def sync_feedback(self) -> list[dict[str, Any]]:
         """Apply the corrections other processes on this store took or undid since the last call (the console's
         `logai serve`, for a `logai daemon`): verdicts follow them, and `on_correction` listeners hear of each

@@ -102,9 +102,9 @@ const INCIDENT_HEADERS = ["id", "severity", "state", "source", "signals", "summa
 
 const pages = {
   async overview() {
-    const [stats, active, verdicts, line, llm, known] = await Promise.all([api("/v1/stats"),
+    const [stats, active, verdicts, line, llm, known, [tasks, corrections]] = await Promise.all([api("/v1/stats"),
       api("/v1/incidents?state=active&limit=20"), api("/v1/analyses?label=abnormal&limit=8"),
-      api("/v1/timeline?minutes=60&step=60"), budget(), api("/v1/sources")]);
+      api("/v1/timeline?minutes=60&step=60"), budget(), api("/v1/sources"), correctionContext()]);
     const sourceRows = known.sources.slice(0, 20).map((x) => `<tr><td><a href="#/templates?source=${encodeURIComponent(x.source)}">${esc(x.source)}</a></td>` +
       `<td>${x.events}</td><td>${x.templates}</td><td>${when(x.last_seen)}</td><td class="${x.dead_letters ? "error" : ""}">${x.dead_letters}</td></tr>`);
     // [label, value, the page that lists them (none for counts without a page)]
@@ -122,7 +122,7 @@ const pages = {
       `<h2>The last hour of data</h2>${chart}<h2>Events by level</h2>${bars(levels)}` +
       `<h2>Sources</h2>${table(["source", "events", "templates", "last event", "dead letters"], sourceRows)}` +
       `<h2>Open incidents</h2>${table(INCIDENT_HEADERS, active.items.map(incidentRow))}` +
-      `<h2>Latest abnormal verdicts</h2>${verdictTable(verdicts.analyses, {})}`;
+      `<h2>Latest abnormal verdicts</h2>${verdictTable(verdicts.analyses, tasks, corrections)}`;
   },
 
   async incidents(params) {
@@ -135,7 +135,7 @@ const pages = {
   },
 
   async incident(params, id) {
-    const i = await api(`/v1/incidents/${encodeURIComponent(id)}`);
+    const [i, [tasks, corrections]] = await Promise.all([api(`/v1/incidents/${encodeURIComponent(id)}`), correctionContext()]);
     const s = i.summary || {};
     // its timeline: the source's events, errors and anomalies from a little before it began to after it ended
     const span = Math.max(600, i.end_ts - i.start_ts + 600);
@@ -143,7 +143,15 @@ const pages = {
     const line = await api(`/v1/timeline?end=${i.end_ts + 300}&minutes=${Math.ceil(span / 60)}&step=${step}&source=${encodeURIComponent(i.source)}`).catch(() => ({ points: [] }));
     const templates = Object.entries(i.templates).sort((a, b) => b[1].count - a[1].count)
       .map(([tid, t]) => `<tr><td><a href="#/events?template_id=${encodeURIComponent(tid)}">${esc(tid)}</a></td><td>${t.count}</td><td class="mono">${esc(t.template)}</td></tr>`);
-    const samples = i.samples.map((x) => `<tr><td>${when(x.ts)}</td><td>${esc(x.kind)}</td><td>${esc(x.level ?? "")}</td><td class="mono">${x.content != null ? message(x.content) : esc(JSON.stringify(x.evidence ?? {}))}</td></tr>`);
+    // a verdict sample can be corrected here, where the person paged lands: the input is its template's in the incident
+    const known = inForce(corrections);
+    const samples = i.samples.map((x) => {
+      const [task, input] = (x.kind === "verdict" && x.analysis_id && i.templates[x.template_id]?.input) || [];
+      const action = task ? correctionCell(x.analysis_id, task, "abnormal", input, tasks, known) : "";
+      return `<tr${task ? ` data-analysis="${x.analysis_id}" data-task="${esc(task)}" data-input="${esc(input)}"` : ""}>` +
+        `<td>${when(x.ts)}</td><td>${esc(x.kind)}</td><td>${esc(x.level ?? "")}</td>` +
+        `<td class="mono">${x.content != null ? message(x.content) : esc(JSON.stringify(x.evidence ?? {}))}</td><td class="feedback">${action}</td></tr>`;
+    });
     const deliveries = i.deliveries.map((d) => `<tr><td>${esc(d.receiver)}</td><td>${esc(d.kind)}</td><td>${esc(d.state)}</td><td>${d.attempts}</td><td>${when(d.sent_at)}</td><td class="mono">${esc(d.last_error ?? "")}</td></tr>`);
     const ack = i.state === "open" ? `<button type="button" data-action="ack" data-id="${i.id}">Acknowledge</button>` : "";
     return `<h1>Incident #${i.id} <span class="sev-${esc(i.severity)}">${esc(i.severity)}</span> <span class="state-${esc(i.state)}">${esc(i.state)}</span> ${ack}</h1>` +
@@ -157,18 +165,18 @@ const pages = {
         { key: "errors", cls: "s-errors", label: "errors" }, { key: "abnormal", cls: "s-abnormal", label: "abnormal verdicts" },
         { key: "anomalies", cls: "s-anomalies", label: "detector anomalies" }])}` +
       `<h2>Templates</h2>${table(["template", "signals", "text"], templates)}` +
-      `<h2>Sample events</h2>${table(["time", "signal", "level", "event"], samples)}` +
+      `<h2>Sample events</h2>${table(["time", "signal", "level", "event", "correct it"], samples)}` +
       `<h2>Alert deliveries</h2>${table(["receiver", "kind", "state", "attempts", "sent", "last error"], deliveries)}`;
   },
 
   async verdicts(params) {
     const label = params.get("label") || "";
-    const [page, tasks, corrections] = await Promise.all([api(`/v1/analyses?limit=100${label ? `&label=${encodeURIComponent(label)}` : ""}`),
-      api("/v1/tasks").catch(() => ({})), api("/v1/feedback?active=true&limit=10000").catch(() => ({ feedback: [] }))]);
+    const [page, [tasks, corrections]] = await Promise.all([api(`/v1/analyses?limit=100${label ? `&label=${encodeURIComponent(label)}` : ""}`),
+      correctionContext()]);
     const labels = [...new Set(Object.values(tasks).flat())];
     const options = ["", ...labels].map((l) => `<option value="${esc(l)}" ${l === label ? "selected" : ""}>${esc(l) || "any"}</option>`).join("");
     return `<h1>Verdicts</h1><form class="filters" data-route="verdicts"><label>label<select name="label">${options}</select></label>` +
-      `<button type="submit">Show</button></form>${verdictTable(page.analyses, tasks, corrections.feedback)}`;
+      `<button type="submit">Show</button></form>${verdictTable(page.analyses, tasks, corrections)}`;
   },
 
   async templates(params) {
@@ -250,14 +258,25 @@ const pages = {
 const corrected = (label, feedbackId) => ` corrected to <b class="label-${esc(label)}">${esc(label)}</b>: verdicts on ` +
   `this input follow it <button type="button" data-action="undo" data-id="${feedbackId}">Undo</button>`;
 
+// The corrections in force, by task and input (the newest per input wins).
+const inForce = (corrections) => new Map(corrections.map((f) => [`${f.task}\n${f.input}`, f]));
+
+// The "correct it" cell of a verdict: its correction in force, or a button for each other label of its task.
+function correctionCell(analysisId, task, label, input, tasks, corrections) {
+  const correction = corrections.get(`${task}\n${input ?? ""}`);
+  return correction ? corrected(correction.new_label, correction.id) : (tasks[task] || []).filter((l) => l !== label).map((l) =>
+    `<button type="button" data-action="correct" data-id="${analysisId}" data-label="${esc(l)}">mark ${esc(l)}</button>`).join(" ");
+}
+
+// What the verdict tables need besides the verdicts: each task's labels and the corrections in force.
+const correctionContext = () => Promise.all([api("/v1/tasks").catch(() => ({})),
+  api("/v1/feedback?active=true&limit=10000").then((f) => f.feedback).catch(() => [])]);
+
 function verdictTable(analyses, tasks, corrections = []) {
-  const inForce = new Map(corrections.map((f) => [`${f.task}\n${f.input}`, f])); // the newest per input wins
+  const known = inForce(corrections);
   const rows = analyses.map((a) => {
     const p = a.provenance || {};
-    const others = (tasks[a.task] || []).filter((l) => l !== a.label);
-    const correction = inForce.get(`${a.task}\n${p.input ?? ""}`);
-    const action = correction ? corrected(correction.new_label, correction.id) : others.map((l) =>
-      `<button type="button" data-action="correct" data-id="${a.id}" data-label="${esc(l)}">mark ${esc(l)}</button>`).join(" ");
+    const action = correctionCell(a.id, a.task, a.label, p.input, tasks, known);
     return `<tr data-analysis="${a.id}" data-task="${esc(a.task)}" data-input="${esc(p.input ?? "")}"><td>${when(a.created_at)}</td>` +
       `<td class="label-${esc(a.label)}">${esc(a.label)}</td><td>${esc(p.path ?? a.model)}${a.confidence != null ? ` · p=${a.confidence.toFixed(2)}` : ""}</td>` +
       `<td class="mono">${message(p.log ?? "")}</td><td>${esc(p.reason ?? "")}${provenance(p)}</td><td class="feedback">${action}</td></tr>`;
@@ -288,6 +307,7 @@ async function act(button) {
       for (const row of document.querySelectorAll("tr[data-input]")) { // every row on the same input, not only this one
         if (row.dataset.task === done.task && row.dataset.input === input) $("td.feedback", row).innerHTML = corrected(label, done.id);
       }
+      if ((done.resolved_incidents || []).some((n) => location.hash === `#/incidents/${n}`)) return render(); // this page, resolved
       const cleared = (done.resolved_incidents || []).map((n) => `<a href="#/incidents/${n}">incident #${n}</a>`);
       if (cleared.length) cell.insertAdjacentHTML("beforeend", // the clicked row's cell: the page it caused is cleared
         `<span class="cleared"> · resolved ${cleared.join(", ")}: every verdict in it is now normal</span>`);
