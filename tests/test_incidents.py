@@ -4,6 +4,7 @@ real peers in test_alerts.py)."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from logai.incidents.summary import FIELD_NAMES, Summarizer, template_summary
 from logai.incidents.summary_checks import check, entities
@@ -245,7 +246,6 @@ def test_only_an_incident_made_wholly_of_corrected_verdicts_resolves(tmp_path):
     """`IncidentService.corrected`: an incident resolves when every template in it had its verdicts' input
     corrected to a normal label; one with a template still judged abnormal, or with a detector's signal, stays
     open, and a correction to `abnormal` resolves nothing. A quiet incident says it went quiet."""
-    from dataclasses import replace
 
     from logai.config import AlertsConfig
     from logai.incidents.service import IncidentService
@@ -310,3 +310,23 @@ def test_two_processes_never_both_take_a_delivery_and_an_ack_made_elsewhere_is_k
     assert there.acks([incident.id]) == {incident.id: (now, "bob")}
     here.save(incident.row())  # the tracker's copy, still open
     assert (here.get(incident.id)["state"], here.get(incident.id)["acked_by"]) == ("acknowledged", "bob")
+
+
+def test_an_ack_made_elsewhere_reaches_the_receivers_before_the_resolution(tmp_path):
+    """The tracking process adopts an acknowledgement another process stored at latest when it resolves the
+    incident, so a webhook hears `acknowledged` before `resolved`, however soon the correction came."""
+    from logai.config import AlertsConfig, WebhookConfig
+    from logai.incidents.service import IncidentService
+    from logai.store.incidents import IncidentStore
+    from logai.store.store import EventStore
+
+    store = IncidentStore(EventStore(f"sqlite:///{tmp_path / 'logai.db'}"))
+    config = AlertsConfig(webhooks=[WebhookConfig(url="http://127.0.0.1:9/hook", name="oncall")])
+    incidents = IncidentService(config, store, Summarizer(None), "http://localhost:8000")  # threads not started
+    key = ("anomaly", "ERROR\tUnhandled exception for order <order>")
+    (opened,) = incidents.observe([replace(signal(1000.0 + i), input=key) for i in range(3)], now=0).opened
+    elsewhere = IncidentStore(EventStore(f"sqlite:///{tmp_path / 'logai.db'}"))
+    elsewhere.save({**elsewhere.get(opened.id), "state": "acknowledged", "acked_at": 5.0, "acked_by": "bob"})
+    correction = {"task": key[0], "input": key[1], "new_label": "normal", "who": "alice"}
+    assert incidents.corrected(correction, lambda task, text: (task, text) == key, now=6) == [opened.id]
+    assert [d["kind"] for d in reversed(store.deliveries(opened.id))] == ["firing", "acknowledged", "resolved"]

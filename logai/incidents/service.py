@@ -131,8 +131,9 @@ class IncidentService:
         return changes
 
     def tick(self, now: float | None = None) -> Changes:
-        """Resolve quiet incidents and queue Alertmanager's re-sends."""
+        """Adopt acknowledgements made elsewhere, resolve quiet incidents and queue Alertmanager's re-sends."""
         now = time.time() if now is None else now
+        self.adopt_acks()
         with self._lock:
             changes = self.tracker.expire(now)
             self._apply(changes, now)
@@ -232,6 +233,7 @@ class IncidentService:
         detector signals stay: a correction is about verdicts."""
         if correction.get("new_label") not in NORMAL_LABELS:
             return []
+        self.adopt_acks()  # the receivers hear of an ack made elsewhere before they hear of the resolution
         who = correction.get("who") or "an operator"
         resolution = f"every verdict in it corrected to {correction['new_label']} by {who}"
         now = time.time() if now is None else now
@@ -272,7 +274,6 @@ class IncidentService:
                 if time.time() - last_tick >= 1.0:
                     last_tick = time.time()
                     self.tick()
-                    self.adopt_acks()
             except Exception:  # the store unreachable for a moment: these signals are lost, the thread is not
                 log.exception("incident tracking failed for %d signals", len(batch))
 

@@ -293,6 +293,17 @@ function provenance(p) {
     (cases ? `<p>cases the LLM was shown:</p><ul>${cases}</ul>` : "") + "</details>";
 }
 
+// An incident tracked by another process (a `logai daemon`) resolves there once that process has read the
+// correction from the store (`route.feedback_sync_s`): its page looks again for a while and redraws when it has.
+async function watchIncident(id, hash, tries = 10, everyMs = 2000) {
+  for (let k = 0; k < tries; k++) {
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+    if (location.hash !== hash) return;
+    const incident = await api(`/v1/incidents/${id}`).catch(() => null);
+    if (incident?.state === "resolved") return render();
+  }
+}
+
 async function act(button) {
   const { action, id, label } = button.dataset;
   const cell = button.closest("td");
@@ -308,6 +319,8 @@ async function act(button) {
         if (row.dataset.task === done.task && row.dataset.input === input) $("td.feedback", row).innerHTML = corrected(label, done.id);
       }
       if ((done.resolved_incidents || []).some((n) => location.hash === `#/incidents/${n}`)) return render(); // this page, resolved
+      const here = location.hash.match(/^#\/incidents\/(\d+)$/);
+      if (here) watchIncident(here[1], location.hash);
       const cleared = (done.resolved_incidents || []).map((n) => `<a href="#/incidents/${n}">incident #${n}</a>`);
       if (cleared.length) cell.insertAdjacentHTML("beforeend", // the clicked row's cell: the page it caused is cleared
         `<span class="cleared"> · resolved ${cleared.join(", ")}: every verdict in it is now normal</span>`);
