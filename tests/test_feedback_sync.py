@@ -76,6 +76,12 @@ def test_the_consoles_ack_and_correction_reach_the_daemons_incidents_and_verdict
         incident = wait_for(lambda: api.get("/v1/incidents").json()["items"], lambda rows: len(rows) == 1,
                             what="the daemon's incident")[0]
         assert incident["state"] == "open"
+        # serve restarts (a rolling update): it must leave the daemon's incident to the daemon, which gets its
+        # signals (it used to take back every open incident at start, and would resolve this one as quiet)
+        serve.stop()
+        serve = ServeProcess(tmp_path / "serve", common)
+        api.close()
+        api = httpx.Client(base_url=serve.base, timeout=30)
         # acknowledged in the console: the daemon's next signal on it keeps the ack (it used to write `open` back)
         acked = api.post(f"/v1/incidents/{incident['id']}/ack", json={"by": "bob"}).json()
         assert acked["state"] == "acknowledged"

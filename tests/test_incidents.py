@@ -219,6 +219,7 @@ def test_a_summary_the_last_process_did_not_finish_is_asked_again_at_start(tmp_p
     first.observe([signal(1000.0 + i) for i in range(3)])  # the threads never ran: the summary is pending
     [row] = incidents.find()
     assert row["summary"]["note"] == PENDING
+    first.stop()  # it hands its incidents back as it stops
     second = IncidentService(AlertsConfig(), incidents, Summarizer(None), "http://localhost:8000").start()
     try:
         from pipelines.local_services import wait_for
@@ -330,3 +331,36 @@ def test_an_ack_made_elsewhere_reaches_the_receivers_before_the_resolution(tmp_p
     correction = {"task": key[0], "input": key[1], "new_label": "normal", "who": "alice"}
     assert incidents.corrected(correction, lambda task, text: (task, text) == key, now=6) == [opened.id]
     assert [d["kind"] for d in reversed(store.deliveries(opened.id))] == ["firing", "acknowledged", "resolved"]
+
+
+def test_each_process_tracks_its_own_incidents_and_takes_over_those_of_a_stopped_one(tmp_path):
+    """`serve` and daemons on one store: a process that starts leaves the incidents of a live one alone (it
+    would resolve them as quiet while their signals go to the other); one that stops hands its incidents to
+    the next to start; those of one that died are taken once its lease has run out."""
+    from logai.config import AlertsConfig
+    from logai.incidents.service import LEASE_S, IncidentService
+    from logai.store.incidents import IncidentStore
+    from logai.store.store import EventStore
+
+    store = IncidentStore(EventStore(f"sqlite:///{tmp_path / 'logai.db'}"))
+
+    def start() -> IncidentService:
+        return IncidentService(AlertsConfig(quiet_s=60), store, Summarizer(None), "http://localhost:8000")
+
+    daemon = start()
+    (opened,) = daemon.observe([signal(1000.0 + i) for i in range(3)]).opened
+    serve = start()  # (re)started while the daemon runs
+    assert serve.tracker.find(opened.id) is None and daemon.tracker.find(opened.id) is not None
+    serve.tick(now=time.time() + 3600)  # quiet for an hour, as serve sees it: not serve's to resolve
+    assert store.get(opened.id)["state"] == "open"
+
+    daemon.stop()  # a rolling update: the daemon hands it back, and its successor takes it at start
+    successor = start()
+    assert successor.tracker.find(opened.id) is not None and serve.tracker.find(opened.id) is None
+    assert store.get(opened.id)["tracker"] == successor.identity
+
+    store.renew(successor.identity, time.time() - LEASE_S - 1)  # the successor died: its lease runs out
+    serve._leased_at = 0.0  # (serve looks for orphans every LEASE_S / 4)
+    serve.tick()
+    assert serve.tracker.find(opened.id) is not None and store.get(opened.id)["tracker"] == serve.identity
+    assert serve.tick(now=time.time() + 3600).resolved[0].id == opened.id  # now quiet is serve's to judge

@@ -96,6 +96,25 @@ def test_a_store_at_0009_gains_incident_resolutions(tmp_path):
         assert conn.execute(sa.text("SELECT source, count, resolution FROM incidents")).all() == [("app", 5, None)]
 
 
+def test_a_store_at_0010_gains_incident_trackers(tmp_path):
+    """A store made before incidents said which process tracks them: 0011 adds `tracker` and `tracker_seen`,
+    keeping the incidents, whose open ones the next process to start takes (no tracker: an orphan)."""
+    import sqlalchemy as sa
+
+    from logai.store.incidents import IncidentStore
+
+    insert = ("INSERT INTO incidents (source, group_labels, state, severity, start_ts, end_ts, opened_at, updated_at,"
+              " count, templates, signals, samples) VALUES ('app', '{}', 'open', 'warning', 1.0, 2.0, 3.0, 4.0, 5,"
+              " '{}', '{}', '[]')")
+    engine = _upgraded_from(tmp_path / "at10.db", "0010", insert, "ALTER TABLE incidents DROP COLUMN tracker",
+                            "ALTER TABLE incidents DROP COLUMN tracker_seen")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT source, count, tracker FROM incidents")).all() == [("app", 5, None)]
+    incidents = IncidentStore(EventStore(f"sqlite:///{tmp_path / 'at10.db'}"))
+    assert [row["source"] for row in incidents.adopt("me", 10.0, 60.0, released=False)] == ["app"]
+    assert incidents.adopt("another", 11.0, 60.0, released=True) == []  # taken, and its tracker is alive
+
+
 def test_generalised_templates_count_under_the_one_that_replaced_them(store):
     """`user alice logged in` (Ta) generalised into Tb, and Tb later into Tc: the list shows Tc alone, with
     every line; each older template says what stands for it now, in one step."""

@@ -4,13 +4,20 @@ Ingest hands each batch's signals to `offer`, which never blocks; a tracker thre
 (`IncidentTracker`), stores what changed and queues the notifications; a summary thread has the LLM (or
 the template fallback) summarise new and grown incidents; one sender thread per receiver delivers. So a slow
 LLM or a dead receiver delays only its own thread, never ingestion.
+
+`logai serve` and the `logai daemon` workers may share a store: each process tracks the incidents its own
+signals opened, renewing a lease on them (`LEASE_S`); at start it takes back those a stopped process released,
+and any process takes those whose tracker died once the lease has run out.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import queue
+import secrets
+import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -83,6 +90,7 @@ def _group(event: Event, group_by: Sequence[str]) -> tuple[tuple[str, str], ...]
     return tuple((name, str(fields[name])[:128]) for name in group_by if name in fields)
 
 
+LEASE_S = 60.0  # an incident whose tracking process has not renewed it for this long is taken by another
 PENDING = "LLM summary pending"  # the note of a summary shown until the LLM's (or a fallback) replaces it
 
 
@@ -93,7 +101,9 @@ class IncidentService:
         self.summarizer = summarizer
         self.tracker = IncidentTracker(config.gap_s, config.quiet_s, config.related_similarity,
                                        config.max_open_per_source, config.critical_count)
-        self.tracker.restore(Incident.from_row(row) for row in store.active())
+        # this process, as the store knows it: `serve` and every `daemon` on one store each track their own
+        self.identity = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self._leased_at = time.time()  # when it last renewed its incidents' lease, or looked for orphans
         receivers: list[Receiver] = [WebhookReceiver(hook, public_url) for hook in config.webhooks]
         if config.alertmanager_url:
             receivers.insert(0, AlertmanagerReceiver(config.alertmanager_url, public_url, config.resend_s,
@@ -106,11 +116,19 @@ class IncidentService:
         self._resend_at: dict[int, float] = {}  # alerted open incidents -> next Alertmanager re-send
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
-        for incident in self.tracker.active_incidents():  # summaries the last process did not get to
+        self._adopt(self._leased_at, released=True)  # the incidents of the process that stopped before it
+
+    def _adopt(self, now: float, released: bool) -> None:
+        """Track the incidents no live process tracks (`IncidentStore.adopt`), and ask again for the summaries
+        the last process did not get to."""
+        adopted = [Incident.from_row(row) for row in self.store.adopt(self.identity, now, LEASE_S, released)]
+        self.tracker.restore(adopted)
+        for incident in adopted:
             if incident.id is not None and (incident.summary or {}).get("note") == PENDING:
                 self._summarized[incident.id] = incident.count
                 with contextlib.suppress(queue.Full):
                     self._summaries.put_nowait(incident.id)
+            log.info("incident %s: tracked here from now on", incident.id)
         metrics.INCIDENTS_OPEN.set(self.tracker.open_count)
 
     # -- in -------------------------------------------------------------------------------------------------
@@ -135,6 +153,10 @@ class IncidentService:
         now = time.time() if now is None else now
         self.adopt_acks()
         with self._lock:
+            if time.time() - self._leased_at >= LEASE_S / 4:  # this process's lease, and a dead one's orphans
+                self._leased_at = time.time()
+                self.store.renew(self.identity, self._leased_at)
+                self._adopt(self._leased_at, released=False)
             changes = self.tracker.expire(now)
             self._apply(changes, now)
             due = [i for i, at in self._resend_at.items() if at <= now]
@@ -161,7 +183,7 @@ class IncidentService:
             was_alerted = incident.id in self._resend_at
             if incident.summary is None:  # something to show at once; the LLM's replaces it
                 incident.summary, incident.summary_by = template_summary(incident.row(), PENDING), "template"
-            incident.id = self.store.save(incident.row())
+            incident.id = self.store.save(incident.row(), self.identity)
             if id(incident) in opened:
                 metrics.INCIDENTS_OPENED.labels(severity=incident.severity).inc()
                 log.info("incident %d opened: %s, %s", incident.id, incident.source, incident.severity)
@@ -207,7 +229,7 @@ class IncidentService:
     def _acknowledge(self, incident: Incident, at: float, by: str) -> None:
         incident.state, incident.acked_at, incident.acked_by = "acknowledged", at, by
         assert incident.id is not None  # tracked incidents are saved as they open
-        self.store.save(incident.row())
+        self.store.save(incident.row(), self.identity)
         self.store.enqueue(incident.id, self._webhooks(), "acknowledged")
         self.store.enqueue(incident.id, self._alertmanager(), "update")
         self._wake()
@@ -300,7 +322,7 @@ class IncidentService:
             incident = self.tracker.find(incident_id)
             if incident is not None:
                 incident.summary, incident.summary_by = summary, by
-                self.store.save(incident.row())
+                self.store.save(incident.row(), self.identity)
             else:
                 row = self.store.get(incident_id) or row
                 row.update(summary=summary, summary_by=by)
@@ -325,3 +347,7 @@ class IncidentService:
         for thread in [*self._threads, *self.senders.values()]:
             if thread.is_alive():
                 thread.join(summary_timeout if thread.name == "incident-summaries" else timeout)
+        try:  # the next process to start (this one restarted, in a rolling update) takes them back at once
+            self.store.release(self.identity, time.time())
+        except Exception as exc:  # the store down: they are taken back when the lease runs out instead
+            log.warning("could not hand back this process's incidents: %s", exc)

@@ -10,13 +10,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import and_, case, select
+from sqlalchemy import and_, case, or_, select
 
 from logai.store import schema
 from logai.store.store import EventStore, replaced_templates
 
 OPEN_STATES = ("open", "acknowledged")
-_FIELDS = tuple(column.name for column in schema.incidents.columns if column.name != "id")
+_TRACKING = ("tracker", "tracker_seen")  # written by the tracking process only (`save(..., tracker)`, `renew`)
+_FIELDS = tuple(column.name for column in schema.incidents.columns if column.name not in ("id", *_TRACKING))
 
 
 def _plain(row: Any) -> dict[str, Any]:
@@ -48,11 +49,15 @@ class IncidentStore:
         self.engine, self.writer = store.engine, store.writer_engine
 
     # -- incidents ------------------------------------------------------------------------------------------
-    def save(self, incident: dict[str, Any]) -> int:
-        """Insert (no `id`) or update an incident; returns its id. An acknowledgement stored by another process
-        (the console's `logai serve`, for an incident a `logai daemon` tracks) is kept: an update that still
-        says `open` without one leaves it acknowledged, in the same statement, until the tracker adopts it."""
+    def save(self, incident: dict[str, Any], tracker: str | None = None) -> int:
+        """Insert (no `id`) or update an incident; returns its id. `tracker`: the process tracking it, which
+        renews its lease by saving (other writers leave the tracking columns as they are). An acknowledgement
+        stored by another process (the console's `logai serve`, for an incident a `logai daemon` tracks) is
+        kept: an update that still says `open` without one leaves it acknowledged, in the same statement,
+        until the tracker adopts it."""
         values: dict[str, Any] = {key: incident.get(key) for key in _FIELDS}
+        if tracker is not None:
+            values |= {"tracker": tracker, "tracker_seen": time.time()}
         table = schema.incidents
         with self.writer.begin() as conn:
             if incident.get("id") is None:
@@ -86,12 +91,39 @@ class IncidentStore:
         with self.engine.connect() as conn:
             return _with_lineage(conn, [_plain(row) for row in conn.execute(stmt).mappings()])
 
-    def active(self) -> list[dict[str, Any]]:
-        """Every open or acknowledged incident (the tracker reloads them at start)."""
+    def adopt(self, tracker: str, now: float, lease_s: float, released: bool) -> list[dict[str, Any]]:
+        """Take over, for the process `tracker`, the open or acknowledged incidents no live process tracks: those
+        whose tracker has not renewed its lease for `lease_s` (it died), those from before trackers were kept,
+        and with `released` (a process starting) those a process let go as it stopped. Each is taken by a
+        compare-and-set, so two processes never both take one. Returns the rows taken."""
         table = schema.incidents
+        orphan = or_(table.c.tracker_seen.is_(None), table.c.tracker_seen < now - lease_s)
+        if released:
+            orphan = or_(orphan, table.c.tracker.is_(None))
         with self.engine.connect() as conn:
-            rows = conn.execute(select(table).where(table.c.state.in_(OPEN_STATES)).order_by(table.c.id))
-            return [_plain(row) for row in rows.mappings()]
+            found = [_plain(row) for row in conn.execute(select(table).where(
+                table.c.state.in_(OPEN_STATES), orphan).order_by(table.c.id)).mappings()]
+        taken = []
+        with self.writer.begin() as conn:
+            for row in found:
+                if conn.execute(table.update().where(table.c.id == row["id"], table.c.state.in_(OPEN_STATES), orphan)
+                                .values(tracker=tracker, tracker_seen=now)).rowcount == 1:
+                    taken.append(row)
+        return taken
+
+    def renew(self, tracker: str, now: float) -> None:
+        """The tracker `tracker` is alive: its incidents stay its own (see `adopt`)."""
+        table = schema.incidents
+        with self.writer.begin() as conn:
+            conn.execute(table.update().where(table.c.tracker == tracker, table.c.state.in_(OPEN_STATES))
+                         .values(tracker_seen=now))
+
+    def release(self, tracker: str, now: float) -> None:
+        """The tracker `tracker` stops: the next process to start takes its incidents back at once."""
+        table = schema.incidents
+        with self.writer.begin() as conn:
+            conn.execute(table.update().where(table.c.tracker == tracker, table.c.state.in_(OPEN_STATES))
+                         .values(tracker=None, tracker_seen=now))
 
     def acks(self, incident_ids: list[int]) -> dict[int, tuple[float | None, str | None]]:
         """Of `incident_ids`, those stored as acknowledged: id -> (acked_at, acked_by). A light read (no samples)

@@ -197,6 +197,9 @@ incidents = Table(
     Column("samples", JSON, nullable=False),  # a few events: line, ts, level, content, event/analysis id
     Column("summary", JSON),  # {"title", "suspected_cause", "affected", "evidence_template_ids", "next_steps"}
     Column("summary_by", String(16)),  # llm or template
+    # the process that tracks it (host:pid:nonce) and when it last renewed that (its lease); none: released
+    Column("tracker", String(128)),
+    Column("tracker_seen", Float),
 )
 Index("ix_incidents_state", incidents.c.state, incidents.c.id)
 
