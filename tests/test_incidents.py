@@ -3,6 +3,8 @@ real peers in test_alerts.py)."""
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from dataclasses import replace
 
@@ -333,7 +335,7 @@ def test_an_ack_made_elsewhere_reaches_the_receivers_before_the_resolution(tmp_p
     assert [d["kind"] for d in reversed(store.deliveries(opened.id))] == ["firing", "acknowledged", "resolved"]
 
 
-def test_each_process_tracks_its_own_incidents_and_takes_over_those_of_a_stopped_one(tmp_path):
+def test_each_process_tracks_its_own_incidents_and_takes_over_those_of_a_stopped_one(tmp_path, monkeypatch):
     """`serve` and daemons on one store: a process that starts leaves the incidents of a live one alone (it
     would resolve them as quiet while their signals go to the other); one that stops hands its incidents to
     the next to start; those of one that died are taken once its lease has run out."""
@@ -344,18 +346,20 @@ def test_each_process_tracks_its_own_incidents_and_takes_over_those_of_a_stopped
 
     store = IncidentStore(EventStore(f"sqlite:///{tmp_path / 'logai.db'}"))
 
-    def start() -> IncidentService:
+    def start(host: str) -> IncidentService:
+        """A process on `host` (here, all are this test's process: each is given a host of its own)."""
+        monkeypatch.setattr(socket, "gethostname", lambda: host)
         return IncidentService(AlertsConfig(quiet_s=60), store, Summarizer(None), "http://localhost:8000")
 
-    daemon = start()
+    daemon = start("worker-1")
     (opened,) = daemon.observe([signal(1000.0 + i) for i in range(3)]).opened
-    serve = start()  # (re)started while the daemon runs
+    serve = start("api-1")  # (re)started while the daemon runs
     assert serve.tracker.find(opened.id) is None and daemon.tracker.find(opened.id) is not None
     serve.tick(now=time.time() + 3600)  # quiet for an hour, as serve sees it: not serve's to resolve
     assert store.get(opened.id)["state"] == "open"
 
     daemon.stop()  # a rolling update: the daemon hands it back, and its successor takes it at start
-    successor = start()
+    successor = start("worker-2")
     assert successor.tracker.find(opened.id) is not None and serve.tracker.find(opened.id) is None
     assert store.get(opened.id)["tracker"] == successor.identity
 
@@ -364,3 +368,11 @@ def test_each_process_tracks_its_own_incidents_and_takes_over_those_of_a_stopped
     serve.tick()
     assert serve.tracker.find(opened.id) is not None and store.get(opened.id)["tracker"] == serve.identity
     assert serve.tick(now=time.time() + 3600).resolved[0].id == opened.id  # now quiet is serve's to judge
+
+    # killed (-9) and restarted on the same host, as pid 1 of the same container would be: the earlier process
+    # with this pid is gone, so its incidents are taken at start, not a lease later
+    (killed,) = serve.observe([signal(5000.0 + i) for i in range(3)]).opened
+    assert start("api-2").tracker.find(killed.id) is None  # its tracker, serve, is alive (a current lease)
+    api_3 = start("api-3")  # (to read the host part of its identity: the host name and pid namespace)
+    store.save(store.get(killed.id), f"{api_3.identity.split(':')[0]}:{os.getpid()}:gone")  # an earlier pid
+    assert start("api-3").tracker.find(killed.id) is not None

@@ -90,6 +90,34 @@ def _group(event: Event, group_by: Sequence[str]) -> tuple[tuple[str, str], ...]
     return tuple((name, str(fields[name])[:128]) for name in group_by if name in fields)
 
 
+def _host() -> str:
+    """Where this process's pid means something: the host name, and the pid namespace where there are several
+    (two containers of one pod share a host name, not their pids)."""
+    try:
+        namespace = os.readlink("/proc/self/ns/pid").removeprefix("pid:[").removesuffix("]")
+    except OSError:  # not Linux
+        namespace = ""
+    return f"{socket.gethostname()}~{namespace}" if namespace else socket.gethostname()
+
+
+def _died_here(tracker: str) -> bool:
+    """Whether the tracker `tracker` (host:pid:nonce) was a process of this host that is gone: this process
+    restarted after a kill -9, say, even as pid 1 of the same container, need not wait for its lease."""
+    host, _, rest = tracker.partition(":")
+    pid = rest.partition(":")[0]
+    if host != _host() or not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        return True  # an earlier process with this pid, since pids of live processes are unique
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, another user's
+        return False
+    return False
+
+
 LEASE_S = 60.0  # an incident whose tracking process has not renewed it for this long is taken by another
 PENDING = "LLM summary pending"  # the note of a summary shown until the LLM's (or a fallback) replaces it
 
@@ -102,7 +130,7 @@ class IncidentService:
         self.tracker = IncidentTracker(config.gap_s, config.quiet_s, config.related_similarity,
                                        config.max_open_per_source, config.critical_count)
         # this process, as the store knows it: `serve` and every `daemon` on one store each track their own
-        self.identity = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.identity = f"{_host()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._leased_at = time.time()  # when it last renewed its incidents' lease, or looked for orphans
         receivers: list[Receiver] = [WebhookReceiver(hook, public_url) for hook in config.webhooks]
         if config.alertmanager_url:
@@ -121,7 +149,8 @@ class IncidentService:
     def _adopt(self, now: float, released: bool) -> None:
         """Track the incidents no live process tracks (`IncidentStore.adopt`), and ask again for the summaries
         the last process did not get to."""
-        adopted = [Incident.from_row(row) for row in self.store.adopt(self.identity, now, LEASE_S, released)]
+        dead = [other for other in self.store.trackers() if _died_here(other)] if released else []
+        adopted = [Incident.from_row(row) for row in self.store.adopt(self.identity, now, LEASE_S, released, dead)]
         self.tracker.restore(adopted)
         for incident in adopted:
             if incident.id is not None and (incident.summary or {}).get("note") == PENDING:

@@ -8,6 +8,7 @@ delivery survives a restart and is retried until sent or dead-lettered.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import and_, case, or_, select
@@ -91,13 +92,15 @@ class IncidentStore:
         with self.engine.connect() as conn:
             return _with_lineage(conn, [_plain(row) for row in conn.execute(stmt).mappings()])
 
-    def adopt(self, tracker: str, now: float, lease_s: float, released: bool) -> list[dict[str, Any]]:
+    def adopt(self, tracker: str, now: float, lease_s: float, released: bool, dead: Sequence[str] = ()
+              ) -> list[dict[str, Any]]:
         """Take over, for the process `tracker`, the open or acknowledged incidents no live process tracks: those
-        whose tracker has not renewed its lease for `lease_s` (it died), those from before trackers were kept,
-        and with `released` (a process starting) those a process let go as it stopped. Each is taken by a
-        compare-and-set, so two processes never both take one. Returns the rows taken."""
+        whose tracker has not renewed its lease for `lease_s` or is known `dead`, those from before trackers
+        were kept, and with `released` (a process starting) those a process let go as it stopped. Each is taken
+        by a compare-and-set, so two processes never both take one. Returns the rows taken."""
         table = schema.incidents
-        orphan = or_(table.c.tracker_seen.is_(None), table.c.tracker_seen < now - lease_s)
+        orphan = or_(table.c.tracker_seen.is_(None), table.c.tracker_seen < now - lease_s,
+                     table.c.tracker.in_(list(dead)))
         if released:
             orphan = or_(orphan, table.c.tracker.is_(None))
         with self.engine.connect() as conn:
@@ -110,6 +113,13 @@ class IncidentStore:
                                 .values(tracker=tracker, tracker_seen=now)).rowcount == 1:
                     taken.append(row)
         return taken
+
+    def trackers(self) -> list[str]:
+        """The processes that track open or acknowledged incidents."""
+        table = schema.incidents
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(table.c.tracker).distinct().where(
+                table.c.state.in_(OPEN_STATES), table.c.tracker.is_not(None))).scalars())
 
     def renew(self, tracker: str, now: float) -> None:
         """The tracker `tracker` is alive: its incidents stay its own (see `adopt`)."""
