@@ -1,6 +1,8 @@
-"""Corrections taken by one process reach another on the same store: the production shape, where the console
-and API (`logai serve`) and the Kafka workers (`logai daemon`) are separate processes. Real processes, a real
-Kafka-protocol broker (Tansu), one SQLite store, the shipped router on the packaged MiniLM."""
+"""logai as deployed: the console and API (`logai serve`) and the Kafka workers (`logai daemon`) are separate
+processes on one store and one configuration. What the person paged does in the console (acknowledge, mark a
+verdict normal) reaches the daemon that tracks the incident and judges the lines; a serve restarted meanwhile
+leaves the daemon's incident alone; the on-call webhook hears of each step once. Real processes, a real
+Kafka-protocol broker (Tansu), one SQLite store, the shipped router on the packaged MiniLM, Debian's Chromium."""
 
 from __future__ import annotations
 
