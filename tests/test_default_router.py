@@ -235,6 +235,37 @@ def test_a_correction_or_undo_taken_by_another_process_on_the_store_is_synced(tm
     worker.close()
 
 
+def test_corrections_of_the_llms_verdicts_move_its_accuracy_estimate_in_every_process(tmp_path):
+    """The daemon's LLM answered a line and the console (another process) corrects that stored verdict: the
+    correction records the verdict's path, so the daemon's estimate of the LLM's accuracy drops at its next
+    sync (not only the correcting process's, as when the outcome was counted from its own cache), stays down
+    after a restart, and comes back with an undo."""
+    shared = f"sqlite:///{tmp_path / 'shared.db'}"
+
+    def start(name: str):
+        return build_service(_settings(tmp_path / name).model_copy(update={"store": StoreConfig(url=shared)}))
+
+    api, worker = start("api"), start("worker")
+    event = worker.parse_one("2026-11-30 10:00:03 ERROR cache: eviction storm, 1200 keys dropped", source="cache",
+                             format_name="generic")
+    decided = worker.analysis.decide([event], "anomaly")
+    [row] = decided.rows
+    row["provenance"]["path"] = "llm"  # as the daemon's LLM reviewer leaves a verdict it answered
+    [analysis_id] = worker.store.add_analyses([{**row, "event_id": None}])
+    base = worker.analysis.router.llm_accuracy["anomaly"]
+    wrong = "normal" if row["label"] == "abnormal" else "abnormal"
+    correction = api.analysis.feedback_on_analysis(analysis_id, wrong, who="alice")
+    assert correction is not None and (correction["old_label"], correction["verdict_path"]) == (row["label"], "llm")
+    worker.analysis.sync_feedback()
+    lowered = worker.analysis.router.llm_accuracy["anomaly"]
+    assert lowered < base
+    worker.close()
+    assert start("worker").analysis.router.llm_accuracy["anomaly"] == lowered  # kept in the store
+    api.analysis.undo_feedback(correction["id"], "bob")
+    assert api.analysis.router.llm_accuracy["anomaly"] == base
+    api.close()
+
+
 def test_corrections_re_fit_the_head_so_similar_lines_move(tmp_path):
     service = build_service(_settings(tmp_path))
     analysis, model = service.analysis, service.analysis.router.models["anomaly"]

@@ -115,6 +115,19 @@ def test_a_store_at_0010_gains_incident_trackers(tmp_path):
     assert incidents.adopt("another", 11.0, 60.0, released=True) == []  # taken, and its tracker is alive
 
 
+def test_a_store_at_0011_gains_the_path_of_corrected_verdicts(tmp_path):
+    """A store made before corrections said which path gave the verdict: 0012 adds `verdict_path`, keeping
+    the corrections (not known for them)."""
+    import sqlalchemy as sa
+
+    insert = ("INSERT INTO feedback (task, source, input, log, old_label, new_label, reason, who, created_at) "
+              "VALUES ('anomaly', 'app', 'ERROR\tdisk full', 'disk full', 'abnormal', 'normal', '', 'alice', 1.0)")
+    engine = _upgraded_from(tmp_path / "at11.db", "0011", insert, "ALTER TABLE feedback DROP COLUMN verdict_path")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT who, new_label, verdict_path FROM feedback")).all() == [
+            ("alice", "normal", None)]
+
+
 def test_generalised_templates_count_under_the_one_that_replaced_them(store):
     """`user alice logged in` (Ta) generalised into Tb, and Tb later into Tc: the list shows Tc alone, with
     every line; each older template says what stands for it now, in one step."""

@@ -180,6 +180,8 @@ class FeedbackOut(BaseModel):
     template_id: str | None = None
     old_label: str | None = Field(None, description="the verdict before the correction")
     new_label: str
+    verdict_path: str | None = Field(None, description="what gave the corrected verdict: llm, slm, slm_fallback, "
+                                                       "feedback (none: not known)")
     reason: str
     who: str
     created_at: float | None = None
@@ -187,7 +189,8 @@ class FeedbackOut(BaseModel):
     undone_by: str | None = None
     version: int | None = Field(None, description="the re-fitted head's version after this change")
     resolved_incidents: list[int] = Field([], description="incidents this correction cleared: every verdict in them "
-                                                          "is now on an input corrected to normal")
+                                                          "is now judged normal (incidents another process tracks "
+                                                          "resolve there, within route.feedback_sync_s)")
 
 
 class FeedbackPage(BaseModel):

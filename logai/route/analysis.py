@@ -208,7 +208,7 @@ class AnalysisService:
         with self._lock:
             row = learner.correct(stored["task"], key, label, source=provenance.get("source", ""),
                                   log_text=provenance.get("log", ""), template_id=provenance.get("template_id"),
-                                  reason=reason, who=who)
+                                  reason=reason, who=who, verdict=(stored["label"], provenance.get("path")))
         return self._corrected(row)
 
     def _corrected(self, row: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,8 @@ router learns from corrections is rebuilt from the store's active ones:
   untouched), so similar lines move; the result is saved as a numbered version under
   `<data_dir>/router/<task>/` and loaded at start-up when it is current;
 - each correction is an error-prone case for the LLM's prompt;
-- where the LLM had answered the corrected input, its accuracy estimate is updated.
+- where the LLM gave the corrected verdict (the correction records the verdict's path), its accuracy estimate
+  is updated: from the store's corrections, so in every process and after a restart too.
 Undo marks the correction undone (the audit keeps it) and rebuilds the same way, so it restores exactly the
 state before.
 """
@@ -47,24 +48,25 @@ class FeedbackLearner:
         self._base_cases = list(router.library.cases) if router.library is not None else []
         self._base_heads = {task: model.snapshot() for task, model in router.models.items()
                             if isinstance(model, HeadClassifier)}
-        self._llm_outcomes: dict[str, list[int]] = {}  # task -> [right, wrong] since start-up
         self.version: dict[str, int] = {}
         self.revision = (0, 0)  # the store's feedback revision when last rebuilt (`sync`)
         self._applied: dict[str, list[int]] = {}  # task -> ids of the corrections its head was fitted on
         self.apply(load_saved=True)
 
     def correct(self, task: str, key: str, label: str, *, source: str, log_text: str, template_id: str | None,
-                reason: str = "", who: str = "") -> dict[str, Any]:
+                reason: str = "", who: str = "", verdict: tuple[str, str | None] | None = None) -> dict[str, Any]:
         """Store a correction of the input `key` (what the small model reads, `model_input`) and apply it;
-        returns its stored row (with `id`) and the head's version."""
+        returns its stored row (with `id`) and the head's version. `verdict`: the label and path of the verdict
+        corrected, where it was stored (another process may have given it); default: the label this process
+        gives `key` now, and the path of its cached verdict on it, if any."""
         with self._lock:
-            old = self.router.current_label(task, key)
-            answered = self.router.cache.get((task, None, key))
-            if answered is not None and answered.path == "llm":
-                self._llm_outcomes.setdefault(task, [0, 0])[0 if answered.label == label else 1] += 1
+            old, verdict_path = verdict if verdict is not None else (self.router.current_label(task, key), None)
+            if verdict is None:
+                answered = self.router.cache.get((task, None, key))
+                verdict_path = answered.path if answered is not None else None
             row: dict[str, Any] = {"task": task, "source": source, "input": key, "log": log_text[:4000],
                                    "template_id": template_id, "old_label": old, "new_label": label,
-                                   "reason": reason, "who": who}
+                                   "verdict_path": verdict_path, "reason": reason, "who": who}
             row["id"] = self.store.add_feedback(row)
             metrics.FEEDBACK.labels(task, "correct").inc()
             self._rebuild({task})
@@ -110,7 +112,7 @@ class FeedbackLearner:
             rows = [row for row in active if row["task"] == task]
             if task in self._base_heads:
                 self._refit(task, rows, load_saved)
-            self._update_llm_accuracy(task)
+            self._update_llm_accuracy(task, rows)
             self.router.cache.invalidate(task)
         self._rebuild_cases(active)
         self.revision, self._applied = revision, applied
@@ -159,8 +161,11 @@ class FeedbackLearner:
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
-    def _update_llm_accuracy(self, task: str) -> None:
-        right, wrong = self._llm_outcomes.get(task, [0, 0])
+    def _update_llm_accuracy(self, task: str, rows: list[dict[str, Any]]) -> None:
+        """The offline estimate, moved by the corrections in force of verdicts the LLM gave (one that keeps
+        its label confirms it)."""
+        judged = [row["old_label"] == row["new_label"] for row in rows if row.get("verdict_path") == "llm"]
+        right, wrong = sum(judged), len(judged) - sum(judged)
         base = self.router.base_llm_accuracy.get(task)
         if base is not None:
             prior = 20.0  # the offline estimate counts as 20 observations

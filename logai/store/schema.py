@@ -163,6 +163,7 @@ feedback = Table(
     Column("template_id", String(64)),
     Column("old_label", String(128)),
     Column("new_label", String(128), nullable=False),
+    Column("verdict_path", String(16)),  # what gave the corrected verdict: llm, slm, ... (none: not known)
     Column("reason", Text, nullable=False),
     Column("who", String(128), nullable=False),
     Column("created_at", Float, nullable=False),

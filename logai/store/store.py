@@ -250,10 +250,11 @@ class EventStore:
 
     def add_feedback(self, row: dict[str, Any]) -> int:
         """Record an operator's correction: task, source, input, log, template_id, old_label, new_label,
-        reason, who. Returns its id."""
+        verdict_path, reason, who. Returns its id."""
         with self._writer.begin() as conn:
             return schema.inserted_id(conn.execute(schema.feedback.insert().values(
-                **{k: row.get(k) for k in ("task", "source", "input", "log", "template_id", "old_label")},
+                **{k: row.get(k) for k in ("task", "source", "input", "log", "template_id", "old_label",
+                                           "verdict_path")},
                 new_label=row["new_label"][:128], reason=row.get("reason") or "", who=(row.get("who") or "")[:128],
                 created_at=time.time())))
 
