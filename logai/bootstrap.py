@@ -66,7 +66,11 @@ def build_service(settings: Settings, writer_process: bool = False) -> IngestSer
 def attach_analysis(settings: Settings, service: IngestService) -> AnalysisService:
     """The verdict service (the shipped default router unless `route.model_dir`), shared with the ingest path
     (`route.ingest_task`); operators' corrections are re-applied and kept under `<data_dir>/router`."""
+    from logai.store.llm_calls import LlmCallCounter
+
     router = build_router(settings)
+    if router.budget is not None:  # the day's LLM calls are the deployment's, counted in the store
+        router.budget.share(LlmCallCounter(service.store))
     analysis = service.pipeline.route = AnalysisService(router, service.store, settings.data_dir / "router")
     task = settings.route.ingest_task
     service.pipeline.route_task = task if task in router.models else None
@@ -85,10 +89,12 @@ def attach_incidents(settings: Settings, service: IngestService) -> IncidentServ
     from logai.route.budget import LlmBudget
     from logai.route.tasks import NORMAL_LABELS
     from logai.store.incidents import IncidentStore
+    from logai.store.llm_calls import LlmCallCounter
 
     config, analysis = settings.alerts, service.analysis
     backend = analysis.router.backend if analysis is not None and config.llm_summary else None
-    summarizer = Summarizer(backend, LlmBudget(None, config.max_summaries_per_day, use="summary"),
+    budget = LlmBudget(None, config.max_summaries_per_day, use="summary").share(LlmCallCounter(service.store))
+    summarizer = Summarizer(backend, budget,
                             analysis.router.library if analysis is not None else None)
     public_url = config.public_url or f"http://{settings.api.host}:{settings.api.port}"
     incidents = IncidentService(config, IncidentStore(service.store), summarizer, public_url)

@@ -236,7 +236,8 @@ class RouteConfig(BaseModel):
                                     description="MC dropout only for items whose deterministic uncertainty is at "
                                                 "least this share of the routing threshold (none: every item)")
     max_llm_calls_per_s: float | None = Field(2.0, gt=0, description="LLM calls per second (none: no limit)")
-    max_llm_calls_per_day: int | None = Field(20_000, ge=0, description="LLM calls per day (none: no limit)")
+    max_llm_calls_per_day: int | None = Field(20_000, ge=0, description="LLM calls per UTC day, by every process "
+                                                                        "on the store together (none: no limit)")
     cache_size: int = Field(20_000, ge=0, description="verdicts kept, by (task, small-model input): about 16 MB")
     ingest_task: str | None = Field("anomaly", description="give every ingested event a verdict of this task, "
                                                            "stored as an analysis (none: only on request)")
@@ -323,7 +324,8 @@ class AlertsConfig(BaseModel):
     critical_count: int = Field(1000, ge=1, description="signals that make an incident critical")
     min_severity: Literal["info", "warning", "critical"] = Field("warning", description="alert from this severity")
     llm_summary: bool = Field(True, description="the LLM summarises an incident (else a template summary)")
-    max_summaries_per_day: int = Field(500, ge=0)
+    max_summaries_per_day: int = Field(500, ge=0, description="LLM summaries per UTC day, by every process on the "
+                                                            "store together")
     resummarize_growth: float = Field(10.0, gt=1, description="summarise again when the count grows this much")
     summary_wait_s: float = Field(15.0, ge=0, description="a webhook waits this long for the LLM summary")
     alertmanager_url: str | None = Field(None, description="e.g. http://127.0.0.1:9093")

@@ -133,6 +133,28 @@ def test_budget_per_second_and_per_day():
     assert budget.try_acquire() is True
 
 
+def test_the_days_budget_is_the_deployments_across_processes_and_restarts(tmp_path):
+    """Two processes on one store (serve and a daemon) spend one daily budget; a restarted one does not get the
+    day back; the next day does. /metrics says the deployment's count."""
+    from logai.metrics import REGISTRY
+    from logai.store.llm_calls import LlmCallCounter
+    from logai.store.store import EventStore
+
+    now = [1000.0]
+    url = f"sqlite:///{tmp_path / 'logai.db'}"
+
+    def process() -> LlmBudget:
+        return LlmBudget(per_day=3, clock=lambda: now[0], use="route").share(LlmCallCounter(EventStore(url)))
+
+    serve, daemon = process(), process()
+    assert [serve.try_acquire(), daemon.try_acquire(), daemon.try_acquire(), serve.try_acquire()] == [
+        True, True, True, False]
+    assert REGISTRY.get_sample_value("logai_llm_budget_used_today", {"use": "route"}) == 3
+    assert process().try_acquire() is False  # restarted: the day's 3 calls are still spent
+    now[0] += 86400
+    assert daemon.try_acquire() is True and serve.try_acquire() is True
+
+
 def _events(lines: list[str]):
     pipeline = Pipeline()
     return [pipeline.parse_text(line, source="t", format_name="generic", line=i + 1) for i, line in enumerate(lines)]

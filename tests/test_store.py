@@ -128,6 +128,15 @@ def test_a_store_at_0011_gains_the_path_of_corrected_verdicts(tmp_path):
             ("alice", "normal", None)]
 
 
+def test_a_store_at_0012_gains_the_days_llm_calls(tmp_path):
+    """0013 creates `llm_calls` where it is missing: the daily LLM budgets are counted in the store."""
+    from logai.store.llm_calls import LlmCallCounter
+
+    _upgraded_from(tmp_path / "at12.db", "0012", "DROP TABLE llm_calls")
+    counter = LlmCallCounter(EventStore(f"sqlite:///{tmp_path / 'at12.db'}"))
+    assert [counter.take("route", 7, 2) for _ in range(3)] == [1, 2, None] and counter.used("route", 7) == 2
+
+
 def test_generalised_templates_count_under_the_one_that_replaced_them(store):
     """`user alice logged in` (Ta) generalised into Tb, and Tb later into Tc: the list shows Tc alone, with
     every line; each older template says what stands for it now, in one step."""

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, select, text
 from logai.store import schema
 
 # the files under alembic/versions, in order
-REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010", "0011", "0012"]
+REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010", "0011", "0012", "0013"]
 SCHEMA_VERSION = len(REVISIONS)
 _LOCK_ID = 0x6C6F6761  # "loga": the advisory lock that serialises migrations on PostgreSQL
 

@@ -204,6 +204,16 @@ incidents = Table(
 )
 Index("ix_incidents_state", incidents.c.state, incidents.c.id)
 
+# LLM calls made per UTC day (a day number, Unix time // 86400) and use (route, summary), by every process on
+# the store: the daily budgets are the deployment's, and survive restarts.
+llm_calls = Table(
+    "llm_calls",
+    metadata,
+    Column("day", Integer, primary_key=True),
+    Column("use", String(16), primary_key=True),
+    Column("count", BigInteger, nullable=False),
+)
+
 # The delivery log: one row per notification of an incident to a receiver, retried with backoff until sent
 # or, past `alerts.max_attempts`, left as a dead letter (state "dead").
 alert_deliveries = Table(
