@@ -48,8 +48,7 @@ class LlmBudget:
         return self
 
     def _used_now(self) -> float:
-        if self.counter is None:
-            return float(self.used_today)
+        assert self.counter is not None  # read only once shared
         try:
             return float(self.counter.used(self.use, int(self.clock() // 86400)))
         except Exception:  # the store down: this process's own count

@@ -60,10 +60,10 @@ class FeedbackLearner:
         corrected, where it was stored (another process may have given it); default: the label this process
         gives `key` now, and the path of its cached verdict on it, if any."""
         with self._lock:
-            old, verdict_path = verdict if verdict is not None else (self.router.current_label(task, key), None)
             if verdict is None:
                 answered = self.router.cache.get((task, None, key))
-                verdict_path = answered.path if answered is not None else None
+                verdict = (self.router.current_label(task, key), answered.path if answered is not None else None)
+            old, verdict_path = verdict
             row: dict[str, Any] = {"task": task, "source": source, "input": key, "log": log_text[:4000],
                                    "template_id": template_id, "old_label": old, "new_label": label,
                                    "verdict_path": verdict_path, "reason": reason, "who": who}

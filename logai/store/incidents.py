@@ -123,17 +123,18 @@ class IncidentStore:
 
     def renew(self, tracker: str, now: float) -> None:
         """The tracker `tracker` is alive: its incidents stay its own (see `adopt`)."""
-        table = schema.incidents
-        with self.writer.begin() as conn:
-            conn.execute(table.update().where(table.c.tracker == tracker, table.c.state.in_(OPEN_STATES))
-                         .values(tracker_seen=now))
+        self._update_tracked(tracker, {"tracker_seen": now})
 
     def release(self, tracker: str, now: float) -> None:
         """The tracker `tracker` stops: the next process to start takes its incidents back at once."""
+        self._update_tracked(tracker, {"tracker": None, "tracker_seen": now})
+
+    def _update_tracked(self, tracker: str, values: dict[str, Any]) -> None:
+        """Set `values` on the open or acknowledged incidents `tracker` tracks."""
         table = schema.incidents
         with self.writer.begin() as conn:
             conn.execute(table.update().where(table.c.tracker == tracker, table.c.state.in_(OPEN_STATES))
-                         .values(tracker=None, tracker_seen=now))
+                         .values(values))
 
     def acks(self, incident_ids: list[int]) -> dict[int, tuple[float | None, str | None]]:
         """Of `incident_ids`, those stored as acknowledged: id -> (acked_at, acked_by). A light read (no samples)
