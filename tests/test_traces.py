@@ -89,6 +89,7 @@ def test_the_example_logs_timeout_incident_says_where_to_look():
     events = [e for e in _parse(lines, "log4j", pipeline) if e.level == "ERROR"]
     verdicts = [(i, Verdict("anomaly", "abnormal", "slm", 0.99, 0.0, "abnormal", "head")) for i in range(len(events))]
     signals = verdict_signals(events, verdicts, [])
+    assert {s.sample["label"] for s in signals} == {"abnormal"}  # what the console's correct-it buttons leave out
     opened = IncidentTracker(gap_s=600).observe(signals, now=0).opened
     timeouts = next(i.row() for i in opened if "SocketTimeoutException" in (i.row()["samples"][0]["content"]))
     summary = template_summary(timeouts, "no LLM configured")

@@ -55,7 +55,7 @@ def verdict_signals(events: Sequence[Event], verdicts: Sequence[tuple[int, Any]]
         sample: dict[str, Any] = {
             "line": event.line, "level": event.level, "content": text[:SAMPLE_CHARS], "template_id": event.template_id,
             "analysis_id": analysis_id, "event_id": event_ids[i] if event_ids else None,
-            "confidence": verdict.confidence, "path": verdict.path,
+            "label": verdict.label, "confidence": verdict.confidence, "path": verdict.path,
             "params": [[p.concept or p.type or "value", p.value[:80]] for p in event.params[:8]]}
         trace = trace_facts(text, (event.fields or {}).get("Logger"))  # read whole: a sample keeps SAMPLE_CHARS
         if trace:

@@ -147,7 +147,7 @@ const pages = {
     const known = inForce(corrections);
     const samples = i.samples.map((x) => {
       const [task, input] = (x.kind === "verdict" && x.analysis_id && i.templates[x.template_id]?.input) || [];
-      const action = task ? correctionCell(x.analysis_id, task, "abnormal", input, tasks, known) : "";
+      const action = task ? correctionCell(x.analysis_id, task, x.label ?? "abnormal", input, tasks, known) : ""; // (older samples lack it)
       return `<tr${task ? ` data-analysis="${x.analysis_id}" data-task="${esc(task)}" data-input="${esc(input)}"` : ""}>` +
         `<td>${when(x.ts)}</td><td>${esc(x.kind)}</td><td>${esc(x.level ?? "")}</td>` +
         `<td class="mono">${x.content != null ? message(x.content) : esc(JSON.stringify(x.evidence ?? {}))}</td><td class="feedback">${action}</td></tr>`;
